@@ -1,0 +1,57 @@
+# The one task runner. `make demo` and `make test` work on a fresh clone: they install first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+LINTED := somia scripts tests
+
+.DEFAULT_GOAL := help
+.PHONY: help install generate check-generated lint typecheck pytest test demo contract bench clean
+
+help:
+	@echo "make demo             a streamed conversation against the fake server"
+	@echo "make test             lint, type-check, drift check and the whole test suite"
+	@echo "make install          create .venv and install the project with its dev extras"
+	@echo "make generate         regenerate generated/somia_api from openapi/somia.yaml"
+	@echo "make check-generated  fail with a diff when generated/ is stale"
+	@echo "make contract         contract-test a live deployment (SOMIA_CONTRACT_BASE_URL, ...)"
+	@echo "make bench            measure the SDK against raw httpx and httpx-sse"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+generate: $(STAMP)
+	$(BIN)/python scripts/generate.py
+
+check-generated: $(STAMP)
+	$(BIN)/python scripts/generate.py --check
+
+lint: $(STAMP)
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
+
+typecheck: $(STAMP)
+	$(BIN)/mypy $(LINTED)
+	$(BIN)/mypy generated/somia_api
+
+pytest: $(STAMP)
+	$(BIN)/pytest -q
+
+test: lint typecheck check-generated pytest
+
+demo: $(STAMP)
+	@echo "make demo: the streamed conversation lands with the command-line issue."
+
+contract: $(STAMP)
+	$(BIN)/pytest -q tests/contract -m live -p no:randomly
+
+bench: $(STAMP)
+	$(BIN)/python scripts/bench.py
+
+clean:
+	rm -rf $(VENV) .hypothesis .schemathesis .mypy_cache .ruff_cache dist build

@@ -1,0 +1,3 @@
+"""The version of the somia distribution."""
+
+__version__ = "0.2.0a1"
