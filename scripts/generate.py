@@ -66,8 +66,8 @@ def _check_versions() -> None:
             raise SystemExit(f"{tool} {have} is installed but {want} is pinned: run `make install`")
 
 
-def generate(into: Path) -> Path:
-    """Generate the package into the folder `into` and return the package's path."""
+def generate(into: Path, spec: Path = SPEC) -> Path:
+    """Generate the package from `spec` into the folder `into`; return the package's path."""
     _check_versions()
     out = into / PACKAGE
     env = dict(os.environ)
@@ -79,7 +79,7 @@ def generate(into: Path) -> Path:
             str(_bin_dir() / "openapi-python-client"),
             "generate",
             "--path",
-            str(SPEC),
+            str(spec),
             "--config",
             str(CONFIG),
             "--meta",
@@ -115,9 +115,7 @@ def diff(committed: Path, fresh: Path) -> str:
         a = old[name].read_text().splitlines(keepends=True) if name in old else []
         b = new[name].read_text().splitlines(keepends=True) if name in new else []
         if a != b:
-            chunks.extend(
-                difflib.unified_diff(a, b, f"committed/{name}", f"regenerated/{name}")
-            )
+            chunks.extend(difflib.unified_diff(a, b, f"committed/{name}", f"regenerated/{name}"))
     return "".join(chunks)
 
 
