@@ -1,0 +1,182 @@
+"""Command line of the fake Somia server: `python -m somia.testing --port 8765`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import socket
+import sys
+from collections.abc import Callable
+
+from somia.testing._agents import echo_agent
+from somia.testing._fake import DEFAULT_API_KEY, DEFAULT_API_KEY_HEADER, FakeSomia
+from somia.testing._server import base_url_of, bind, serve
+
+__all__ = ["main"]
+
+DEFAULT_PORT = 8765
+
+
+def _pair(text: str, convert: Callable[[str], float]) -> tuple[int, float]:
+    count, sep, value = text.partition(":")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"expected COUNT:VALUE, got {text!r}")
+    try:
+        return int(count), convert(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected COUNT:VALUE, got {text!r}") from None
+
+
+def _fail_spec(text: str) -> tuple[int, int, str | None]:
+    parts = text.split(":")
+    if len(parts) not in (2, 3) or not all(parts[:2]):
+        raise argparse.ArgumentTypeError(f"expected N:STATUS[:RETRY_AFTER], got {text!r}")
+    try:
+        n, status = int(parts[0]), int(parts[1])
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected N:STATUS[:RETRY_AFTER], got {text!r}") from None
+    if not 100 <= status <= 599:
+        raise argparse.ArgumentTypeError(f"not an HTTP status: {status}")
+    return n, status, parts[2] if len(parts) == 3 else None
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the fake server's command line."""
+    parser = argparse.ArgumentParser(
+        prog="python -m somia.testing",
+        description="Run a fake Somia Agent API server (agent 1 echoes its input).",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (%(default)s)")
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help="port, 0 for any free one (%(default)s)"
+    )
+    parser.add_argument(
+        "--api-key", default=DEFAULT_API_KEY, help="the accepted API key (%(default)s)"
+    )
+    parser.add_argument(
+        "--api-key-header", default=DEFAULT_API_KEY_HEADER, help="its header (%(default)s)"
+    )
+    parser.add_argument(
+        "--any-agent", action="store_true", help="every agent id answers with the echo agent"
+    )
+    parser.add_argument(
+        "--max-body-bytes", type=int, default=1024 * 1024, help="413 above this (%(default)s)"
+    )
+    parser.add_argument(
+        "--event-delay", type=float, default=0.0, metavar="SECONDS", help="pause between events"
+    )
+    parser.add_argument("--log-level", default="INFO", help="request log level (%(default)s)")
+    faults = parser.add_argument_group("fault injection (each may be repeated; queued in order)")
+    faults.add_argument(
+        "--fail-next",
+        type=_fail_spec,
+        action="append",
+        default=[],
+        metavar="N:STATUS[:RETRY_AFTER]",
+        help="answer the next N requests with STATUS, e.g. 2:503 or 1:429:2",
+    )
+    faults.add_argument(
+        "--delay-next",
+        type=lambda text: _pair(text, float),
+        action="append",
+        default=[],
+        metavar="N:SECONDS",
+        help="wait SECONDS before answering each of the next N requests",
+    )
+    for flag, help_text in (
+        ("--cut-stream-after", "abort the next stream after K events"),
+        ("--end-stream-without-terminator-after", "end the next stream after K events, no true"),
+        ("--malformed-event-after", "send a non-JSON event after K events of the next stream"),
+        ("--error-event-after", "end the next stream with an error event after K events"),
+    ):
+        faults.add_argument(
+            flag, type=_non_negative, action="append", default=[], metavar="K", help=help_text
+        )
+    faults.add_argument(
+        "--stall-stream-after",
+        type=lambda text: _pair(text, float),
+        action="append",
+        default=[],
+        metavar="K:SECONDS",
+        help="send nothing for SECONDS after K events of the next stream",
+    )
+    return parser
+
+
+def make_fake(args: argparse.Namespace) -> FakeSomia:
+    """The fake described by parsed command-line arguments, faults queued."""
+    fake = FakeSomia(
+        api_key=args.api_key,
+        api_key_header=args.api_key_header,
+        default_agent=echo_agent if args.any_agent else None,
+        max_body_bytes=args.max_body_bytes,
+        event_delay=args.event_delay,
+    )
+    faults = fake.faults
+    for n, status, retry_after in args.fail_next:
+        faults.fail_next(n, status=status, retry_after=retry_after)
+    for n, seconds in args.delay_next:
+        faults.delay_next(n, seconds)
+    for k in args.cut_stream_after:
+        faults.cut_stream_after(k)
+    for k in args.end_stream_without_terminator_after:
+        faults.end_stream_without_terminator_after(k)
+    for k in args.malformed_event_after:
+        faults.malformed_event_after(k)
+    for k in args.error_event_after:
+        faults.error_event_after(k)
+    for k, seconds in args.stall_stream_after:
+        faults.stall_stream_after(k, seconds)
+    return fake
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the fake server until SIGINT or SIGTERM; return the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        fake = make_fake(args)
+    except ValueError as exc:
+        parser.error(str(exc))
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    for name in ("somia.testing", "uvicorn.error"):
+        logging.getLogger(name).addHandler(handler)
+        logging.getLogger(name).setLevel(args.log_level.upper())
+    try:
+        sock = bind(args.host, args.port)
+    except OSError as exc:
+        print(f"cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    with sock:
+        asyncio.run(_run(fake, sock))
+    return 0
+
+
+async def _run(fake: FakeSomia, sock: socket.socket) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(signum, stop.set)
+        except NotImplementedError:  # Windows: fall back to a plain handler
+            signal.signal(signum, lambda *_: loop.call_soon_threadsafe(stop.set))
+
+    def announce() -> None:
+        url = base_url_of(sock)
+        print(f"Fake Somia server on {url} (api key header: {fake.api_key_header})", flush=True)
+
+    await serve(fake, sock, on_ready=announce, stop=stop)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,171 @@
+"""The state of a fake Somia server: agents, sessions, stored answers, requests and faults."""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from somia.testing._agents import Agent, echo_agent
+from somia.testing._faults import Faults
+from somia.testing._idempotency import IdempotencyStore
+
+if TYPE_CHECKING:
+    from somia.testing._app import ASGIApp
+
+__all__ = ["FakeSomia", "ReceivedRequest"]
+
+DEFAULT_API_KEY = "sk-fake-somia"
+DEFAULT_API_KEY_HEADER = "x-api-key"
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+
+
+@dataclass(slots=True)
+class ReceivedRequest:
+    """A request the fake server received, as it arrived."""
+
+    method: str
+    path: str
+    headers: dict[str, str] = field(repr=False)
+    """Header names in lower case; repeated headers joined with ", "."""
+    body: bytes = field(repr=False)
+    """The raw body (cut at the size limit)."""
+    json: Any
+    """The parsed JSON body, or None when the body was not JSON."""
+    time: float
+    """When it arrived (`time.time()`)."""
+    request_id: str
+    status: int | None = None
+    """The status it was answered with, once known."""
+
+
+@dataclass(slots=True)
+class Session:
+    """One in-memory session."""
+
+    id: str
+    agent_id: int
+    history: list[dict[str, Any]] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class FakeSomia:
+    """A fake Somia Agent API: the state, and the ASGI app (`.app`) that serves it.
+
+    Agent 1 is the echo agent unless `agents` says otherwise. `default_agent` answers for
+    every agent id that was not registered (otherwise they are `404`).
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str = DEFAULT_API_KEY,
+        api_key_header: str = DEFAULT_API_KEY_HEADER,
+        agents: Mapping[int, Agent] | None = None,
+        default_agent: Agent | None = None,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        event_delay: float = 0.0,
+    ) -> None:
+        if not api_key:
+            raise ValueError("api_key must not be empty")
+        if not api_key_header:
+            raise ValueError("api_key_header must not be empty")
+        self.api_key = api_key
+        self.api_key_header = api_key_header.lower()
+        self.default_agent = default_agent
+        self.max_body_bytes = max_body_bytes
+        self.event_delay = event_delay
+        self.faults = Faults()
+        self._lock = threading.Lock()
+        self._agents: dict[int, Agent] = dict({1: echo_agent} if agents is None else agents)
+        self._sessions: dict[str, Session] = {}
+        self._requests: list[ReceivedRequest] = []
+        self._app: ASGIApp | None = None
+        self.replays = IdempotencyStore()
+
+    @property
+    def app(self) -> ASGIApp:
+        """The ASGI application (for uvicorn, `httpx.ASGITransport` or schemathesis)."""
+        if self._app is None:
+            try:
+                from somia.testing._app import SomiaApp
+            except ImportError as exc:
+                raise ImportError(
+                    "the fake Somia server needs the testing extra: pip install 'somia[testing]'"
+                ) from exc
+            self._app = SomiaApp(self)
+        return self._app
+
+    def register_agent(self, agent_id: int, agent: Agent) -> None:
+        """Serve `agent` under `agent_id` (replacing any agent of that id)."""
+        if isinstance(agent_id, bool) or not isinstance(agent_id, int) or agent_id < 1:
+            raise ValueError("agent_id must be an integer of 1 or more")
+        with self._lock:
+            self._agents[agent_id] = agent
+
+    def agent(self, agent_id: int) -> Callable[[Agent], Agent]:
+        """Decorator form of `register_agent`."""
+
+        def register(agent: Agent) -> Agent:
+            self.register_agent(agent_id, agent)
+            return agent
+
+        return register
+
+    def find_agent(self, agent_id: int) -> Agent | None:
+        """The agent that answers `agent_id`, if any."""
+        with self._lock:
+            return self._agents.get(agent_id, self.default_agent)
+
+    @property
+    def requests(self) -> list[ReceivedRequest]:
+        """Every request received so far, oldest first (a copy of the log)."""
+        with self._lock:
+            return list(self._requests)
+
+    def clear_requests(self) -> None:
+        """Forget the requests received so far."""
+        with self._lock:
+            self._requests.clear()
+
+    def history(self, session_id: str) -> list[dict[str, Any]]:
+        """A copy of a session's history; KeyError for an unknown session."""
+        with self._lock:
+            return copy.deepcopy(self._sessions[session_id].history)
+
+    @property
+    def session_ids(self) -> list[str]:
+        """The ids of every session, oldest first."""
+        with self._lock:
+            return list(self._sessions)
+
+    # The rest is used by the ASGI app.
+
+    def record(self, request: ReceivedRequest) -> None:
+        """Add a request to the log."""
+        with self._lock:
+            self._requests.append(request)
+
+    def new_session(self, session_id: str, agent_id: int) -> Session:
+        """Create an empty session (not yet visible to lookups until `save_turn`)."""
+        return Session(id=session_id, agent_id=agent_id)
+
+    def find_session(self, session_id: str, agent_id: int) -> Session | None:
+        """A copy of the session of this agent, if there is one."""
+        with self._lock:
+            session = self._sessions.get(session_id)
+            if session is None or session.agent_id != agent_id:
+                return None
+            return copy.deepcopy(session)
+
+    def save_turn(
+        self, session: Session, new_entries: list[dict[str, Any]], metadata: Mapping[str, Any]
+    ) -> Session:
+        """Append a turn to a session's history and return the session after it."""
+        with self._lock:
+            stored = self._sessions.setdefault(session.id, copy.deepcopy(session))
+            stored.history.extend(copy.deepcopy(new_entries))
+            stored.metadata.update(copy.deepcopy(dict(metadata)))
+            return copy.deepcopy(stored)
