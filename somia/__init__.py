@@ -1,7 +1,70 @@
-"""Python SDK for the Somia Agent API."""
+"""Python SDK for the Somia Agent API: run hosted agents turn by turn, whole or streamed.
+
+from somia import SomiaClient
+
+with SomiaClient(api_key="...") as client:
+    answer = client.sessions.create_session(agent_id=123, input_data="Hello")
+    print(answer.session_id, answer.message)
+"""
 
 from __future__ import annotations
 
+from somia._async_client import AsyncSomiaClient
+from somia._client import SomiaClient
+from somia._errors import (
+    AgentStreamError,
+    ApiError,
+    AuthError,
+    BadRequestError,
+    ConflictError,
+    InvalidResponseError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    RequestTimeoutError,
+    ServerError,
+    ServiceUnavailableError,
+    SomiaError,
+    StreamInterruptedError,
+    StreamParseError,
+    StreamTimeoutError,
+    TransportError,
+    UnprocessableEntityError,
+)
+from somia._models import AgentExecutionRequest, AgentSessionResponse, ResponseInfo, StreamEvent
+from somia._sessions import AgentSessionsClient, AsyncAgentSessionsClient, TurnOptions
+from somia._streaming import AsyncStream, Stream
 from somia._version import __version__
 
-__all__ = ["__version__"]
+__all__ = [
+    "AgentExecutionRequest",
+    "AgentSessionResponse",
+    "AgentSessionsClient",
+    "AgentStreamError",
+    "ApiError",
+    "AsyncAgentSessionsClient",
+    "AsyncSomiaClient",
+    "AsyncStream",
+    "AuthError",
+    "BadRequestError",
+    "ConflictError",
+    "InvalidResponseError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RequestTimeoutError",
+    "ResponseInfo",
+    "ServerError",
+    "ServiceUnavailableError",
+    "SomiaClient",
+    "SomiaError",
+    "Stream",
+    "StreamEvent",
+    "StreamInterruptedError",
+    "StreamParseError",
+    "StreamTimeoutError",
+    "TransportError",
+    "TurnOptions",
+    "UnprocessableEntityError",
+    "__version__",
+]

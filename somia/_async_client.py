@@ -1,0 +1,97 @@
+"""The asynchronous client: the same policy as `SomiaClient`, with an awaited I/O loop."""
+
+from __future__ import annotations
+
+import asyncio
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from somia._base import (
+    BaseClient,
+    PreparedCall,
+    is_event_stream,
+    log_response,
+    log_retry,
+    not_a_stream_error,
+    prepare_call,
+    raise_for_status,
+    session_from_response,
+)
+from somia._errors import translate_transport_error
+from somia._models import AgentSessionResponse, StreamEvent
+from somia._sessions import AsyncAgentSessionsClient
+from somia._streaming import AsyncStream
+
+
+class AsyncSomiaClient(BaseClient[httpx.AsyncClient, AsyncAgentSessionsClient]):
+    """An asynchronous client of the Somia Agent API; awaited twin of `SomiaClient`.
+
+    `base_url` falls back to `SOMIA_BASE_URL`, then to the hosted platform; `api_key` falls
+    back to `SOMIA_API_KEY`. Use it with `async with`, or await `aclose()`.
+    """
+
+    _http_type = httpx.AsyncClient
+    _sessions_type = AsyncAgentSessionsClient
+
+    async def aclose(self) -> None:
+        """Close the connections this client opened (not those of a given `http_client`)."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncSomiaClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def _call(
+        self, agent_id: object, session_id: object, stream: bool, options: dict[str, Any]
+    ) -> AgentSessionResponse | AsyncStream[StreamEvent]:
+        call = prepare_call(self._config, agent_id, session_id, stream=stream, options=options)
+        response = await self._send(call)
+        if stream:
+            return AsyncStream(response, what=call.what)
+        try:
+            await response.aread()
+        except httpx.HTTPError as exc:
+            raise translate_transport_error(exc, what=call.what) from exc
+        finally:
+            await response.aclose()
+        return session_from_response(response)
+
+    async def _send(self, call: PreparedCall) -> httpx.Response:
+        """Send with retries; return the open 2xx response or raise the typed error."""
+        policy = self._config.retry
+        attempt = 0
+        while True:
+            try:
+                response = await self._http.send(call.build(self._http, attempt), stream=True)
+            except httpx.HTTPError as exc:
+                decision = policy.decide_exception(exc, attempt)
+                if decision is None:
+                    raise translate_transport_error(exc, what=call.what) from exc
+            else:
+                log_response(call, response, attempt)
+                if response.is_success and (not call.stream or is_event_stream(response)):
+                    return response
+                decision = policy.decide_status(response.status_code, response.headers, attempt)
+                try:
+                    await response.aread()
+                except httpx.HTTPError as exc:
+                    raise translate_transport_error(exc, what=call.what) from exc
+                finally:
+                    await response.aclose()
+                if decision is None:
+                    raise_for_status(response)
+                    raise not_a_stream_error(response)
+            delay, reason = decision
+            log_retry(call, reason, delay, attempt)
+            await asyncio.sleep(delay)
+            attempt += 1

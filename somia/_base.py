@@ -1,0 +1,203 @@
+"""What the sync and async clients share around their I/O loops: preparing a call, logging
+it, and turning a response into an answer or an error."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any, Generic, Self, TypeVar
+
+import attrs
+import httpx
+
+from somia._bridge import build_request, parse_session
+from somia._config import RETRY_ATTEMPT_HEADER, ClientConfig
+from somia._errors import InvalidResponseError, error_from_response
+from somia._models import AgentExecutionRequest, AgentSessionResponse, ResponseInfo
+from somia._validation import check_agent_id, check_headers, check_session_id, check_timeout
+
+logger = logging.getLogger("somia")
+
+_CALL_OPTIONS = frozenset({"timeout", "extra_headers", "idempotency_key"})
+_BODY_OPTIONS = frozenset(attrs.fields_dict(AgentExecutionRequest)) - {"stream"}
+
+
+@attrs.define(slots=True)
+class PreparedCall:
+    """A checked call, ready to be sent any number of times."""
+
+    url: str
+    headers: dict[str, str]
+    content: bytes
+    timeout: httpx.Timeout
+    stream: bool
+    what: str  # "POST /api/..." for messages and logs; never holds a secret
+
+    def build(self, http: httpx.Client | httpx.AsyncClient, attempt: int) -> httpx.Request:
+        """The httpx request for attempt number `attempt` (0 for the first)."""
+        headers = self.headers
+        if attempt:
+            headers = {**headers, RETRY_ATTEMPT_HEADER: str(attempt)}
+        return http.build_request(
+            "POST", self.url, content=self.content, headers=headers, timeout=self.timeout
+        )
+
+
+def prepare_call(
+    config: ClientConfig,
+    agent_id: object,
+    session_id: object,
+    *,
+    stream: bool,
+    options: dict[str, Any],
+) -> PreparedCall:
+    """Check every argument and encode the call; raises TypeError/ValueError before any I/O."""
+    agent = check_agent_id(agent_id)
+    session = None if session_id is None else check_session_id(session_id)
+    unknown = options.keys() - _CALL_OPTIONS - _BODY_OPTIONS
+    if unknown:
+        raise TypeError(f"unexpected keyword argument {sorted(unknown)[0]!r}")
+    body = AgentExecutionRequest(
+        stream=stream, **{k: v for k, v in options.items() if k in _BODY_OPTIONS}
+    )
+    timeout = options.get("timeout")
+    key = options.get("idempotency_key")
+    if key is None:
+        key = str(uuid.uuid4())
+    else:
+        check_headers("idempotency_key", {"Idempotency-Key": key})
+    _, path, wire_headers, content = build_request(agent, session, body, idempotency_key=key)
+    headers = {**config.headers, **wire_headers}
+    if stream:
+        headers["Accept"] = "text/event-stream"
+    extra = check_headers("extra_headers", options.get("extra_headers"))
+    if extra:
+        headers.update(extra)
+        headers[config.api_key_header] = config.api_key  # extra headers cannot drop the key
+    return PreparedCall(
+        url=config.base_url + path,
+        headers=headers,
+        content=content,
+        timeout=config.timeout if timeout is None else check_timeout("timeout", timeout),
+        stream=stream,
+        what=f"POST {path}",
+    )
+
+
+def log_response(call: PreparedCall, response: httpx.Response, attempt: int) -> None:
+    """One debug line per answered request."""
+    if logger.isEnabledFor(logging.DEBUG):
+        logger.debug(
+            "%s -> %s (attempt %d, request id %s)",
+            call.what,
+            response.status_code,
+            attempt + 1,
+            response.headers.get("x-request-id", "-"),
+        )
+
+
+def log_retry(call: PreparedCall, reason: str, delay: float, attempt: int) -> None:
+    """One line per retry, with its reason and delay."""
+    logger.info("%s failed (%s); retry %d in %.2f s", call.what, reason, attempt + 1, delay)
+
+
+def raise_for_status(response: httpx.Response) -> None:
+    """Raise the typed error of a non-2xx response whose body has been read."""
+    if not response.is_success:
+        raise error_from_response(response)
+
+
+def session_from_response(response: httpx.Response) -> AgentSessionResponse:
+    """The typed answer of a read 2xx JSON response."""
+    info = ResponseInfo.from_response(response)
+    content = response.content
+    try:
+        data = json.loads(content)
+    except ValueError as exc:
+        text = content.decode("utf-8", errors="replace")
+        raise InvalidResponseError(
+            f"the server's {response.status_code} answer is not JSON "
+            f"(content type {response.headers.get('content-type', 'none')!r})",
+            status_code=response.status_code,
+            body=text[:500],
+        ) from exc
+    return parse_session(data, info, raw=content[:500].decode("utf-8", errors="replace"))
+
+
+def is_event_stream(response: httpx.Response) -> bool:
+    """The answer is a Server-Sent Event stream."""
+    content_type: str = response.headers.get("content-type", "")
+    return content_type.lower().startswith("text/event-stream")
+
+
+def not_a_stream_error(response: httpx.Response) -> InvalidResponseError:
+    """The error for a read 2xx answer to a streaming call that is not an event stream."""
+    content_type = response.headers.get("content-type") or "no content type"
+    return InvalidResponseError(
+        f"asked for a stream, but the server answered {content_type!r}",
+        status_code=response.status_code,
+        body=response.content[:500].decode("utf-8", errors="replace"),
+    )
+
+
+HttpT = TypeVar("HttpT", httpx.Client, httpx.AsyncClient)
+SessionsT = TypeVar("SessionsT")
+
+
+class BaseClient(Generic[HttpT, SessionsT]):
+    """Options, environment fallbacks and accessors shared by both clients."""
+
+    _http_type: type[HttpT]
+    _sessions_type: Callable[[Any], SessionsT]
+
+    def __init__(
+        self,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        api_key_header: str = "x-api-key",
+        timeout: float | httpx.Timeout = 60.0,
+        retries: int = 2,
+        retry_backoff_seconds: float = 0.5,
+        max_retry_delay: float = 60.0,
+        default_headers: Mapping[str, str] | None = None,
+        http_client: HttpT | None = None,
+    ) -> None:
+        self._config = ClientConfig.create(
+            base_url=base_url,
+            api_key=api_key,
+            api_key_header=api_key_header,
+            timeout=timeout,
+            retries=retries,
+            retry_backoff_seconds=retry_backoff_seconds,
+            max_retry_delay=max_retry_delay,
+            default_headers=default_headers,
+        )
+        if http_client is not None and not isinstance(http_client, self._http_type):
+            raise TypeError(
+                f"http_client must be an httpx.{self._http_type.__name__}, "
+                f"not {type(http_client).__name__}"
+            )
+        self._owns_http = http_client is None
+        self._http: HttpT = http_client or self._http_type(timeout=self._config.timeout)
+        self.sessions: SessionsT = self._sessions_type(self)
+
+    @classmethod
+    def from_env(cls, **options: Any) -> Self:
+        """A client configured from `SOMIA_BASE_URL` and `SOMIA_API_KEY`; options override."""
+        return cls(**options)
+
+    @property
+    def agents(self) -> SessionsT:
+        """The same as `sessions` (the 0.1.0a1 name)."""
+        return self.sessions
+
+    @property
+    def base_url(self) -> str:
+        """The API's base URL."""
+        return self._config.base_url
+
+    def __repr__(self) -> str:
+        return self._config.describe(self)

@@ -1,0 +1,97 @@
+"""The synchronous client: its I/O loop is the only part written again for async."""
+
+from __future__ import annotations
+
+import time
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from somia._base import (
+    BaseClient,
+    PreparedCall,
+    is_event_stream,
+    log_response,
+    log_retry,
+    not_a_stream_error,
+    prepare_call,
+    raise_for_status,
+    session_from_response,
+)
+from somia._errors import translate_transport_error
+from somia._models import AgentSessionResponse, StreamEvent
+from somia._sessions import AgentSessionsClient
+from somia._streaming import Stream
+
+
+class SomiaClient(BaseClient[httpx.Client, AgentSessionsClient]):
+    """A synchronous client of the Somia Agent API.
+
+    `base_url` falls back to `SOMIA_BASE_URL`, then to the hosted platform; `api_key` falls
+    back to `SOMIA_API_KEY`. Use it as a context manager, or call `close()`.
+    """
+
+    _http_type = httpx.Client
+    _sessions_type = AgentSessionsClient
+
+    def close(self) -> None:
+        """Close the connections this client opened (not those of a given `http_client`)."""
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> SomiaClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _call(
+        self, agent_id: object, session_id: object, stream: bool, options: dict[str, Any]
+    ) -> AgentSessionResponse | Stream[StreamEvent]:
+        call = prepare_call(self._config, agent_id, session_id, stream=stream, options=options)
+        response = self._send(call)
+        if stream:
+            return Stream(response, what=call.what)
+        try:
+            response.read()
+        except httpx.HTTPError as exc:
+            raise translate_transport_error(exc, what=call.what) from exc
+        finally:
+            response.close()
+        return session_from_response(response)
+
+    def _send(self, call: PreparedCall) -> httpx.Response:
+        """Send with retries; return the open 2xx response or raise the typed error."""
+        policy = self._config.retry
+        attempt = 0
+        while True:
+            try:
+                response = self._http.send(call.build(self._http, attempt), stream=True)
+            except httpx.HTTPError as exc:
+                decision = policy.decide_exception(exc, attempt)
+                if decision is None:
+                    raise translate_transport_error(exc, what=call.what) from exc
+            else:
+                log_response(call, response, attempt)
+                if response.is_success and (not call.stream or is_event_stream(response)):
+                    return response
+                decision = policy.decide_status(response.status_code, response.headers, attempt)
+                try:
+                    response.read()
+                except httpx.HTTPError as exc:
+                    raise translate_transport_error(exc, what=call.what) from exc
+                finally:
+                    response.close()
+                if decision is None:
+                    raise_for_status(response)
+                    raise not_a_stream_error(response)
+            delay, reason = decision
+            log_retry(call, reason, delay, attempt)
+            time.sleep(delay)
+            attempt += 1

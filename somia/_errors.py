@@ -1,0 +1,269 @@
+"""Exceptions raised by the Somia SDK, and the one place foreign errors are translated.
+
+    SomiaError                      base of everything the SDK raises (besides TypeError and
+    │                               ValueError for bad arguments, raised before any request)
+    ├── ApiError                    the server answered with a non-2xx status
+    │   ├── BadRequestError         400
+    │   │   └── UnprocessableEntityError   422, a validation failure
+    │   ├── AuthError               401
+    │   ├── PermissionDeniedError   403
+    │   ├── NotFoundError           404
+    │   ├── ConflictError           409, Idempotency-Key reused with another request
+    │   ├── RateLimitError          429
+    │   ├── ServiceUnavailableError 503 and 504: saturation or timeouts
+    │   └── ServerError             any other 5xx, non-standard codes (520, 599) included
+    ├── TransportError              no usable answer: connection failed, dropped or timed out
+    │   ├── RequestTimeoutError     a connect, read, write or pool timeout
+    │   └── StreamInterruptedError  a stream ended before its end event
+    │       └── StreamTimeoutError  ... because no byte came within the read timeout
+    ├── StreamParseError            a streamed event's data is not JSON
+    ├── AgentStreamError            the stream reported an error event
+    └── InvalidResponseError        a 2xx answer whose body is not the documented JSON
+
+Any other 4xx is a plain `ApiError`. `status_code_to_error` is the single status map.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+__all__ = [
+    "AgentStreamError",
+    "ApiError",
+    "AuthError",
+    "BadRequestError",
+    "ConflictError",
+    "InvalidResponseError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RequestTimeoutError",
+    "ServerError",
+    "ServiceUnavailableError",
+    "SomiaError",
+    "StreamInterruptedError",
+    "StreamParseError",
+    "StreamTimeoutError",
+    "TransportError",
+    "UnprocessableEntityError",
+]
+
+_EXCERPT = 200  # characters of a body or payload quoted in a message
+
+
+def _excerpt(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= _EXCERPT else text[: _EXCERPT - 1] + "…"
+
+
+class SomiaError(Exception):
+    """Base class of every error the Somia SDK raises."""
+
+
+class ApiError(SomiaError):
+    """The server answered with an error status.
+
+    `response_body` is the decoded JSON body when it was JSON, otherwise the body's text
+    (empty for an empty body). `request_id` is the server's `X-Request-Id`, if it sent one.
+    """
+
+    status_code: int
+    response_body: Any
+    headers: httpx.Headers
+    request_id: str | None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        response_body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+        self.response_body = response_body
+        self.headers = httpx.Headers(headers or {})
+        self.request_id = request_id
+
+
+class BadRequestError(ApiError):
+    """400: the request was malformed or cannot be run as sent."""
+
+
+class UnprocessableEntityError(BadRequestError):
+    """422: the request does not match the API's schema."""
+
+
+class AuthError(ApiError):
+    """401: the API key is missing or not valid."""
+
+
+class PermissionDeniedError(ApiError):
+    """403: the key may not do this, or a usage limit was reached."""
+
+
+class NotFoundError(ApiError):
+    """404: no such agent, or no such session of this agent."""
+
+
+class ConflictError(ApiError):
+    """409: the Idempotency-Key was already used with a different request."""
+
+
+class RateLimitError(ApiError):
+    """429: rate limit exceeded; nothing ran."""
+
+
+class ServiceUnavailableError(ApiError):
+    """503 or 504: the platform is saturated or timed out."""
+
+
+class ServerError(ApiError):
+    """Any other 5xx: the server failed, and the agent may or may not have run."""
+
+
+class TransportError(SomiaError):
+    """No usable answer arrived: the connection failed, was dropped or timed out."""
+
+
+class RequestTimeoutError(TransportError):
+    """A connect, read, write or pool timeout."""
+
+
+class StreamInterruptedError(TransportError):
+    """A stream ended before its end event; the answer is incomplete.
+
+    `events_received` counts the events delivered before the cut; `last_chunk` is the data
+    of the last chunk event (the session so far), or None when none arrived.
+    """
+
+    def __init__(self, message: str, *, events_received: int, last_chunk: Any) -> None:
+        super().__init__(message)
+        self.events_received = events_received
+        self.last_chunk = last_chunk
+
+
+class StreamTimeoutError(StreamInterruptedError, RequestTimeoutError):
+    """A stream stalled: no byte arrived within the read timeout."""
+
+
+class StreamParseError(SomiaError):
+    """A streamed event's data is not JSON; `payload` holds it (truncated)."""
+
+    def __init__(self, message: str, *, payload: str) -> None:
+        super().__init__(message)
+        self.payload = payload
+
+
+class AgentStreamError(SomiaError):
+    """The stream reported an error event; `data` is that event's decoded data."""
+
+    def __init__(self, message: str, *, data: Any) -> None:
+        super().__init__(message)
+        self.data = data
+
+
+class InvalidResponseError(SomiaError):
+    """A successful answer whose body is not the documented JSON."""
+
+    def __init__(self, message: str, *, status_code: int, body: str) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.body = body
+
+
+_BY_STATUS: dict[int, type[ApiError]] = {
+    400: BadRequestError,
+    401: AuthError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+    503: ServiceUnavailableError,
+    504: ServiceUnavailableError,
+}
+
+
+def status_code_to_error(status_code: int) -> type[ApiError]:
+    """The exception class for an error status."""
+    cls = _BY_STATUS.get(status_code)
+    if cls is not None:
+        return cls
+    return ServerError if status_code >= 500 else ApiError
+
+
+def _decode_body(content: bytes) -> Any:
+    text = content.decode("utf-8", errors="replace")
+    if not text.strip():
+        return ""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _summarise_problems(problems: list[Any]) -> str:
+    parts = []
+    for problem in problems[:3]:
+        if isinstance(problem, Mapping):
+            loc = ".".join(str(p) for p in problem.get("loc", ()) if p != "body")
+            msg = str(problem.get("msg", problem))
+            parts.append(f"{loc}: {msg}" if loc else msg)
+        else:
+            parts.append(str(problem))
+    more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+    return "; ".join(parts) + more
+
+
+def server_message(body: Any) -> str:
+    """The human message in an error body: `detail`, `message` or `error`, else the text."""
+    if isinstance(body, Mapping):
+        for key in ("detail", "message", "error"):
+            value = body.get(key)
+            if isinstance(value, list) and value:
+                return _summarise_problems(value)
+            if isinstance(value, str) and value:
+                return _excerpt(value)
+            if isinstance(value, Mapping) and value:
+                return server_message(value)
+        return _excerpt(json.dumps(body, ensure_ascii=False)) if body else ""
+    if isinstance(body, str):
+        if body.lstrip()[:1] == "<":  # an HTML page from a proxy: its text is noise
+            return ""
+        return _excerpt(body)
+    return _excerpt(json.dumps(body, ensure_ascii=False))
+
+
+def error_from_response(response: httpx.Response) -> ApiError:
+    """The typed error for a non-2xx response whose body has been read."""
+    status = response.status_code
+    body = _decode_body(response.content)
+    request_id = response.headers.get("x-request-id")
+    reason = response.reason_phrase or "error"
+    text = server_message(body)
+    message = f"{status} {reason}" + (f": {text}" if text else "")
+    if request_id:
+        message += f" (request id {request_id})"
+    return status_code_to_error(status)(
+        message,
+        status_code=status,
+        response_body=body,
+        headers=response.headers,
+        request_id=request_id,
+    )
+
+
+def translate_transport_error(exc: httpx.HTTPError, *, what: str) -> TransportError:
+    """The SDK error for an httpx failure (raise it `from exc`); `what` names the call."""
+    if isinstance(exc, httpx.TimeoutException):
+        kind = type(exc).__name__.replace("Timeout", " timeout").strip().lower()
+        return RequestTimeoutError(f"{what}: {kind}")
+    return TransportError(f"{what}: {type(exc).__name__}: {exc}")

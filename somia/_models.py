@@ -1,0 +1,187 @@
+"""The SDK's public data types: the request, the answer and a streamed event."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal
+
+import attrs
+import httpx
+
+from somia._errors import server_message
+
+EventType = Literal["chunk", "error", "end"]
+
+
+def _optional_str(name: str, value: object) -> None:
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"{name} must be a str or None, not {type(value).__name__}")
+
+
+def _bool(name: str, value: object) -> None:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool, not {type(value).__name__}")
+
+
+def _tags(value: Iterable[str] | None) -> list[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise TypeError(f"tags must be a list of str, not {type(value).__name__}")
+    tags = list(value)
+    for tag in tags:
+        if not isinstance(tag, str):
+            raise TypeError(f"tags must be a list of str; found {type(tag).__name__}")
+    return tags
+
+
+@attrs.define(kw_only=True)
+class AgentExecutionRequest:
+    """One turn of an agent: the body of a create or continue call.
+
+    Fields left as None are not sent. Construction checks every field's type, so a bad
+    argument fails here, before any request.
+    """
+
+    input_data: Any = None
+    stream: bool = False
+    pipeline_version: int | str = "production"
+    trace_enabled: bool = False
+    test: bool = False
+    source: str | None = None
+    tags: list[str] | None = attrs.field(default=None, converter=_tags)
+    environment: str | None = None
+    end_user_id: str | None = None
+    metadata: Mapping[str, Any] | None = None
+
+    def __attrs_post_init__(self) -> None:
+        for name in ("stream", "trace_enabled", "test"):
+            _bool(name, getattr(self, name))
+        version = self.pipeline_version
+        if isinstance(version, bool) or not isinstance(version, int | str):
+            raise TypeError(
+                f"pipeline_version must be an int or a str, not {type(version).__name__}"
+            )
+        if isinstance(version, str) and not version.strip():
+            raise ValueError("pipeline_version must not be blank")
+        for name in ("source", "environment", "end_user_id"):
+            _optional_str(name, getattr(self, name))
+        if self.metadata is not None:
+            if not isinstance(self.metadata, Mapping):
+                raise TypeError(f"metadata must be a mapping, not {type(self.metadata).__name__}")
+            if not all(isinstance(key, str) for key in self.metadata):
+                raise TypeError("metadata keys must be str")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON body as sent: fields that are None are left out."""
+        body = {
+            "input_data": self.input_data,
+            "stream": self.stream,
+            "pipeline_version": self.pipeline_version,
+            "trace_enabled": self.trace_enabled,
+            "test": self.test,
+            "source": self.source,
+            "tags": self.tags,
+            "environment": self.environment,
+            "end_user_id": self.end_user_id,
+            "metadata": dict(self.metadata) if self.metadata is not None else None,
+        }
+        return {key: value for key, value in body.items() if value is not None}
+
+
+@attrs.frozen
+class ResponseInfo:
+    """The HTTP side of an answer: status, headers and the server's request id."""
+
+    status_code: int
+    headers: httpx.Headers = attrs.field(repr=False)
+    request_id: str | None = None
+
+    @classmethod
+    def from_response(cls, response: httpx.Response) -> ResponseInfo:
+        """The info of an httpx response."""
+        headers = response.headers
+        return cls(response.status_code, headers, headers.get("x-request-id"))
+
+
+@attrs.define(kw_only=True)
+class AgentSessionResponse:
+    """The session after a turn.
+
+    Fields the server adds beyond the documented ones are kept in `extra` and can also be
+    read as attributes. `http` gives the status, headers and request id of the answer.
+    """
+
+    session_id: str
+    message: str | None = None
+    history: list[Any] = attrs.field(factory=list)
+    metadata: dict[str, Any] = attrs.field(factory=dict)
+    pending: bool = False
+    finished: bool = False
+    extra: dict[str, Any] = attrs.field(factory=dict)
+    http: ResponseInfo | None = attrs.field(default=None, eq=False, repr=False)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only called when normal lookup fails: unknown fields read as attributes.
+        if not name.startswith("__"):
+            try:
+                return self.extra[name]
+            except KeyError:
+                pass
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    @property
+    def request_id(self) -> str | None:
+        """The server's id for the request that produced this answer, if it sent one."""
+        return self.http.request_id if self.http else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The answer as the server's JSON object, unknown fields included."""
+        return {
+            **self.extra,
+            "session_id": self.session_id,
+            "message": self.message,
+            "history": self.history,
+            "metadata": self.metadata,
+            "pending": self.pending,
+            "finished": self.finished,
+        }
+
+    # The 0.1.0a1 answer was a pydantic model: keep its spelling working.
+    model_dump = to_dict
+
+
+@attrs.frozen
+class StreamEvent:
+    """One streamed event: `event_type` is "chunk", "error" or "end"; `data` is its JSON."""
+
+    event_type: EventType
+    data: Any
+
+    @property
+    def is_chunk(self) -> bool:
+        """The event carries the session so far."""
+        return self.event_type == "chunk"
+
+    @property
+    def session_id(self) -> str | None:
+        """The chunk's session id, if it carries one."""
+        return self._field("session_id")
+
+    @property
+    def message(self) -> str | None:
+        """The chunk's message (the whole answer so far), if it carries one."""
+        return self._field("message")
+
+    @property
+    def error_message(self) -> str | None:
+        """The error event's message, if this is one."""
+        if self.event_type != "error":
+            return None
+        return server_message(self.data) or None
+
+    def _field(self, name: str) -> str | None:
+        if isinstance(self.data, dict):
+            value = self.data.get(name)
+            return value if isinstance(value, str) else None
+        return None

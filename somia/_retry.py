@@ -1,0 +1,84 @@
+"""The one retry decision, shared by the sync and async clients.
+
+A retried POST can run a paid agent turn twice, so only failures where the server certainly
+did not run the turn are retried: a connection that failed before the request was sent, a
+connect or pool timeout, and the statuses 408, 429 and 503 (the server refused the work).
+A 500, 502 or 504, a read timeout, or a connection dropped after the request went out are
+raised at once: the agent may already be running.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import math
+import random
+import time
+from collections.abc import Mapping
+
+import attrs
+import httpx
+
+RETRYABLE_STATUSES = frozenset({408, 429, 503})
+
+# Raised by httpx before a single byte of the request reached the server.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+@attrs.frozen
+class RetryPolicy:
+    """How often and how long to wait; `decide_*` answer with a delay, or None to give up."""
+
+    retries: int = 2
+    backoff: float = 0.5
+    max_backoff: float = 8.0
+    max_retry_after: float = 60.0
+
+    def backoff_delay(self, attempt: int) -> float:
+        """Exponential backoff with jitter before retry number `attempt + 1`."""
+        delay = min(self.max_backoff, self.backoff * 2.0**attempt)
+        # Jitter spreads clients that failed together; keep at least 75% of the delay.
+        return delay * (1.0 - 0.25 * random.random())
+
+    def decide_exception(self, exc: httpx.HTTPError, attempt: int) -> tuple[float, str] | None:
+        """Delay and reason before retrying after `exc`, or None when it must be raised."""
+        if attempt >= self.retries or not isinstance(exc, _NOT_SENT):
+            return None
+        return self.backoff_delay(attempt), type(exc).__name__
+
+    def decide_status(
+        self, status_code: int, headers: Mapping[str, str], attempt: int
+    ) -> tuple[float, str] | None:
+        """Delay and reason before retrying after an error status, or None to raise it."""
+        if attempt >= self.retries or status_code not in RETRYABLE_STATUSES:
+            return None
+        asked = retry_after_seconds(headers)
+        if asked is None:
+            return self.backoff_delay(attempt), f"status {status_code}"
+        if asked > self.max_retry_after:
+            return None  # the server asks for longer than the caller will wait
+        return asked, f"status {status_code}, Retry-After"
+
+
+def retry_after_seconds(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
+    """Seconds the server asks to wait (`retry-after-ms`, then `Retry-After`), if it says."""
+    millis = headers.get("retry-after-ms")
+    if millis is not None:
+        try:
+            value = float(millis) / 1000.0
+        except ValueError:
+            value = math.nan
+        if math.isfinite(value):
+            return max(0.0, value)
+    raw = headers.get("retry-after")
+    if raw is None:
+        return None
+    raw = raw.strip()
+    if raw.isdigit():
+        return float(raw)
+    try:
+        when = email.utils.parsedate_to_datetime(raw)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))

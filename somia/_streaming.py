@@ -1,0 +1,291 @@
+"""Streams of agent events: `Stream` and `AsyncStream` share one decoder and one state;
+only their read loops differ."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Iterator
+from types import TracebackType
+from typing import Any, Generic, TypeVar
+
+import httpx
+
+from somia._bridge import parse_session
+from somia._errors import (
+    AgentStreamError,
+    InvalidResponseError,
+    StreamInterruptedError,
+    StreamParseError,
+    StreamTimeoutError,
+)
+from somia._models import AgentSessionResponse, ResponseInfo, StreamEvent
+from somia._sse import ServerSentEvent, SSEDecoder
+
+T = TypeVar("T")
+
+_CHUNK_KEYS = ("session_id", "history", "pending")
+_END = StreamEvent("end", True)
+_closing: set[asyncio.Task[None]] = set()
+
+
+def classify(event: ServerSentEvent) -> StreamEvent:
+    """The typed event for one SSE event whose data is JSON; StreamParseError otherwise."""
+    try:
+        data = json.loads(event.data)
+    except ValueError as exc:
+        payload = event.data if len(event.data) <= 500 else event.data[:499] + "…"
+        raise StreamParseError(
+            f"a streamed event's data is not JSON: {payload[:80]!r}", payload=payload
+        ) from exc
+    if data is True:
+        return _END
+    if event.event == "error":
+        return StreamEvent("error", data)
+    if isinstance(data, dict):
+        if data.get("error"):
+            return StreamEvent("error", data)
+        if any(key in data for key in _CHUNK_KEYS):
+            return StreamEvent("chunk", data)
+        # 0.1.0a1's heuristic, kept only where it cannot misread a chunk (no chunk keys).
+        if "message" in data and len(data) <= 2:
+            return StreamEvent("error", data)
+    return StreamEvent("chunk", data)
+
+
+class _StreamState:
+    """Decoding and bookkeeping of one stream, independent of how bytes arrive."""
+
+    __slots__ = ("decoder", "errors", "events", "info", "last_chunk", "terminated", "what")
+
+    def __init__(self, response: httpx.Response, what: str) -> None:
+        self.decoder = SSEDecoder()
+        self.info = ResponseInfo.from_response(response)
+        self.what = what
+        self.events = 0
+        self.last_chunk: Any = None
+        self.errors: list[Any] = []
+        self.terminated = False  # an end or error event came: the stream may close
+
+    def feed(self, chunk: bytes) -> list[StreamEvent]:
+        out = []
+        for raw in self.decoder.feed(chunk):
+            event = classify(raw)
+            self.events += 1
+            kind = event.event_type
+            if kind == "chunk":
+                self.last_chunk = event.data
+            else:
+                self.terminated = True
+                if kind == "error":
+                    self.errors.append(event.data)
+            out.append(event)
+        return out
+
+    def interrupted(self, exc: BaseException | None) -> StreamInterruptedError:
+        """The error for a body that ended (or failed) before the end event."""
+        self.decoder.close()
+        cls = (
+            StreamTimeoutError
+            if isinstance(exc, httpx.TimeoutException)
+            else (StreamInterruptedError)
+        )
+        how = "stalled past the read timeout" if cls is StreamTimeoutError else "was cut off"
+        if exc is not None and cls is StreamInterruptedError:
+            how += f" ({type(exc).__name__})"
+        return cls(
+            f"the stream of {self.what} {how} after {self.events} events, "
+            "before its end event: the answer is incomplete",
+            events_received=self.events,
+            last_chunk=self.last_chunk,
+        )
+
+    def final_response(self) -> AgentSessionResponse:
+        if self.errors:
+            data = self.errors[0]
+            event = StreamEvent("error", data)
+            raise AgentStreamError(
+                f"the agent reported an error: {event.error_message or data!r}", data=data
+            )
+        if self.last_chunk is None:
+            raise InvalidResponseError(
+                "the stream ended without any chunk", status_code=self.info.status_code, body=""
+            )
+        return parse_session(self.last_chunk, self.info)
+
+
+def _new_text(previous: str, message: str) -> str:
+    # Messages are cumulative (see openapi/somia.yaml); a message that does not extend the
+    # previous one is shown whole rather than lost.
+    return message[len(previous) :] if message.startswith(previous) else message
+
+
+class _StreamBase(Generic[T]):
+    _state: _StreamState
+
+    @property
+    def response(self) -> ResponseInfo:
+        """Status, headers and request id of the streaming answer."""
+        return self._state.info
+
+    @property
+    def session_id(self) -> str | None:
+        """The session id, from the answer's headers or the latest chunk."""
+        chunk = self._state.last_chunk
+        if isinstance(chunk, dict) and isinstance(chunk.get("session_id"), str):
+            return str(chunk["session_id"])
+        header: str | None = self._state.info.headers.get("x-somia-session-id")
+        return header
+
+
+class Stream(_StreamBase[T]):
+    """The events of a streaming call, yielded as they arrive.
+
+    Iterate it once (`for event in stream`); leaving the loop early, `close()`, or a `with`
+    block releases the connection at once. A stream cut before its end event raises
+    `StreamInterruptedError` after the events that did arrive.
+    """
+
+    def __init__(self, response: httpx.Response, *, what: str) -> None:
+        self._response = response
+        self._state = _StreamState(response, what)
+        self._closed = False
+
+    def __iter__(self) -> Iterator[T]:
+        return self._events()
+
+    def _events(self) -> Iterator[Any]:
+        state = self._state
+        try:
+            chunks = self._response.iter_bytes()
+            for chunk in chunks:
+                for event in state.feed(chunk):
+                    yield event
+                    if event is _END:
+                        for _ in chunks:  # drain, so that the connection can be reused
+                            pass
+                        return
+            if not state.terminated:
+                raise state.interrupted(None)
+        except httpx.HTTPError as exc:
+            if self._closed:  # closed by the user (httpx.StreamClosed): not an error
+                return
+            raise state.interrupted(exc) from exc
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Release the connection; iteration stops."""
+        self._closed = True
+        self._response.close()
+
+    def final_response(self) -> AgentSessionResponse:
+        """Read the rest and return the session from the last chunk (raises on an error event)."""
+        for _ in self:
+            pass
+        return self._state.final_response()
+
+    def text_deltas(self) -> Iterator[str]:
+        """The new text of each chunk's message, as it arrives."""
+        previous = ""
+        for event in self:
+            message = event.message if isinstance(event, StreamEvent) else None
+            if message is not None:
+                delta = _new_text(previous, message)
+                previous = message
+                if delta:
+                    yield delta
+
+    def __enter__(self) -> Stream[T]:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        # An abandoned stream must not hold its connection until the pool runs dry.
+        if not getattr(self, "_closed", True):
+            self.close()
+
+
+class AsyncStream(_StreamBase[T]):
+    """The events of an async streaming call; the awaited twin of `Stream`."""
+
+    def __init__(self, response: httpx.Response, *, what: str) -> None:
+        self._response = response
+        self._state = _StreamState(response, what)
+        self._closed = False
+
+    def __aiter__(self) -> AsyncIterator[T]:
+        return self._events()
+
+    async def _events(self) -> AsyncIterator[Any]:
+        state = self._state
+        try:
+            chunks = self._response.aiter_bytes()
+            async for chunk in chunks:
+                for event in state.feed(chunk):
+                    yield event
+                    if event is _END:
+                        async for _ in chunks:  # drain, so that the connection can be reused
+                            pass
+                        return
+            if not state.terminated:
+                raise state.interrupted(None)
+        except httpx.HTTPError as exc:
+            if self._closed:
+                return
+            raise state.interrupted(exc) from exc
+        finally:
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        """Release the connection; iteration stops."""
+        self._closed = True
+        await self._response.aclose()
+
+    async def final_response(self) -> AgentSessionResponse:
+        """Read the rest and return the session from the last chunk (raises on an error event)."""
+        async for _ in self:
+            pass
+        return self._state.final_response()
+
+    async def text_deltas(self) -> AsyncIterator[str]:
+        """The new text of each chunk's message, as it arrives."""
+        previous = ""
+        async for event in self:
+            message = event.message if isinstance(event, StreamEvent) else None
+            if message is not None:
+                delta = _new_text(previous, message)
+                previous = message
+                if delta:
+                    yield delta
+
+    async def __aenter__(self) -> AsyncStream[T]:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __del__(self) -> None:
+        # Best effort for an abandoned async stream: close it on its loop, if one runs.
+        if getattr(self, "_closed", True):
+            return
+        self._closed = True
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        task = loop.create_task(self._response.aclose())
+        _closing.add(task)  # the loop keeps only weak references to tasks
+        task.add_done_callback(_closing.discard)

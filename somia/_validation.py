@@ -1,0 +1,121 @@
+"""Argument checks that run before any request, each naming the argument it rejects."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping
+
+import httpx
+
+_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+
+
+def _has_control_characters(text: str) -> bool:
+    return any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text)
+
+
+def check_agent_id(agent_id: object) -> int:
+    """`agent_id` as a positive int; bool, float and str are refused."""
+    if isinstance(agent_id, bool) or not isinstance(agent_id, int):
+        raise TypeError(f"agent_id must be an int, not {type(agent_id).__name__}")
+    if agent_id < 1:
+        raise ValueError(f"agent_id must be a positive int, not {agent_id}")
+    return agent_id
+
+
+def check_session_id(session_id: object) -> str:
+    """`session_id` as a non-blank str that can only ever be one path segment."""
+    if not isinstance(session_id, str):
+        raise TypeError(f"session_id must be a str, not {type(session_id).__name__}")
+    if not session_id.strip():
+        raise ValueError("session_id must not be blank")
+    # Percent-encoding keeps "/" and "?" inside the segment, but "." and ".." would still be
+    # read as path steps by URL normalisation.
+    if session_id in {".", ".."}:
+        raise ValueError(f"session_id must not be {session_id!r}")
+    return session_id
+
+
+def check_timeout(name: str, timeout: object) -> httpx.Timeout:
+    """A positive number of seconds (or an httpx.Timeout) as an httpx.Timeout."""
+    if isinstance(timeout, httpx.Timeout):
+        return timeout
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+        raise TypeError(f"{name} must be a number of seconds, not {type(timeout).__name__}")
+    if not (math.isfinite(timeout) and timeout > 0):
+        raise ValueError(f"{name} must be a positive number of seconds, not {timeout}")
+    return httpx.Timeout(float(timeout))
+
+
+def check_non_negative(name: str, value: object, kind: type[int] | type[float]) -> None:
+    """`value` is a finite, non-negative number (an int when `kind` is int)."""
+    allowed: tuple[type, ...] = (int,) if kind is int else (int, float)
+    if isinstance(value, bool) or not isinstance(value, allowed):
+        raise TypeError(f"{name} must be a non-negative {kind.__name__}, not {value!r}")
+    assert isinstance(value, int | float)
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"{name} must be a non-negative {kind.__name__}, not {value!r}")
+
+
+def check_api_key(api_key: object) -> str:
+    """A non-empty key that cannot inject headers. The key never appears in a message."""
+    if api_key is None:
+        raise ValueError("api_key is required: pass api_key=... or set SOMIA_API_KEY")
+    if not isinstance(api_key, str):
+        raise TypeError(f"api_key must be a str, not {type(api_key).__name__}")
+    if not api_key.strip():
+        raise ValueError("api_key must not be empty")
+    if _has_control_characters(api_key) or not api_key.isascii():
+        raise ValueError("api_key must be printable ASCII without control characters")
+    return api_key
+
+
+def check_header_name(name: str, value: object) -> str:
+    """An HTTP header name (an RFC 9110 token)."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, not {type(value).__name__}")
+    token_chars = "!#$%&'*+-.^_`|~"
+    if not value or not all(ch.isascii() and (ch.isalnum() or ch in token_chars) for ch in value):
+        raise ValueError(f"{name} must be an HTTP header name, not {value!r}")
+    return value
+
+
+def check_headers(name: str, headers: object) -> dict[str, str]:
+    """A mapping of header names to values without control characters."""
+    if headers is None:
+        return {}
+    if not isinstance(headers, Mapping):
+        raise TypeError(f"{name} must be a mapping of str to str, not {type(headers).__name__}")
+    checked: dict[str, str] = {}
+    for key, value in headers.items():
+        check_header_name(f"{name} key", key)
+        if not isinstance(value, str):
+            raise TypeError(f"{name}[{key!r}] must be a str, not {type(value).__name__}")
+        if _has_control_characters(value):
+            raise ValueError(f"{name}[{key!r}] must not contain control characters")
+        checked[key] = value
+    return checked
+
+
+def check_base_url(base_url: object) -> str:
+    """An http(s) URL with a host, without a trailing slash; warns about plain http."""
+    if not isinstance(base_url, str):
+        raise TypeError(f"base_url must be a str, not {type(base_url).__name__}")
+    try:
+        url = httpx.URL(base_url)
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise ValueError(f"base_url is not a valid URL: {base_url!r}") from exc
+    if url.scheme not in {"http", "https"} or not url.host:
+        raise ValueError(f"base_url must be an http(s) URL with a host, not {base_url!r}")
+    if url.query or url.fragment:
+        raise ValueError(f"base_url must not have a query or fragment: {base_url!r}")
+    if url.userinfo:
+        raise ValueError("base_url must not carry credentials; pass api_key instead")
+    if url.scheme == "http" and url.host not in _LOOPBACK_HOSTS and not url.host.startswith("127."):
+        warnings.warn(
+            f"base_url {base_url!r} is plain http to a remote host: the API key would travel "
+            "unencrypted. Use https.",
+            stacklevel=4,
+        )
+    return str(url).rstrip("/")
