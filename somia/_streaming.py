@@ -167,7 +167,7 @@ class Stream(_StreamBase[T]):
                         return
             if not state.terminated:
                 raise state.interrupted(None)
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.StreamError) as exc:
             if self._closed:  # closed by the user (httpx.StreamClosed): not an error
                 return
             raise state.interrupted(exc) from exc
@@ -237,7 +237,7 @@ class AsyncStream(_StreamBase[T]):
                         return
             if not state.terminated:
                 raise state.interrupted(None)
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.StreamError) as exc:
             if self._closed:
                 return
             raise state.interrupted(exc) from exc

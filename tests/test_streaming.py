@@ -1,0 +1,311 @@
+"""Streams over real loopback HTTP: nothing lost, nothing read ahead, connections released."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from scripted_server import (
+    Events,
+    Reply,
+    ScriptedServer,
+    chunk,
+    scripted_server,
+    sse,
+)
+
+import somia
+from somia import AsyncSomiaClient, SomiaClient, StreamEvent
+from somia._sse import ServerSentEvent
+from somia._streaming import classify
+
+END = b"data: true\n\n"
+
+
+@pytest.fixture
+def server() -> Iterator[ScriptedServer]:
+    with scripted_server() as srv:
+        yield srv
+
+
+def _client(server: ScriptedServer, **options: Any) -> SomiaClient:
+    return SomiaClient(
+        base_url=server.base_url, api_key="k", retry_backoff_seconds=0.001, **options
+    )
+
+
+def _async_client(server: ScriptedServer, **options: Any) -> AsyncSomiaClient:
+    return AsyncSomiaClient(
+        base_url=server.base_url, api_key="k", retry_backoff_seconds=0.001, **options
+    )
+
+
+@pytest.mark.parametrize(
+    ("event", "data", "kind"),
+    [
+        ("message", "true", "end"),
+        ("message", '{"session_id": "s", "message": "Hi"}', "chunk"),
+        ("message", '{"message": "Hi", "history": []}', "chunk"),
+        ("message", '{"pending": true, "message": "x"}', "chunk"),
+        ("message", '{"error": "agent crashed"}', "error"),
+        ("message", '{"error": "boom", "session_id": "s"}', "error"),
+        ("message", '{"error": false, "session_id": "s"}', "chunk"),
+        ("error", '{"session_id": "s", "message": "quota"}', "error"),
+        ("error", '"plain text error"', "error"),
+        ("message", '{"message": "quota exceeded"}', "error"),
+        ("message", '{"message": "quota exceeded", "code": 7}', "error"),
+        ("message", '{"message": "a", "b": 1, "c": 2}', "chunk"),
+        ("message", '"just a string"', "chunk"),
+    ],
+)
+def test_events_are_classified_by_name_and_data(event: str, data: str, kind: str) -> None:
+    assert classify(ServerSentEvent(event, data)).event_type == kind
+
+
+def test_data_that_is_not_json_raises_stream_parse_error_with_the_payload() -> None:
+    with pytest.raises(somia.StreamParseError) as caught:
+        classify(ServerSentEvent("message", "not json" + "x" * 1000))
+    assert caught.value.payload.startswith("not json")
+    assert len(caught.value.payload) <= 500
+
+
+def test_a_stream_yields_every_event_then_ends(server: ScriptedServer) -> None:
+    server.script(Events([chunk("He"), chunk("Hello", pending=False), END]))
+    with _client(server) as client:
+        events = list(client.sessions.create_session(1, input_data="x", stream=True))
+    assert [e.event_type for e in events] == ["chunk", "chunk", "end"]
+    assert [e.message for e in events[:2]] == ["He", "Hello"]
+    assert server.received[0].json()["stream"] is True
+    assert server.received[0].headers["accept"] == "text/event-stream"
+
+
+def test_the_package_page_streaming_example_runs_unchanged(server: ScriptedServer) -> None:
+    server.script(Events([chunk("Str"), sse({"error": "late failure"}), END]))
+    seen = []
+    with SomiaClient(base_url=server.base_url, api_key="your_api_key") as client:
+        events = client.sessions.create_session(
+            agent_id=123, input_data="Stream this answer", stream=True
+        )
+        for event in events:
+            if event.event_type == "chunk":
+                seen.append(("chunk", event.data["message"]))
+            elif event.event_type == "error":
+                seen.append(("error", event.data["error"]))
+            elif event.event_type == "end":
+                seen.append(("end", None))
+    assert seen == [("chunk", "Str"), ("error", "late failure"), ("end", None)]
+
+
+def test_an_event_arrives_before_the_server_sends_the_next_one(server: ScriptedServer) -> None:
+    gate = threading.Event()
+    server.script(Events([chunk("first"), gate, chunk("second"), END]))
+    with _client(server) as client:
+        stream = client.sessions.create_session(1, stream=True)
+        iterator = iter(stream)
+        first = next(iterator)  # would block until the gate's 10 s wait if we read ahead
+        assert first.message == "first"
+        assert not gate.is_set()
+        gate.set()
+        assert [e.event_type for e in iterator] == ["chunk", "end"]
+
+
+@pytest.mark.parametrize("finish", ["cut", "close"])
+def test_a_stream_ending_before_its_end_event_raises_after_the_events_it_got(
+    server: ScriptedServer, finish: str
+) -> None:
+    server.script(Events([chunk("Hel"), chunk("Hello wor")], finish=finish))
+    received: list[StreamEvent] = []
+    with _client(server) as client, pytest.raises(somia.StreamInterruptedError) as caught:
+        for event in client.sessions.create_session(1, stream=True):
+            received.append(event)
+    assert [e.message for e in received] == ["Hel", "Hello wor"]
+    assert caught.value.events_received == 2
+    assert caught.value.last_chunk["message"] == "Hello wor"
+    assert isinstance(caught.value, somia.TransportError)
+    assert len(server.received) == 1  # never retried once the stream started
+
+
+def test_an_unterminated_block_at_the_cut_is_not_delivered(server: ScriptedServer) -> None:
+    server.script(Events([chunk("a"), b'data: {"session_id": "s", "message": "ab"}\n'], "cut"))
+    with _client(server) as client, pytest.raises(somia.StreamInterruptedError) as caught:
+        list(client.sessions.create_session(1, stream=True))
+    assert caught.value.events_received == 1
+
+
+def test_a_stalled_stream_raises_a_stream_timeout(server: ScriptedServer) -> None:
+    server.script(Events([chunk("a"), 1.5, END]))
+    with _client(server, timeout=0.3) as client:
+        stream = client.sessions.create_session(1, stream=True)
+        with pytest.raises(somia.StreamTimeoutError) as caught:
+            list(stream)
+    assert isinstance(caught.value, somia.RequestTimeoutError)
+    assert caught.value.events_received == 1
+
+
+def test_an_error_status_on_a_streaming_call_raises_the_typed_error(
+    server: ScriptedServer,
+) -> None:
+    server.script(Reply(404, {"detail": "Session not found"}))
+    with _client(server) as client, pytest.raises(somia.NotFoundError, match="Session not"):
+        client.sessions.interact_session(1, "nope", stream=True)
+
+
+def test_a_503_before_the_first_byte_is_retried(server: ScriptedServer) -> None:
+    server.script(Reply(503, {"detail": "busy"}), Events([chunk("ok"), END]))
+    with _client(server) as client:
+        events = list(client.sessions.create_session(1, stream=True))
+    assert len(events) == 2
+    assert len(server.received) == 2
+
+
+def test_a_json_answer_to_a_streaming_call_is_an_invalid_response(
+    server: ScriptedServer,
+) -> None:
+    server.script(Reply(200, {"session_id": "s"}))
+    with _client(server) as client, pytest.raises(somia.InvalidResponseError, match="stream"):
+        client.sessions.create_session(1, stream=True)
+
+
+def test_a_malformed_event_raises_stream_parse_error(server: ScriptedServer) -> None:
+    server.script(Events([chunk("a"), b"data: {oops\n\n", END]))
+    with _client(server) as client, pytest.raises(somia.StreamParseError) as caught:
+        list(client.sessions.create_session(1, stream=True))
+    assert caught.value.payload == "{oops"
+
+
+def test_final_response_returns_the_session_from_the_last_chunk(server: ScriptedServer) -> None:
+    server.script(Events([chunk("Hel"), chunk("Hello", pending=False), END]))
+    with _client(server) as client, client.sessions.create_session(1, stream=True) as stream:
+        answer = stream.final_response()
+    assert answer.message == "Hello"
+    assert answer.session_id == "s-scripted"
+    assert answer.http is not None
+    assert answer.http.status_code == 200
+
+
+def test_final_response_raises_when_the_stream_reported_an_error(server: ScriptedServer) -> None:
+    server.script(Events([chunk("a"), sse({"error": "agent failed"}), END]))
+    with _client(server) as client, pytest.raises(somia.AgentStreamError, match="agent failed"):
+        client.sessions.create_session(1, stream=True).final_response()
+
+
+def test_an_error_event_may_end_the_stream_without_the_end_event(server: ScriptedServer) -> None:
+    server.script(Events([chunk("a"), sse({"session_id": "s", "message": "x"}, event="error")]))
+    with _client(server) as client:
+        kinds = [e.event_type for e in client.sessions.create_session(1, stream=True)]
+    assert kinds == ["chunk", "error"]
+
+
+def test_text_deltas_yield_only_the_new_text(server: ScriptedServer) -> None:
+    server.script(Events([chunk("Hel"), chunk("Hello"), chunk("Hello!"), END]))
+    with _client(server) as client:
+        deltas = list(client.sessions.create_session(1, stream=True).text_deltas())
+    assert deltas == ["Hel", "lo", "!"]
+
+
+def test_the_session_id_is_known_from_the_headers_before_any_event(
+    server: ScriptedServer,
+) -> None:
+    server.script(Events([END]))
+    with _client(server) as client, client.sessions.create_session(1, stream=True) as stream:
+        assert stream.session_id == "s-scripted"
+        assert stream.response.status_code == 200
+
+
+def _small_pool_client(server: ScriptedServer) -> SomiaClient:
+    limits = httpx.Limits(max_connections=2, max_keepalive_connections=2)
+    http = httpx.Client(limits=limits, timeout=httpx.Timeout(5.0, pool=1.0))
+    return _client(server, http_client=http)
+
+
+def test_abandoned_streams_never_exhaust_a_small_pool(server: ScriptedServer) -> None:
+    rounds = 60
+    server.script(*[Events([chunk("a"), 0.5, END]) for _ in range(rounds * 3)])
+    with _small_pool_client(server) as client:
+        for _ in range(rounds):
+            for _event in client.sessions.create_session(1, stream=True):
+                break  # leaving a plain for loop releases the connection
+            with client.sessions.create_session(1, stream=True) as stream:
+                next(iter(stream))
+            client.sessions.create_session(1, stream=True)  # never iterated, dropped
+    assert len(server.received) == rounds * 3
+
+
+def test_close_stops_iteration_quietly(server: ScriptedServer) -> None:
+    server.script(Events([chunk("a"), chunk("b"), END]))
+    with _client(server) as client:
+        stream = client.sessions.create_session(1, stream=True)
+        stream.close()
+        assert list(stream) == []
+
+
+def test_async_stream_yields_events_and_final_response(server: ScriptedServer) -> None:
+    server.script(Events([chunk("He"), chunk("Hey"), END]), Events([chunk("Yo"), END]))
+
+    async def run() -> tuple[list[str], str | None]:
+        async with _async_client(server) as client:
+            stream = await client.sessions.create_session(1, stream=True)
+            async with stream:
+                kinds: list[str] = [e.event_type async for e in stream]
+            again = await client.sessions.create_session(1, stream=True)
+            return kinds, (await again.final_response()).message
+
+    assert asyncio.run(run()) == (["chunk", "chunk", "end"], "Yo")
+
+
+@pytest.mark.parametrize("finish", ["cut", "close"])
+def test_async_stream_ending_early_raises_after_its_events(
+    server: ScriptedServer, finish: str
+) -> None:
+    server.script(Events([chunk("a"), chunk("ab")], finish=finish))
+
+    async def run() -> list[str]:
+        got: list[str] = []
+        async with _async_client(server) as client:
+            stream = await client.sessions.create_session(1, stream=True)
+            with pytest.raises(somia.StreamInterruptedError) as caught:
+                async for event in stream:
+                    got.append(event.event_type)
+            assert caught.value.events_received == 2
+        return got
+
+    assert asyncio.run(run()) == ["chunk", "chunk"]
+
+
+def test_async_stalled_stream_raises_a_stream_timeout(server: ScriptedServer) -> None:
+    server.script(Events([chunk("a"), 1.5, END]))
+
+    async def run() -> None:
+        async with _async_client(server, timeout=0.3) as client:
+            stream = await client.sessions.create_session(1, stream=True)
+            with pytest.raises(somia.StreamTimeoutError):
+                async for _ in stream:
+                    pass
+
+    asyncio.run(run())
+
+
+def test_async_abandoned_streams_never_exhaust_a_small_pool(server: ScriptedServer) -> None:
+    rounds = 40
+    server.script(*[Events([chunk("a"), 0.5, END]) for _ in range(rounds * 2)])
+
+    async def run() -> None:
+        limits = httpx.Limits(max_connections=2, max_keepalive_connections=2)
+        http = httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(5.0, pool=1.0))
+        async with _async_client(server, http_client=http) as client:
+            for _ in range(rounds):
+                stream = await client.sessions.create_session(1, stream=True)
+                async for _event in stream:
+                    break
+                await stream.aclose()
+                async with await client.sessions.create_session(1, stream=True) as stream:
+                    async for _event in stream:
+                        break
+        await http.aclose()
+
+    asyncio.run(run())
+    assert len(server.received) == rounds * 2
