@@ -54,7 +54,14 @@ class AsyncSomiaClient(BaseClient[httpx.AsyncClient, AsyncAgentSessionsClient]):
     async def _call(
         self, agent_id: object, session_id: object, stream: bool, options: dict[str, Any]
     ) -> AgentSessionResponse | AsyncStream[StreamEvent]:
-        call = prepare_call(self._config, agent_id, session_id, stream=stream, options=options)
+        call = prepare_call(
+            self._config,
+            agent_id,
+            session_id,
+            stream=stream,
+            options=options,
+            base_headers=self._call_headers,
+        )
         response = await self._send(call)
         if stream:
             return AsyncStream(response, what=call.what)

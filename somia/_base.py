@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
+import os
 from collections.abc import Callable, Mapping
 from typing import Any, Generic, Self, TypeVar
 
@@ -52,8 +52,12 @@ def prepare_call(
     *,
     stream: bool,
     options: dict[str, Any],
+    base_headers: dict[str, str],
 ) -> PreparedCall:
-    """Check every argument and encode the call; raises TypeError/ValueError before any I/O."""
+    """Check every argument and encode the call; raises TypeError/ValueError before any I/O.
+
+    `base_headers` are the configured headers the HTTP client does not already send.
+    """
     agent = check_agent_id(agent_id)
     session = None if session_id is None else check_session_id(session_id)
     unknown = options.keys() - _CALL_OPTIONS - _BODY_OPTIONS
@@ -65,11 +69,11 @@ def prepare_call(
     timeout = options.get("timeout")
     key = options.get("idempotency_key")
     if key is None:
-        key = str(uuid.uuid4())
+        key = os.urandom(16).hex()  # as unique as a uuid4, at a fraction of the cost
     else:
         check_headers("idempotency_key", {"Idempotency-Key": key})
     _, path, wire_headers, content = build_request(agent, session, body, idempotency_key=key)
-    headers = {**config.headers, **wire_headers}
+    headers = {**base_headers, **wire_headers}
     if stream:
         headers["Accept"] = "text/event-stream"
     extra = check_headers("extra_headers", options.get("extra_headers"))
@@ -181,7 +185,12 @@ class BaseClient(Generic[HttpT, SessionsT]):
                 f"not {type(http_client).__name__}"
             )
         self._owns_http = http_client is None
-        self._http: HttpT = http_client or self._http_type(timeout=self._config.timeout)
+        # A client of our own sends the configured headers itself, so that each call only
+        # adds its own few; a caller's client is left untouched and gets them per call.
+        self._http: HttpT = http_client or self._http_type(
+            timeout=self._config.timeout, headers=self._config.headers
+        )
+        self._call_headers = {} if self._owns_http else dict(self._config.headers)
         self.sessions: SessionsT = self._sessions_type(self)
 
     @classmethod

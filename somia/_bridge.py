@@ -9,13 +9,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import attrs
+
 from somia._errors import InvalidResponseError
 from somia._models import AgentExecutionRequest, AgentSessionResponse, ResponseInfo
 from somia_api.api.sessions import create_session, interact_session
 from somia_api.models import AgentExecutionRequest as WireRequest
 from somia_api.models import AgentExecutionRequestMetadata as WireMetadata
 from somia_api.models import AgentSessionResponse as WireResponse
-from somia_api.types import UNSET, Unset
+from somia_api.types import UNSET
 
 _encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
 
@@ -70,12 +72,26 @@ def build_request(
     return kwargs["method"].upper(), kwargs["url"], kwargs["headers"], _encode_body(kwargs["json"])
 
 
-def _unset(value: Any, default: Any) -> Any:
-    return default if isinstance(value, Unset) else value
+# The documented answer fields, as the generated model knows them from the document.
+DOCUMENTED_FIELDS = tuple(
+    f.name for f in attrs.fields(WireResponse) if f.name != "additional_properties"
+)
+_KINDS: dict[str, tuple[type, ...]] = {
+    "session_id": (str,),
+    "message": (str, type(None)),
+    "history": (list,),
+    "metadata": (dict,),
+    "pending": (bool,),
+    "finished": (bool,),
+}
 
 
 def parse_session(data: Any, info: ResponseInfo, *, raw: str = "") -> AgentSessionResponse:
-    """The typed answer for a decoded JSON session object; InvalidResponseError otherwise."""
+    """The typed answer for a decoded JSON session object; InvalidResponseError otherwise.
+
+    The generated model's `from_dict` checks no types and raises KeyError; this checks each
+    documented field (the hot path of every call) and keeps unknown fields.
+    """
 
     def invalid(why: str) -> InvalidResponseError:
         return InvalidResponseError(
@@ -86,31 +102,14 @@ def parse_session(data: Any, info: ResponseInfo, *, raw: str = "") -> AgentSessi
 
     if not isinstance(data, dict):
         raise invalid(f"a JSON {type(data).__name__}, not an object")
-    try:
-        wire = WireResponse.from_dict(data)
-    except KeyError as exc:
-        raise invalid(f"missing {exc}") from exc
-    except (TypeError, ValueError, AttributeError) as exc:
-        raise invalid(str(exc)) from exc
-    metadata = wire.metadata.to_dict() if not isinstance(wire.metadata, Unset) else {}
-    answer = AgentSessionResponse(
-        session_id=wire.session_id,
-        message=_unset(wire.message, None),
-        history=_unset(wire.history, []),
-        metadata=metadata,
-        pending=_unset(wire.pending, False),
-        finished=_unset(wire.finished, False),
-        extra=wire.additional_properties,
-        http=info,
-    )
-    checks = (
-        ("session_id", answer.session_id, str),
-        ("message", answer.message, (str, type(None))),
-        ("history", answer.history, list),
-        ("pending", answer.pending, bool),
-        ("finished", answer.finished, bool),
-    )
-    for name, value, kind in checks:
-        if not isinstance(value, kind):
-            raise invalid(f"{name} is a {type(value).__name__}")
-    return answer
+    if "session_id" not in data:
+        raise invalid("missing 'session_id'")
+    fields: dict[str, Any] = {}
+    extra = dict(data)
+    for name in DOCUMENTED_FIELDS:
+        if name in extra:
+            value = extra.pop(name)
+            if not isinstance(value, _KINDS[name]):
+                raise invalid(f"{name} is a {type(value).__name__}")
+            fields[name] = value
+    return AgentSessionResponse(**fields, extra=extra, http=info)

@@ -54,7 +54,14 @@ class SomiaClient(BaseClient[httpx.Client, AgentSessionsClient]):
     def _call(
         self, agent_id: object, session_id: object, stream: bool, options: dict[str, Any]
     ) -> AgentSessionResponse | Stream[StreamEvent]:
-        call = prepare_call(self._config, agent_id, session_id, stream=stream, options=options)
+        call = prepare_call(
+            self._config,
+            agent_id,
+            session_id,
+            stream=stream,
+            options=options,
+            base_headers=self._call_headers,
+        )
         response = self._send(call)
         if stream:
             return Stream(response, what=call.what)

@@ -95,13 +95,17 @@ class ResponseInfo:
 
     status_code: int
     headers: httpx.Headers = attrs.field(repr=False)
-    request_id: str | None = None
+
+    @property
+    def request_id(self) -> str | None:
+        """The server's `X-Request-Id`, if it sent one."""
+        value: str | None = self.headers.get("x-request-id")
+        return value
 
     @classmethod
     def from_response(cls, response: httpx.Response) -> ResponseInfo:
         """The info of an httpx response."""
-        headers = response.headers
-        return cls(response.status_code, headers, headers.get("x-request-id"))
+        return cls(response.status_code, response.headers)
 
 
 @attrs.define(kw_only=True)
