@@ -126,11 +126,12 @@ class AgentSessionResponse:
     http: ResponseInfo | None = attrs.field(default=None, eq=False, repr=False)
 
     def __getattr__(self, name: str) -> Any:
-        # Only called when normal lookup fails: unknown fields read as attributes.
-        if not name.startswith("__"):
+        # Only called when normal lookup fails: unknown fields read as attributes. `extra`
+        # itself is unset while copy/pickle rebuild the object: never recurse into it.
+        if not name.startswith("_") and name != "extra":
             try:
-                return self.extra[name]
-            except KeyError:
+                return object.__getattribute__(self, "extra")[name]
+            except (KeyError, AttributeError):
                 pass
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
