@@ -1,0 +1,212 @@
+"""somia._bridge: requests built through the generated layer, answers parsed safely."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import httpx
+import pytest
+
+from somia._bridge import build_request, parse_session
+from somia._errors import InvalidResponseError
+from somia._models import AgentExecutionRequest, ResponseInfo
+
+DEFAULTS = {
+    "stream": False,
+    "pipeline_version": "production",
+    "trace_enabled": False,
+    "test": False,
+}
+
+
+def _info(status: int = 200, **headers: str) -> ResponseInfo:
+    return ResponseInfo.from_response(httpx.Response(status, headers=headers))
+
+
+def _build(
+    session_id: str | None = None, *, key: str = "idem-1", **fields: Any
+) -> tuple[str, str, dict[str, str], bytes]:
+    return build_request(123, session_id, AgentExecutionRequest(**fields), idempotency_key=key)
+
+
+# -- build_request --------------------------------------------------------------------------
+
+
+def test_create_posts_the_defaults_to_the_create_path() -> None:
+    method, path, headers, body = _build(input_data="Hello")
+    assert method == "POST"
+    assert path == "/api/v1/external/agent/123/session"
+    assert headers["Content-Type"] == "application/json"
+    assert json.loads(body) == {"input_data": "Hello", **DEFAULTS}
+
+
+def test_continue_posts_to_the_session_path() -> None:
+    method, path, _, body = _build("3f2a8c1e-1111-4c2b-9f00-0123456789ab")
+    assert method == "POST"
+    assert path == "/api/v1/external/agent/123/session/3f2a8c1e-1111-4c2b-9f00-0123456789ab"
+    assert json.loads(body) == DEFAULTS
+
+
+@pytest.mark.parametrize(
+    ("session_id", "segment"),
+    [
+        ("a/b?c#d", "a%2Fb%3Fc%23d"),
+        ("../../admin", "..%2F..%2Fadmin"),
+        ("100% sure", "100%25%20sure"),
+        ("é", "%C3%A9"),
+    ],
+)
+def test_the_session_id_is_quoted_into_exactly_one_path_segment(
+    session_id: str, segment: str
+) -> None:
+    _, path, _, _ = _build(session_id)
+    assert path == f"/api/v1/external/agent/123/session/{segment}"
+    assert path.count("/") == 7
+    assert "?" not in path
+    assert "#" not in path
+
+
+def test_the_idempotency_key_is_sent_as_a_header() -> None:
+    _, _, headers, _ = _build(key="my-key-77")
+    assert headers["Idempotency-Key"] == "my-key-77"
+
+
+def test_none_fields_are_omitted_and_set_fields_are_sent() -> None:
+    _, _, _, body = _build(
+        input_data={"q": 1},
+        stream=True,
+        pipeline_version=4,
+        source=None,
+        tags=("x",),
+        environment=None,
+        end_user_id="u-1",
+        metadata={"a": {"b": [1]}},
+    )
+    assert json.loads(body) == {
+        "input_data": {"q": 1},
+        "stream": True,
+        "pipeline_version": 4,
+        "trace_enabled": False,
+        "test": False,
+        "tags": ["x"],
+        "end_user_id": "u-1",
+        "metadata": {"a": {"b": [1]}},
+    }
+
+
+def test_non_ascii_input_is_sent_as_utf8_json() -> None:
+    _, _, _, body = _build(input_data="héllo ✓")
+    assert "héllo ✓".encode() in body
+    assert json.loads(body.decode("utf-8"))["input_data"] == "héllo ✓"
+
+
+@pytest.mark.parametrize("value", [{1, 2}, object(), math.nan, math.inf, {"x": b"bytes"}])
+def test_input_data_that_is_not_json_is_a_type_error_naming_input_data(value: object) -> None:
+    with pytest.raises(TypeError, match="input_data"):
+        _build(input_data=value)
+
+
+@pytest.mark.parametrize("value", [{"s": {1, 2}}, {"o": object()}, {"n": math.nan}])
+def test_metadata_that_is_not_json_is_a_type_error_naming_metadata(value: Any) -> None:
+    with pytest.raises(TypeError, match="metadata"):
+        _build(metadata=value)
+
+
+# -- parse_session --------------------------------------------------------------------------
+
+
+def test_a_full_session_object_becomes_a_typed_answer_with_its_http_info() -> None:
+    data = {
+        "session_id": "s-1",
+        "message": "Hi!",
+        "history": [{"role": "user", "content": "Hello"}],
+        "metadata": {"k": "v"},
+        "pending": False,
+        "finished": True,
+    }
+    answer = parse_session(data, _info(200, **{"X-Request-Id": "r-5"}))
+    assert answer.session_id == "s-1"
+    assert answer.message == "Hi!"
+    assert answer.history == [{"role": "user", "content": "Hello"}]
+    assert answer.metadata == {"k": "v"}
+    assert answer.pending is False
+    assert answer.finished is True
+    assert answer.extra == {}
+    assert answer.request_id == "r-5"
+    assert answer.http is not None
+    assert answer.http.status_code == 200
+
+
+def test_absent_optional_fields_take_their_defaults() -> None:
+    answer = parse_session({"session_id": "s-1"}, _info())
+    assert answer.message is None
+    assert answer.history == []
+    assert answer.metadata == {}
+    assert answer.pending is False
+    assert answer.finished is False
+
+
+def test_a_null_message_is_accepted() -> None:
+    assert parse_session({"session_id": "s", "message": None}, _info()).message is None
+
+
+def test_unknown_fields_are_kept_and_readable() -> None:
+    data = {"session_id": "s-1", "usage": {"tokens": 3}, "trace_url": "https://t"}
+    answer = parse_session(data, _info())
+    assert answer.extra == {"usage": {"tokens": 3}, "trace_url": "https://t"}
+    assert answer.usage == {"tokens": 3}
+    assert answer.to_dict()["trace_url"] == "https://t"
+
+
+def test_parsing_does_not_change_the_decoded_object() -> None:
+    data = {"session_id": "s-1", "usage": 1}
+    parse_session(data, _info())
+    assert data == {"session_id": "s-1", "usage": 1}
+
+
+def test_a_missing_session_id_is_an_invalid_response_naming_it() -> None:
+    with pytest.raises(InvalidResponseError, match="session_id") as info:
+        parse_session({"message": "hi"}, _info(200), raw='{"message": "hi"}')
+    assert info.value.status_code == 200
+    assert info.value.body == '{"message": "hi"}'
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("session_id", 5),
+        ("session_id", None),
+        ("message", 5),
+        ("message", {"text": "hi"}),
+        ("history", "abc"),
+        ("history", {"a": 1}),
+        ("history", None),
+        ("metadata", "abc"),
+        ("metadata", 5),
+        ("metadata", [["k", "v"]]),
+        ("metadata", []),
+        ("pending", "yes"),
+        ("pending", 1),
+        ("finished", None),
+    ],
+)
+def test_a_documented_field_of_the_wrong_type_is_an_invalid_response_naming_it(
+    field: str, value: object
+) -> None:
+    data: dict[str, Any] = {"session_id": "s-1", field: value}
+    with pytest.raises(InvalidResponseError, match=field):
+        parse_session(data, _info())
+
+
+@pytest.mark.parametrize("data", [[], ["s"], "s-1", 5, None, True])
+def test_a_json_value_that_is_not_an_object_is_an_invalid_response(data: object) -> None:
+    with pytest.raises(InvalidResponseError):
+        parse_session(data, _info())
+
+
+def test_the_raw_body_kept_on_an_invalid_response_is_truncated() -> None:
+    with pytest.raises(InvalidResponseError) as info:
+        parse_session([], _info(), raw="x" * 10_000)
+    assert 0 < len(info.value.body) <= 500

@@ -1,0 +1,289 @@
+"""somia._validation: every argument check accepts good values and names what it refuses."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import httpx
+import pytest
+
+from somia._validation import (
+    check_agent_id,
+    check_api_key,
+    check_base_url,
+    check_header_name,
+    check_headers,
+    check_non_negative,
+    check_session_id,
+    check_timeout,
+)
+
+# -- agent_id -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", [1, 123, 10**12])
+def test_a_positive_int_agent_id_is_accepted(value: int) -> None:
+    assert check_agent_id(value) == value
+
+
+@pytest.mark.parametrize("value", [True, False, 1.0, "1", None, [1]])
+def test_an_agent_id_that_is_not_an_int_is_a_type_error_naming_agent_id(value: object) -> None:
+    with pytest.raises(TypeError, match="agent_id"):
+        check_agent_id(value)
+
+
+@pytest.mark.parametrize("value", [0, -1, -(10**9)])
+def test_a_zero_or_negative_agent_id_is_a_value_error_naming_agent_id(value: int) -> None:
+    with pytest.raises(ValueError, match="agent_id"):
+        check_agent_id(value)
+
+
+# -- session_id -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value", ["3f2a8c1e-1111-4c2b-9f00-0123456789ab", "abc", "a/b?c#d", "...", " x "]
+)
+def test_a_non_blank_session_id_is_accepted_as_is(value: str) -> None:
+    assert check_session_id(value) == value
+
+
+@pytest.mark.parametrize("value", ["", " ", "\t\n"])
+def test_a_blank_session_id_is_a_value_error_naming_session_id(value: str) -> None:
+    with pytest.raises(ValueError, match="session_id"):
+        check_session_id(value)
+
+
+@pytest.mark.parametrize("value", [".", ".."])
+def test_a_dot_segment_session_id_that_would_change_the_path_is_refused(value: str) -> None:
+    with pytest.raises(ValueError, match="session_id"):
+        check_session_id(value)
+
+
+@pytest.mark.parametrize("value", [123, None, b"abc", ["abc"]])
+def test_a_session_id_that_is_not_a_str_is_a_type_error_naming_session_id(value: object) -> None:
+    with pytest.raises(TypeError, match="session_id"):
+        check_session_id(value)
+
+
+# -- base_url -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("https://api.somia-platform.com", "https://api.somia-platform.com"),
+        ("https://api.somia-platform.com/", "https://api.somia-platform.com"),
+        ("https://gw.example.com:8443/somia/", "https://gw.example.com:8443/somia"),
+    ],
+)
+def test_an_https_base_url_is_accepted_without_its_trailing_slash(
+    value: str, expected: str
+) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert check_base_url(value) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "ftp://api.example.com",
+        "file:///etc/passwd",
+        "api.example.com",
+        "https://",
+        "https:///path-only",
+        "https://api.example.com?x=1",
+        "https://api.example.com/#frag",
+    ],
+)
+def test_a_base_url_that_is_not_http_with_a_host_and_nothing_else_is_refused(value: str) -> None:
+    with pytest.raises(ValueError, match="base_url"):
+        check_base_url(value)
+
+
+def test_a_base_url_with_credentials_is_refused_without_quoting_them() -> None:
+    with pytest.raises(ValueError, match="base_url") as info:
+        check_base_url("https://user:hunter2@api.example.com")
+    assert "hunter2" not in str(info.value)
+
+
+@pytest.mark.parametrize("value", [None, 5, b"https://api.example.com"])
+def test_a_base_url_that_is_not_a_str_is_a_type_error_naming_base_url(value: object) -> None:
+    with pytest.raises(TypeError, match="base_url"):
+        check_base_url(value)
+
+
+@pytest.mark.parametrize("value", ["http://api.example.com", "http://10.0.0.5:8000"])
+def test_plain_http_to_a_remote_host_warns_that_the_key_travels_in_clear(value: str) -> None:
+    with pytest.warns(UserWarning, match="plain http"):
+        check_base_url(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "http://127.0.0.1:8000",
+        "http://127.0.0.2",
+        "http://localhost:8000",
+        "http://LOCALHOST",
+        "http://[::1]:8000",
+    ],
+)
+def test_plain_http_to_loopback_does_not_warn(value: str) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_base_url(value)
+
+
+# -- api_key --------------------------------------------------------------------------------
+
+
+def test_a_printable_ascii_api_key_is_accepted() -> None:
+    assert check_api_key("sk-live_ABC.123~") == "sk-live_ABC.123~"
+
+
+def test_a_missing_api_key_says_how_to_give_one() -> None:
+    with pytest.raises(ValueError, match="api_key") as info:
+        check_api_key(None)
+    assert "SOMIA_API_KEY" in str(info.value)
+
+
+@pytest.mark.parametrize("value", ["", "   "])
+def test_an_empty_api_key_is_refused(value: str) -> None:
+    with pytest.raises(ValueError, match="api_key"):
+        check_api_key(value)
+
+
+def test_an_api_key_that_is_not_a_str_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match="api_key"):
+        check_api_key(12345)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "SECRETKEY\r\nX-Injected: 1",  # header injection
+        "SECRETKEY\n",
+        "SECRETKEY\x00",
+        "SECRETKEY\x7f",
+        "SECRETKEY\tx",
+        "SECRETKEY-clé",  # not ASCII
+        "SECRETKEY-\u200b",
+    ],
+)
+def test_an_api_key_with_control_or_non_ascii_characters_is_refused_without_quoting_it(
+    value: str,
+) -> None:
+    with pytest.raises(ValueError, match="api_key") as info:
+        check_api_key(value)
+    assert "SECRETKEY" not in str(info.value)
+    assert "SECRETKEY" not in repr(info.value)
+
+
+# -- timeouts and other numbers -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", [1, 0.5, 60.0])
+def test_a_positive_timeout_becomes_an_httpx_timeout(value: float) -> None:
+    assert check_timeout("timeout", value) == httpx.Timeout(float(value))
+
+
+def test_an_httpx_timeout_is_used_as_given() -> None:
+    given = httpx.Timeout(5.0, connect=1.0)
+    assert check_timeout("timeout", given) is given
+
+
+@pytest.mark.parametrize("value", [0, 0.0, -1, -0.5, math.nan, math.inf])
+def test_a_zero_negative_or_non_finite_timeout_is_a_value_error_naming_it(value: float) -> None:
+    with pytest.raises(ValueError, match="read_timeout"):
+        check_timeout("read_timeout", value)
+
+
+@pytest.mark.parametrize("value", [True, "5", None, [5]])
+def test_a_timeout_that_is_not_a_number_is_a_type_error_naming_it(value: object) -> None:
+    with pytest.raises(TypeError, match="read_timeout"):
+        check_timeout("read_timeout", value)
+
+
+def test_non_negative_numbers_are_accepted() -> None:
+    check_non_negative("retries", 0, int)
+    check_non_negative("retries", 3, int)
+    check_non_negative("retry_backoff_seconds", 0.25, float)
+    check_non_negative("retry_backoff_seconds", 1, float)
+
+
+@pytest.mark.parametrize(
+    ("value", "kind", "error"),
+    [
+        (-1, int, ValueError),
+        (1.5, int, TypeError),
+        (True, int, TypeError),
+        ("2", int, TypeError),
+        (-0.1, float, ValueError),
+        (math.nan, float, ValueError),
+        (math.inf, float, ValueError),
+        (None, float, TypeError),
+    ],
+)
+def test_a_negative_or_mistyped_count_or_delay_is_refused_naming_it(
+    value: object, kind: type[int] | type[float], error: type[Exception]
+) -> None:
+    with pytest.raises(error, match="some_option"):
+        check_non_negative("some_option", value, kind)
+
+
+# -- headers --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["x-api-key", "apikey", "X_Custom-Header", "a!#$%&'*+.^`|~"])
+def test_a_token_header_name_is_accepted(value: str) -> None:
+    assert check_header_name("api_key_header", value) == value
+
+
+@pytest.mark.parametrize("value", ["", "bad header", "x:y", "clé", "a\r\nb", "x-key\n"])
+def test_a_header_name_that_is_not_a_token_is_a_value_error_naming_the_argument(
+    value: str,
+) -> None:
+    with pytest.raises(ValueError, match="api_key_header"):
+        check_header_name("api_key_header", value)
+
+
+def test_a_header_name_that_is_not_a_str_is_a_type_error_naming_the_argument() -> None:
+    with pytest.raises(TypeError, match="api_key_header"):
+        check_header_name("api_key_header", b"x-api-key")
+
+
+def test_headers_none_is_no_headers_and_a_good_mapping_is_copied() -> None:
+    assert check_headers("extra_headers", None) == {}
+    given = {"X-Trace": "t-1", "X-Empty": ""}
+    checked = check_headers("extra_headers", given)
+    assert checked == given
+    assert checked is not given
+
+
+@pytest.mark.parametrize("value", ["a\r\nX-Injected: 1", "a\nb", "a\x00"])
+def test_a_header_value_with_control_characters_is_refused_naming_the_argument_and_key(
+    value: str,
+) -> None:
+    with pytest.raises(ValueError, match=r"extra_headers\['X-Trace'\]"):
+        check_headers("extra_headers", {"X-Trace": value})
+
+
+def test_a_header_value_that_is_not_a_str_is_a_type_error_naming_it() -> None:
+    with pytest.raises(TypeError, match="extra_headers"):
+        check_headers("extra_headers", {"X-Count": 3})
+
+
+def test_a_bad_header_name_in_a_mapping_is_refused_naming_the_argument() -> None:
+    with pytest.raises(ValueError, match="extra_headers"):
+        check_headers("extra_headers", {"Bad Name": "x"})
+
+
+@pytest.mark.parametrize("value", [["X-A", "1"], "X-A: 1", 5])
+def test_headers_that_are_not_a_mapping_are_a_type_error_naming_the_argument(
+    value: object,
+) -> None:
+    with pytest.raises(TypeError, match="default_headers"):
+        check_headers("default_headers", value)
