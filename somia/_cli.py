@@ -274,14 +274,15 @@ def _client(args: argparse.Namespace) -> SomiaClient:
 class Conversation:
     """One session of an agent, driven turn by turn from the command line.
 
-    The session id is kept (and announced on stderr, once) as soon as an answer carries it,
-    even when the answer is then cut short.
+    The session id is kept, and announced once on stderr as `session: ID`, as soon as an
+    answer carries it, even when the answer is then cut short.
     """
 
     def __init__(self, client: SomiaClient, args: argparse.Namespace) -> None:
         self.client = client
         self.agent_id: int = args.agent_id
         self.session_id: str | None = args.session
+        self._announced: str | None = None
         self.pipeline_version: int | str | None = args.pipeline_version
 
     def stream_text(self, input_data: Any, out: TextIO) -> None:
@@ -321,8 +322,8 @@ class Conversation:
         return options
 
     def _remember(self, session_id: str | None) -> None:
-        if session_id and session_id != self.session_id:
-            self.session_id = session_id
+        if session_id and session_id != self._announced:
+            self.session_id = self._announced = session_id
             print(f"session: {session_id}", file=sys.stderr, flush=True)
 
 

@@ -243,6 +243,7 @@ def test_run_with_session_continues_it(somia_server: FakeServer) -> None:
 
     assert second.returncode == 0, second.stderr
     assert second.stdout == "You said: second\n"
+    assert session_of(second.stderr) == session
     assert somia_server.requests[1].path.endswith(f"/session/{session}")
     assert somia_server.fake.session_ids == [session]
     assert len(somia_server.fake.history(session)) == 4
