@@ -45,7 +45,7 @@ pytest: $(STAMP)
 test: lint typecheck check-generated pytest
 
 demo: $(STAMP)
-	@echo "make demo: the streamed conversation lands with the command-line issue."
+	$(BIN)/python scripts/demo.py
 
 contract: $(STAMP)
 	$(BIN)/pytest -q tests/contract -m live -p no:randomly
