@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import threading
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -134,6 +135,22 @@ class FakeSomia:
         """A copy of a session's history; KeyError for an unknown session."""
         with self._lock:
             return copy.deepcopy(self._sessions[session_id].history)
+
+    def add_session(
+        self,
+        agent_id: int,
+        session_id: str | None = None,
+        history: list[dict[str, Any]] | None = None,
+    ) -> str:
+        """Create a session of `agent_id` without running a turn; return its id."""
+        session = Session(
+            id=session_id or str(uuid.uuid4()),
+            agent_id=agent_id,
+            history=copy.deepcopy(history or []),
+        )
+        with self._lock:
+            self._sessions[session.id] = session
+        return session.id
 
     @property
     def session_ids(self) -> list[str]:
