@@ -96,7 +96,7 @@ class AsyncSomiaClient(BaseClient[httpx.AsyncClient, AsyncAgentSessionsClient]):
                 finally:
                     await response.aclose()
                 if decision is None:
-                    raise_for_status(response)
+                    raise_for_status(response, self._config)
                     raise not_a_stream_error(response)
             delay, reason = decision
             log_retry(call, reason, delay, attempt)

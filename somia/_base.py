@@ -16,7 +16,13 @@ from somia._bridge import build_request, parse_session
 from somia._config import RETRY_ATTEMPT_HEADER, ClientConfig
 from somia._errors import InvalidResponseError, error_from_response
 from somia._models import AgentExecutionRequest, AgentSessionResponse, ResponseInfo
-from somia._validation import check_agent_id, check_headers, check_session_id, check_timeout
+from somia._validation import (
+    check_agent_id,
+    check_headers,
+    check_session_id,
+    check_timeout,
+    merge_headers,
+)
 
 logger = logging.getLogger("somia")
 
@@ -29,7 +35,7 @@ class PreparedCall:
     """A checked call, ready to be sent any number of times."""
 
     url: str
-    headers: dict[str, str]
+    headers: dict[str, str] = attrs.field(repr=False)  # carries the key
     content: bytes
     timeout: httpx.Timeout
     stream: bool
@@ -78,8 +84,9 @@ def prepare_call(
         headers["Accept"] = "text/event-stream"
     extra = check_headers("extra_headers", options.get("extra_headers"))
     if extra:
-        headers.update(extra)
-        headers[config.api_key_header] = config.api_key  # extra headers cannot drop the key
+        key_header = config.api_key_header.lower()  # extra headers cannot replace the key
+        extra = {k: v for k, v in extra.items() if k.lower() != key_header}
+        headers = merge_headers(headers, extra)
     return PreparedCall(
         url=config.base_url + path,
         headers=headers,
@@ -107,10 +114,10 @@ def log_retry(call: PreparedCall, reason: str, delay: float, attempt: int) -> No
     logger.info("%s failed (%s); retry %d in %.2f s", call.what, reason, attempt + 1, delay)
 
 
-def raise_for_status(response: httpx.Response) -> None:
+def raise_for_status(response: httpx.Response, config: ClientConfig) -> None:
     """Raise the typed error of a non-2xx response whose body has been read."""
     if not response.is_success:
-        raise error_from_response(response)
+        raise error_from_response(response, secret=config.api_key)
 
 
 def session_from_response(response: httpx.Response) -> AgentSessionResponse:
@@ -119,7 +126,7 @@ def session_from_response(response: httpx.Response) -> AgentSessionResponse:
     content = response.content
     try:
         data = json.loads(content)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         text = content.decode("utf-8", errors="replace")
         raise InvalidResponseError(
             f"the server's {response.status_code} answer is not JSON "

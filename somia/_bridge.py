@@ -48,7 +48,7 @@ def _encode_body(body: dict[str, Any]) -> bytes:
     except (TypeError, ValueError) as exc:
         for name in ("input_data", "metadata"):  # name the argument that cannot be JSON
             try:
-                _encode(body.get(name))
+                _encode(body.get(name)).encode()
             except (TypeError, ValueError):
                 raise TypeError(f"{name} is not JSON-serialisable: {exc}") from exc
         raise TypeError(f"the request is not JSON-serialisable: {exc}") from exc

@@ -96,7 +96,7 @@ class SomiaClient(BaseClient[httpx.Client, AgentSessionsClient]):
                 finally:
                     response.close()
                 if decision is None:
-                    raise_for_status(response)
+                    raise_for_status(response, self._config)
                     raise not_a_stream_error(response)
             delay, reason = decision
             log_retry(call, reason, delay, attempt)

@@ -17,6 +17,7 @@ from somia._validation import (
     check_headers,
     check_non_negative,
     check_timeout,
+    merge_headers,
 )
 from somia._version import __version__
 
@@ -56,12 +57,11 @@ class ClientConfig:
         check_non_negative("retries", retries, int)
         check_non_negative("retry_backoff_seconds", retry_backoff_seconds, float)
         check_non_negative("max_retry_delay", max_retry_delay, float)
-        headers = {
-            "User-Agent": USER_AGENT,
-            "Accept": "application/json",
-            **check_headers("default_headers", default_headers),
-            header: key,
-        }
+        headers = merge_headers(
+            {"User-Agent": USER_AGENT, "Accept": "application/json"},
+            check_headers("default_headers", default_headers),
+            {header: key},
+        )
         return cls(
             base_url=url,
             api_key=key,

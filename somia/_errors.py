@@ -206,7 +206,7 @@ def _decode_body(content: bytes) -> Any:
         return ""
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return text
 
 
@@ -242,13 +242,20 @@ def server_message(body: Any) -> str:
     return _excerpt(json.dumps(body, ensure_ascii=False))
 
 
-def error_from_response(response: httpx.Response) -> ApiError:
-    """The typed error for a non-2xx response whose body has been read."""
+def _redact(text: str, secret: str | None) -> str:
+    return text.replace(secret, "<redacted>") if secret else text
+
+
+def error_from_response(response: httpx.Response, *, secret: str | None = None) -> ApiError:
+    """The typed error for a non-2xx response whose body has been read.
+
+    `secret` (the API key) is redacted from the message should the server echo it.
+    """
     status = response.status_code
     body = _decode_body(response.content)
     request_id = response.headers.get("x-request-id")
     reason = response.reason_phrase or "error"
-    text = server_message(body)
+    text = _redact(server_message(body), secret)
     message = f"{status} {reason}" + (f": {text}" if text else "")
     if request_id:
         message += f" (request id {request_id})"
@@ -266,4 +273,7 @@ def translate_transport_error(exc: httpx.HTTPError, *, what: str) -> TransportEr
     if isinstance(exc, httpx.TimeoutException):
         kind = type(exc).__name__.replace("Timeout", " timeout").strip().lower()
         return RequestTimeoutError(f"{what}: {kind}")
+    if isinstance(exc, httpx.LocalProtocolError):
+        # Its text quotes the offending request header, which may be the key.
+        return TransportError(f"{what}: the request could not be sent (LocalProtocolError)")
     return TransportError(f"{what}: {type(exc).__name__}: {exc}")

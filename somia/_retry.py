@@ -35,7 +35,7 @@ class RetryPolicy:
 
     def backoff_delay(self, attempt: int) -> float:
         """Exponential backoff with jitter before retry number `attempt + 1`."""
-        delay = min(self.max_backoff, self.backoff * 2.0**attempt)
+        delay = min(self.max_backoff, self.backoff * 2.0 ** min(attempt, 32))
         # Jitter spreads clients that failed together; keep at least 75% of the delay.
         return delay * (1.0 - 0.25 * random.random())
 
@@ -73,7 +73,7 @@ def retry_after_seconds(headers: Mapping[str, str], *, now: float | None = None)
     if raw is None:
         return None
     raw = raw.strip()
-    if raw.isdigit():
+    if raw.isascii() and raw.isdigit():
         return float(raw)
     try:
         when = email.utils.parsedate_to_datetime(raw)

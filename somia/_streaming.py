@@ -33,7 +33,7 @@ def classify(event: ServerSentEvent) -> StreamEvent:
     """The typed event for one SSE event whose data is JSON; StreamParseError otherwise."""
     try:
         data = json.loads(event.data)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         payload = event.data if len(event.data) <= 500 else event.data[:499] + "…"
         raise StreamParseError(
             f"a streamed event's data is not JSON: {payload[:80]!r}", payload=payload

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 import warnings
 from collections.abc import Mapping
 
@@ -66,6 +67,9 @@ def check_api_key(api_key: object) -> str:
         raise TypeError(f"api_key must be a str, not {type(api_key).__name__}")
     if not api_key.strip():
         raise ValueError("api_key must not be empty")
+    if api_key != api_key.strip():
+        # HTTP/1.1 refuses such a header value at send time, quoting it in its error.
+        raise ValueError("api_key must not start or end with white space")
     if _has_control_characters(api_key) or not api_key.isascii():
         raise ValueError("api_key must be printable ASCII without control characters")
     return api_key
@@ -92,10 +96,29 @@ def check_headers(name: str, headers: object) -> dict[str, str]:
         check_header_name(f"{name} key", key)
         if not isinstance(value, str):
             raise TypeError(f"{name}[{key!r}] must be a str, not {type(value).__name__}")
-        if _has_control_characters(value):
-            raise ValueError(f"{name}[{key!r}] must not contain control characters")
+        if _has_control_characters(value) or not value.isascii():
+            raise ValueError(f"{name}[{key!r}] must be printable ASCII")
         checked[key] = value
     return checked
+
+
+def merge_headers(*layers: Mapping[str, str]) -> dict[str, str]:
+    """Header layers merged by case-insensitive name; a later layer replaces an earlier one."""
+    merged: dict[str, tuple[str, str]] = {}
+    for layer in layers:
+        for key, value in layer.items():
+            merged[key.lower()] = (key, value)
+    return dict(merged.values())
+
+
+def _stacklevel_outside_somia() -> int:
+    # The warning should point at the user's line, however deep in somia it was raised.
+    frame = sys._getframe(1)
+    level = 1
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("somia"):
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    return level
 
 
 def check_base_url(base_url: object) -> str:
@@ -116,6 +139,6 @@ def check_base_url(base_url: object) -> str:
         warnings.warn(
             f"base_url {base_url!r} is plain http to a remote host: the API key would travel "
             "unencrypted. Use https.",
-            stacklevel=4,
+            stacklevel=_stacklevel_outside_somia(),
         )
     return str(url).rstrip("/")

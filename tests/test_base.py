@@ -579,3 +579,86 @@ def test_a_client_that_owns_its_connections_sends_the_same_headers(loopback: _Se
     assert first["x-trace"] == "t"
     assert "x-trace" not in second
     assert first["idempotency-key"] != second["idempotency-key"]
+
+
+@pytest.mark.parametrize("key", ["SECRETKEY-1 ", " SECRETKEY-1"])
+def test_a_key_the_http_layer_refuses_is_never_quoted_in_the_error(
+    key: str, listening_port: int
+) -> None:
+    # h11 refuses a header value with surrounding whitespace and quotes it in its error.
+    with pytest.raises((ValueError, SomiaError)) as info:
+        _create_with_key(key, listening_port)
+    assert "SECRETKEY" not in str(info.value)
+
+
+def _create_with_key(key: str, port: int) -> None:
+    with SomiaClient(
+        base_url=f"http://127.0.0.1:{port}", api_key=key, retries=0, timeout=2
+    ) as client:
+        client.sessions.create_session(1, input_data="x")
+
+
+@pytest.fixture
+def listening_port() -> Iterator[int]:
+    """A loopback port that accepts connections and never answers."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(8)
+    try:
+        yield int(sock.getsockname()[1])
+    finally:
+        sock.close()
+
+
+@pytest.mark.parametrize("run", RUNNERS)
+def test_the_key_is_redacted_from_an_error_message_when_the_server_echoes_it(
+    run: Runner,
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        key = request.headers["x-api-key"]
+        return httpx.Response(401, json={"detail": f"invalid API key {key!r}"})
+
+    with pytest.raises(AuthError) as info:
+        run(handler)
+    assert "invalid API key" in str(info.value)
+    assert KEY not in str(info.value)
+
+
+def test_the_plain_http_warning_from_from_env_points_at_the_caller(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SOMIA_BASE_URL", "http://api.example.test")
+    with pytest.warns(UserWarning, match="plain http") as record:
+        SomiaClient.from_env(api_key=KEY).close()
+    assert record[0].filename == __file__
+
+
+@pytest.mark.parametrize("run", RUNNERS)
+def test_extra_headers_cannot_add_a_second_key_header_in_another_letter_case(
+    run: Runner,
+) -> None:
+    handler = _Recorder()
+    run(handler, extra_headers={"X-API-KEY": "sk-other"})
+    (request,) = handler.requests
+    assert request.headers.get_list("x-api-key") == [KEY]
+
+
+@pytest.mark.parametrize("run", RUNNERS)
+def test_a_non_ascii_extra_header_value_is_a_value_error_naming_extra_headers(
+    run: Runner,
+) -> None:
+    handler = _Recorder()
+    with pytest.raises(ValueError, match="extra_headers"):
+        run(handler, extra_headers={"X-User": "José"})
+    assert handler.requests == []
+
+
+@pytest.mark.parametrize("run", RUNNERS)
+def test_a_deeply_nested_json_error_body_still_gives_the_typed_error(run: Runner) -> None:
+    with pytest.raises(ServerError):
+        run(_Recorder(httpx.Response(500, content=b"[" * 100_000)))
+
+
+def test_a_deeply_nested_json_200_is_an_invalid_response_not_a_recursion_error() -> None:
+    with pytest.raises(InvalidResponseError):
+        session_from_response(httpx.Response(200, content=b"[" * 100_000))

@@ -210,3 +210,9 @@ def test_the_raw_body_kept_on_an_invalid_response_is_truncated() -> None:
     with pytest.raises(InvalidResponseError) as info:
         parse_session([], _info(), raw="x" * 10_000)
     assert 0 < len(info.value.body) <= 500
+
+
+def test_input_data_with_a_lone_surrogate_is_a_type_error_naming_input_data() -> None:
+    # json encodes "\ud800" to a str, but the str cannot be encoded to UTF-8 bytes.
+    with pytest.raises(TypeError, match="input_data"):
+        _build(input_data="\ud800")

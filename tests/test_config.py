@@ -151,3 +151,8 @@ def test_describe_shows_the_base_url_and_header_name_but_never_the_key() -> None
     assert KEY not in text
     assert KEY not in repr(config)
     assert KEY not in repr(config.retry)
+
+
+def test_default_headers_cannot_add_a_second_api_key_header_in_another_letter_case() -> None:
+    config = _create(default_headers={"X-API-Key": "sk-other"})
+    assert httpx.Headers(config.headers).get_list("x-api-key") == [KEY]

@@ -218,3 +218,9 @@ def test_retries_without_retry_after_wait_the_jittered_backoff() -> None:
 
 def test_zero_backoff_retries_at_once() -> None:
     assert RetryPolicy(backoff=0.0).backoff_delay(3) == 0.0
+
+
+def test_retry_after_with_a_non_ascii_digit_byte_is_garbage_not_a_crash() -> None:
+    # b"\xb2" decodes to "²", for which str.isdigit() is True but float() fails.
+    headers = httpx.Response(503, headers=[(b"retry-after", b"\xb2")]).headers
+    assert retry_after_seconds(headers) is None

@@ -287,3 +287,20 @@ def test_headers_that_are_not_a_mapping_are_a_type_error_naming_the_argument(
 ) -> None:
     with pytest.raises(TypeError, match="default_headers"):
         check_headers("default_headers", value)
+
+
+def test_a_non_ascii_header_value_is_refused_naming_the_argument() -> None:
+    # httpx can only send ASCII header values given as str; it raises a bare
+    # UnicodeEncodeError at call time otherwise.
+    with pytest.raises(ValueError, match="extra_headers"):
+        check_headers("extra_headers", {"X-User": "José"})
+
+
+@pytest.mark.parametrize("value", ["SECRETKEY ", " SECRETKEY"])
+def test_an_api_key_with_surrounding_whitespace_is_refused_before_it_reaches_the_wire(
+    value: str,
+) -> None:
+    # HTTP/1.1 (h11) refuses such a header value at send time, quoting it in the error.
+    with pytest.raises(ValueError, match="api_key") as info:
+        check_api_key(value)
+    assert "SECRETKEY" not in str(info.value)
