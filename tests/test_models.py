@@ -231,3 +231,10 @@ def test_an_error_event_without_a_message_still_gives_some_text() -> None:
     text = StreamEvent("error", {"error": True}).error_message
     assert text
     assert "error" in text
+
+
+def test_an_answer_with_unknown_fields_survives_copy_and_pickle() -> None:
+    answer = AgentSessionResponse(session_id="s", extra={"score": 3})
+    for clone in (copy.copy(answer), copy.deepcopy(answer), pickle.loads(pickle.dumps(answer))):
+        assert clone == answer
+        assert clone.score == 3
