@@ -204,7 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[connection, turn],
         help="chat with an agent in one session",
         description="Chat with an agent: each line you type is a turn of the same session. "
-        "Ctrl-D or /exit ends; Ctrl-C during an answer cancels that answer only.",
+        "Ctrl-D or /exit ends; Ctrl-C during an answer cancels that answer only, and at the "
+        "prompt quits.",
     )
     chat.set_defaults(handler=_chat, command_parser=chat)
 
