@@ -106,12 +106,11 @@ class SomiaApp:
         if isinstance(fault, RequestDelay):
             await asyncio.sleep(fault.seconds)
         elif fault is not None:
-            return Response(
-                fault.body,
-                status_code=fault.status,
-                headers=dict(fault.headers),
-                media_type=fault.content_type,
-            )
+            headers = dict(fault.headers)
+            if fault.content_type is not None:
+                # Sent exactly as given (Starlette would add a charset to text/* types).
+                headers["Content-Type"] = fault.content_type
+            return Response(fault.body, status_code=fault.status, headers=headers)
 
         sent_key = request.headers.get(self.fake.api_key_header)
         if sent_key is None:

@@ -1,0 +1,200 @@
+"""The fake server refuses malformed requests as the document says: 422, and 413 when too big."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from fake_helpers import continue_url, create_url, http_client, post
+
+from somia.testing import FakeServer, FakeSomia
+
+
+@pytest.fixture
+def client(somia_server: FakeServer) -> Iterator[httpx.Client]:
+    with http_client(somia_server) as client:
+        yield client
+
+
+def problems(response: httpx.Response) -> list[dict[str, Any]]:
+    assert response.status_code == 422, response.text
+    detail = response.json()["detail"]
+    assert isinstance(detail, list)
+    for problem in detail:
+        assert set(problem) == {"loc", "msg", "type"}
+    return detail
+
+
+@pytest.mark.parametrize(
+    ("content", "loc", "type_"),
+    [
+        (b"", ["body"], "missing"),
+        (b"not json", ["body", 0], "json_invalid"),
+        (b'{"stream": tru', ["body", 11], "json_invalid"),
+        (b"\xff\xfe", ["body", 0], "json_invalid"),
+        (b'{"x": NaN}', ["body"], "json_invalid"),
+        (b"[1, 2]", ["body"], "model_attributes_type"),
+        (b'"text"', ["body"], "model_attributes_type"),
+        (b"null", ["body"], "model_attributes_type"),
+    ],
+    ids=["empty", "not-json", "truncated", "not-utf8", "nan", "array", "string", "null"],
+)
+def test_bodies_that_are_not_json_objects_are_422(
+    client: httpx.Client, somia_server: FakeServer, content: bytes, loc: list[Any], type_: str
+) -> None:
+    response = client.post(
+        create_url(somia_server), content=content, headers={"content-type": "application/json"}
+    )
+
+    assert [(p["loc"], p["type"]) for p in problems(response)] == [(loc, type_)]
+    assert "x-request-id" in response.headers
+    assert somia_server.fake.session_ids == []
+
+
+@pytest.mark.parametrize(
+    ("body", "loc", "type_"),
+    [
+        ({"stream": "true"}, ["body", "stream"], "bool_type"),
+        ({"stream": 1}, ["body", "stream"], "bool_type"),
+        ({"stream": None}, ["body", "stream"], "bool_type"),
+        ({"trace_enabled": "yes"}, ["body", "trace_enabled"], "bool_type"),
+        ({"test": 0}, ["body", "test"], "bool_type"),
+        ({"pipeline_version": 1.5}, ["body", "pipeline_version"], "union_type"),
+        ({"pipeline_version": True}, ["body", "pipeline_version"], "union_type"),
+        ({"pipeline_version": None}, ["body", "pipeline_version"], "union_type"),
+        ({"source": 1}, ["body", "source"], "string_type"),
+        ({"environment": []}, ["body", "environment"], "string_type"),
+        ({"end_user_id": None}, ["body", "end_user_id"], "string_type"),
+        ({"tags": "a"}, ["body", "tags"], "list_type"),
+        ({"tags": ["a", 2]}, ["body", "tags", 1], "string_type"),
+        ({"metadata": []}, ["body", "metadata"], "dict_type"),
+    ],
+)
+def test_fields_of_the_wrong_type_are_422(
+    client: httpx.Client, somia_server: FakeServer, body: dict[str, Any], loc: list[Any], type_: str
+) -> None:
+    response = client.post(create_url(somia_server), json=body)
+
+    assert [(p["loc"], p["type"]) for p in problems(response)] == [(loc, type_)]
+
+
+def test_every_wrong_field_is_reported(client: httpx.Client, somia_server: FakeServer) -> None:
+    response = client.post(create_url(somia_server), json={"stream": "no", "tags": [1, 2]})
+
+    assert [p["loc"] for p in problems(response)] == [
+        ["body", "stream"],
+        ["body", "tags", 0],
+        ["body", "tags", 1],
+    ]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"pipeline_version": 2},
+        {"pipeline_version": 2.0},
+        {"pipeline_version": "staging"},
+        {"input_data": None},
+        {"input_data": [1, {"a": None}]},
+        {"unknown_field": {"kept": True}},
+        {"tags": [], "metadata": {}, "source": "", "stream": False},
+    ],
+)
+def test_valid_bodies_are_accepted(
+    client: httpx.Client, somia_server: FakeServer, body: dict[str, Any]
+) -> None:
+    assert client.post(create_url(somia_server), json=body).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("agent_id", "type_"),
+    [
+        ("abc", "int_parsing"),
+        ("1.0", "int_parsing"),
+        ("+1", "int_parsing"),
+        ("%201", "int_parsing"),
+        ("0", "greater_than_equal"),
+        ("-5", "greater_than_equal"),
+        ("9223372036854775808", "less_than_equal"),
+    ],
+)
+def test_agent_ids_that_are_not_positive_int64_are_422(
+    client: httpx.Client, somia_server: FakeServer, agent_id: str, type_: str
+) -> None:
+    response = client.post(create_url(somia_server, agent_id), json={})
+
+    assert [(p["loc"], p["type"]) for p in problems(response)] == [(["path", "agent_id"], type_)]
+
+
+def test_session_ids_longer_than_256_characters_are_422(
+    client: httpx.Client, somia_server: FakeServer
+) -> None:
+    response = client.post(continue_url(somia_server, "s" * 257), json={})
+
+    assert [(p["loc"], p["type"]) for p in problems(response)] == [
+        (["path", "session_id"], "string_too_long")
+    ]
+
+
+def test_an_empty_session_id_is_422(client: httpx.Client, somia_server: FakeServer) -> None:
+    response = client.post(continue_url(somia_server, ""), json={})
+
+    assert [p["type"] for p in problems(response)] == ["string_too_short"]
+
+
+def test_session_ids_are_percent_decoded_one_segment_at_a_time(
+    client: httpx.Client, somia_server: FakeServer
+) -> None:
+    session_id = somia_server.fake.add_session(1, "a/b c")
+
+    response = client.post(continue_url(somia_server, "a%2Fb%20c"), json={})
+
+    assert response.status_code == 200
+    assert response.json()["session_id"] == session_id
+
+
+@pytest.mark.parametrize(
+    ("key", "type_"),
+    [
+        ("", "string_too_short"),
+        ("has space", "string_pattern_mismatch"),
+        ("k" * 256, "string_too_long"),
+    ],
+)
+def test_malformed_idempotency_keys_are_422(
+    client: httpx.Client, somia_server: FakeServer, key: str, type_: str
+) -> None:
+    response = client.post(create_url(somia_server), json={}, headers={"Idempotency-Key": key})
+
+    assert [(p["loc"], p["type"]) for p in problems(response)] == [
+        (["header", "Idempotency-Key"], type_)
+    ]
+
+
+def test_bodies_over_the_limit_are_413() -> None:
+    with FakeServer(FakeSomia(max_body_bytes=1000)) as server:
+        url, headers = create_url(server), server.headers
+        small = post(url, json={"input_data": "x" * 900}, headers=headers)
+        big = post(url, json={"input_data": "x" * 1000}, headers=headers)
+
+    assert small.status_code == 200
+    assert big.status_code == 413
+    assert big.json() == {"detail": "Request body too large"}
+    assert server.requests[-1].json is None
+    assert len(server.requests[-1].body) == 1000
+
+
+def test_the_default_limit_is_one_mebibyte(client: httpx.Client, somia_server: FakeServer) -> None:
+    padding = "x" * (1024 * 1024)
+
+    response = client.post(create_url(somia_server), json={"input_data": padding})
+
+    assert response.status_code == 413
+
+
+def test_auth_is_checked_before_the_body(somia_server: FakeServer) -> None:
+    response = post(create_url(somia_server), content=b"not json")
+
+    assert response.status_code == 401
