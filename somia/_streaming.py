@@ -102,11 +102,7 @@ class _StreamState:
 
     def final_response(self) -> AgentSessionResponse:
         if self.errors:
-            data = self.errors[0]
-            event = StreamEvent("error", data)
-            raise AgentStreamError(
-                f"the agent reported an error: {event.error_message or data!r}", data=data
-            )
+            raise _agent_error(self.errors[0])
         if self.last_chunk is None:
             raise InvalidResponseError(
                 "the stream ended without any chunk", status_code=self.info.status_code, body=""
@@ -114,10 +110,29 @@ class _StreamState:
         return parse_session(self.last_chunk, self.info)
 
 
-def _new_text(previous: str, message: str) -> str:
-    # Messages are cumulative (see openapi/somia.yaml); a message that does not extend the
-    # previous one is shown whole rather than lost.
-    return message[len(previous) :] if message.startswith(previous) else message
+def _agent_error(data: Any) -> AgentStreamError:
+    message = StreamEvent("error", data).error_message or repr(data)
+    return AgentStreamError(f"the agent reported an error: {message}", data=data)
+
+
+class _TextDeltas:
+    """The new text each event adds; an error event raises AgentStreamError."""
+
+    __slots__ = ("previous",)
+
+    def __init__(self) -> None:
+        self.previous = ""
+
+    def step(self, event: StreamEvent) -> str:
+        if event.event_type == "error":
+            raise _agent_error(event.data)
+        message = event.message
+        if message is None:
+            return ""
+        previous, self.previous = self.previous, message
+        # Messages are cumulative (see openapi/somia.yaml); a message that does not extend
+        # the previous one is shown whole rather than lost.
+        return message[len(previous) :] if message.startswith(previous) else message
 
 
 class _StreamBase(Generic[T]):
@@ -141,9 +156,10 @@ class _StreamBase(Generic[T]):
 class Stream(_StreamBase[T]):
     """The events of a streaming call, yielded as they arrive.
 
-    Iterate it once (`for event in stream`); leaving the loop early, `close()`, or a `with`
-    block releases the connection at once. A stream cut before its end event raises
-    `StreamInterruptedError` after the events that did arrive.
+    Events are read once. Leaving a loop early, `close()`, or a `with` block releases the
+    connection at once; `final_response()` after `text_deltas()` reads what is left. A
+    stream cut before its end event raises `StreamInterruptedError` after the events that
+    did arrive.
     """
 
     def __init__(self, response: httpx.Response, *, what: str) -> None:
@@ -160,6 +176,8 @@ class Stream(_StreamBase[T]):
             chunks = self._response.iter_bytes()
             for chunk in chunks:
                 for event in state.feed(chunk):
+                    if self._closed:  # closed while iterating: stop, even mid-read
+                        return
                     yield event
                     if event is _END:
                         for _ in chunks:  # drain, so that the connection can be reused
@@ -185,16 +203,16 @@ class Stream(_StreamBase[T]):
             pass
         return self._state.final_response()
 
-    def text_deltas(self) -> Iterator[str]:
-        """The new text of each chunk's message, as it arrives."""
-        previous = ""
+    def text_deltas(self: Stream[StreamEvent]) -> Iterator[str]:
+        """The new text of each chunk's message, as it arrives.
+
+        An error event raises AgentStreamError after the text that came before it.
+        """
+        deltas = _TextDeltas()
         for event in self:
-            message = event.message if isinstance(event, StreamEvent) else None
-            if message is not None:
-                delta = _new_text(previous, message)
-                previous = message
-                if delta:
-                    yield delta
+            delta = deltas.step(event)
+            if delta:
+                yield delta
 
     def __enter__(self) -> Stream[T]:
         return self
@@ -230,6 +248,8 @@ class AsyncStream(_StreamBase[T]):
             chunks = self._response.aiter_bytes()
             async for chunk in chunks:
                 for event in state.feed(chunk):
+                    if self._closed:  # closed while iterating: stop, even mid-read
+                        return
                     yield event
                     if event is _END:
                         async for _ in chunks:  # drain, so that the connection can be reused
@@ -255,16 +275,16 @@ class AsyncStream(_StreamBase[T]):
             pass
         return self._state.final_response()
 
-    async def text_deltas(self) -> AsyncIterator[str]:
-        """The new text of each chunk's message, as it arrives."""
-        previous = ""
+    async def text_deltas(self: AsyncStream[StreamEvent]) -> AsyncIterator[str]:
+        """The new text of each chunk's message, as it arrives.
+
+        An error event raises AgentStreamError after the text that came before it.
+        """
+        deltas = _TextDeltas()
         async for event in self:
-            message = event.message if isinstance(event, StreamEvent) else None
-            if message is not None:
-                delta = _new_text(previous, message)
-                previous = message
-                if delta:
-                    yield delta
+            delta = deltas.step(event)
+            if delta:
+                yield delta
 
     async def __aenter__(self) -> AsyncStream[T]:
         return self

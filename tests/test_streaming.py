@@ -309,3 +309,31 @@ def test_async_abandoned_streams_never_exhaust_a_small_pool(server: ScriptedServ
 
     asyncio.run(run())
     assert len(server.received) == rounds * 2
+
+
+def test_text_deltas_raise_at_an_error_event_after_the_text_before_it(
+    server: ScriptedServer,
+) -> None:
+    server.script(Events([chunk("Hel"), chunk("Hello"), sse({"error": "agent died"})]))
+    got: list[str] = []
+    with _client(server) as client, pytest.raises(somia.AgentStreamError, match="agent died"):
+        for delta in client.sessions.create_session(1, stream=True).text_deltas():
+            got.append(delta)
+    assert got == ["Hel", "lo"]
+
+
+def test_final_response_after_text_deltas_gives_the_whole_answer(server: ScriptedServer) -> None:
+    server.script(Events([chunk("Hel"), chunk("Hello"), END]))
+    with _client(server) as client, client.sessions.create_session(1, stream=True) as stream:
+        assert "".join(stream.text_deltas()) == "Hello"
+        assert stream.final_response().message == "Hello"
+
+
+def test_close_stops_an_iterator_that_is_already_running(server: ScriptedServer) -> None:
+    server.script(Events([chunk("a") + chunk("ab") + chunk("abc"), END]))
+    with _client(server) as client:
+        stream = client.sessions.create_session(1, stream=True)
+        iterator = iter(stream)
+        assert next(iterator).message == "a"
+        stream.close()
+        assert list(iterator) == []
