@@ -18,7 +18,6 @@ from typing import Any, TextIO
 
 from somia import (
     AgentSessionResponse,
-    AgentStreamError,
     AuthError,
     SomiaClient,
     SomiaError,
@@ -340,24 +339,16 @@ def _usage_errors() -> Iterator[None]:
 def write_text(stream: Stream[StreamEvent], out: TextIO) -> None:
     """Write each chunk's new text to `out` as it arrives, then end the line.
 
-    Raises AgentStreamError on an error event. (`Stream.text_deltas()` would end quietly on
-    one, so the events are read here.)
+    Raises AgentStreamError on an error event, after the text that came before it.
     """
-    shown = ""
+    last = ""
     try:
-        for event in stream:
-            if event.event_type == "error":
-                reason = event.error_message or json.dumps(event.data)
-                raise AgentStreamError(f"the agent reported an error: {reason}", data=event.data)
-            message = event.message
-            if message is None or message == shown:
-                continue
-            # Messages are cumulative; one that does not extend the text shown is shown whole.
-            out.write(message[len(shown) :] if message.startswith(shown) else message)
+        for delta in stream.text_deltas():
+            out.write(delta)
             out.flush()
-            shown = message
+            last = delta
     finally:
-        if shown and not shown.endswith("\n"):
+        if last and not last.endswith("\n"):
             out.write("\n")
             out.flush()
 
