@@ -74,7 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--event-delay", type=float, default=0.0, metavar="SECONDS", help="pause between events"
     )
-    parser.add_argument("--log-level", default="INFO", help="request log level (%(default)s)")
+    parser.add_argument(
+        "--log-level",
+        type=str.upper,
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        default="INFO",
+        help="INFO logs one line per request (%(default)s)",
+    )
     faults = parser.add_argument_group("fault injection (each may be repeated; queued in order)")
     faults.add_argument(
         "--fail-next",
@@ -147,18 +153,26 @@ def main(argv: list[str] | None = None) -> int:
         fake = make_fake(args)
     except ValueError as exc:
         parser.error(str(exc))
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    for name in ("somia.testing", "uvicorn.error"):
-        logging.getLogger(name).addHandler(handler)
-        logging.getLogger(name).setLevel(args.log_level.upper())
     try:
         sock = bind(args.host, args.port)
     except OSError as exc:
         print(f"cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
-    with sock:
-        asyncio.run(_run(fake, sock))
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    loggers = [logging.getLogger(name) for name in ("somia.testing", "uvicorn.error")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.addHandler(handler)
+        logger.setLevel(args.log_level)
+    try:
+        with sock:
+            asyncio.run(_run(fake, sock))
+    finally:
+        # main() may run again in the same process (the `somia fake-server` command's tests).
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.removeHandler(handler)
+            logger.setLevel(level)
     return 0
 
 

@@ -73,7 +73,7 @@ class SomiaApp:
             time=time.time(),
             request_id=request_id,
         )
-        self.fake.record(record)
+        self.fake._record(record)
         try:
             response = await self._answer(record, too_large)
         except Exception:
@@ -136,9 +136,9 @@ class SomiaApp:
         if agent is None:
             return _error(404, "Agent not found")
         if session_id is None:
-            session = self.fake.new_session(str(uuid.uuid4()), agent_id)
+            session = self.fake._new_session(str(uuid.uuid4()), agent_id)
         else:
-            found = self.fake.find_session(session_id, agent_id)
+            found = self.fake._find_session(session_id, agent_id)
             if found is None:
                 return _error(404, "Session not found")
             session = found
@@ -149,7 +149,7 @@ class SomiaApp:
             return self._respond(await self._run_turn(agent, session, body, request, new=new))
         scope_key: ScopeKey = (request.method, request.path, key)
         fingerprint = json.dumps(body, sort_keys=True, separators=(",", ":"))
-        decision, stored = await self.fake.replays.claim(scope_key, fingerprint)
+        decision, stored = await self.fake._replays.claim(scope_key, fingerprint)
         if decision == "conflict":
             return _error(409, "Idempotency-Key reused with a different request")
         if decision == "replay" and stored is not None:
@@ -161,7 +161,7 @@ class SomiaApp:
             ran = await self._run_turn(agent, session, body, request, new=new)
         finally:
             # Nothing stored when the turn failed: a retry with the key may run it.
-            self.fake.replays.finish(scope_key, ran)
+            self.fake._replays.finish(scope_key, ran)
         return self._respond(ran)
 
     async def _run_turn(
@@ -179,7 +179,7 @@ class SomiaApp:
         user_entry = [{"role": "user", "content": body["input_data"]}] if turn.has_input else []
         assistant_entry = {"role": "assistant", "content": message}
         before = [*session.history, *user_entry]
-        saved = self.fake.save_turn(session, [*user_entry, assistant_entry], turn.metadata)
+        saved = self.fake._save_turn(session, [*user_entry, assistant_entry], turn.metadata)
         final: dict[str, Any] = {
             "session_id": saved.id,
             "message": message,

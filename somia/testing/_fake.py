@@ -84,7 +84,7 @@ class FakeSomia:
         self._sessions: dict[str, Session] = {}
         self._requests: list[ReceivedRequest] = []
         self._app: ASGIApp | None = None
-        self.replays = IdempotencyStore()
+        self._replays = IdempotencyStore()
 
     @property
     def app(self) -> ASGIApp:
@@ -160,16 +160,16 @@ class FakeSomia:
 
     # The rest is used by the ASGI app.
 
-    def record(self, request: ReceivedRequest) -> None:
+    def _record(self, request: ReceivedRequest) -> None:
         """Add a request to the log."""
         with self._lock:
             self._requests.append(request)
 
-    def new_session(self, session_id: str, agent_id: int) -> Session:
+    def _new_session(self, session_id: str, agent_id: int) -> Session:
         """Create an empty session (not yet visible to lookups until `save_turn`)."""
         return Session(id=session_id, agent_id=agent_id)
 
-    def find_session(self, session_id: str, agent_id: int) -> Session | None:
+    def _find_session(self, session_id: str, agent_id: int) -> Session | None:
         """A copy of the session of this agent, if there is one."""
         with self._lock:
             session = self._sessions.get(session_id)
@@ -177,7 +177,7 @@ class FakeSomia:
                 return None
             return copy.deepcopy(session)
 
-    def save_turn(
+    def _save_turn(
         self, session: Session, new_entries: list[dict[str, Any]], metadata: Mapping[str, Any]
     ) -> Session:
         """Append a turn to a session's history and return the session after it."""
