@@ -115,7 +115,8 @@ class SomiaApp:
         sent_key = request.headers.get(self.fake.api_key_header)
         if sent_key is None:
             return _error(401, "Missing API key")
-        if not hmac.compare_digest(sent_key.encode(), self.fake.api_key.encode()):
+        # Header values were decoded as latin-1: encoding back gives the bytes as sent.
+        if not hmac.compare_digest(sent_key.encode("latin-1"), self.fake.api_key.encode()):
             return _error(401, "Invalid API key")
 
         agent_segment, session_segment = match.group(1), match.group(2)

@@ -72,7 +72,7 @@ class Faults:
         content_type: str | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        """Answer the next `n` requests with `status` without running anything.
+        """Answer the next `n` requests to either operation with `status`, running nothing.
 
         The body defaults to `{"detail": <reason phrase>}`; a str or bytes body is sent as
         is (as `text/plain` unless `content_type` says otherwise), `b""` sends no body.
@@ -87,7 +87,7 @@ class Faults:
             self._requests.extend([failure] * n)
 
     def delay_next(self, n: int = 1, seconds: float = 1.0) -> None:
-        """Wait `seconds` before handling each of the next `n` requests."""
+        """Wait `seconds` before handling each of the next `n` requests to either operation."""
         _check_count(n)
         if seconds < 0:
             raise ValueError("seconds must be 0 or more")
