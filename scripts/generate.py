@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import hashlib
 import os
 import re
 import shutil
@@ -95,7 +96,12 @@ def generate(into: Path, spec: Path = SPEC) -> Path:
         stdout=subprocess.DEVNULL,
     )
     (out / "py.typed").write_text("")
-    (out / "GENERATED.txt").write_text(MARKER)
+    # The document's digest ties the output to it: any edit, even one that changes no code,
+    # shows up in the drift check until the package is regenerated.
+    digest = hashlib.sha256(spec.read_bytes()).hexdigest()
+    (out / "GENERATED.txt").write_text(
+        f"{MARKER}\nGenerated from openapi/somia.yaml, sha256 {digest}\n"
+    )
     return out
 
 

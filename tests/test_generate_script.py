@@ -61,3 +61,13 @@ def test_check_mode_fails_with_a_message_when_the_copy_differs(
     out = capsys.readouterr()
     assert "-# edited by hand" in out.out
     assert "make generate" in out.err
+
+
+def test_an_edit_that_changes_no_code_still_shows_up_as_drift(tmp_path: Path) -> None:
+    spec = tmp_path / "somia.yaml"
+    spec.write_text(generate.SPEC.read_text() + "\n# a comment only\n")
+    (tmp_path / "out").mkdir()
+    fresh = generate.generate(tmp_path / "out", spec=spec)
+    drift = generate.diff(generate.TARGET, fresh)
+    assert "regenerated/GENERATED.txt" in drift
+    assert "sha256" in drift
