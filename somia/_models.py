@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import attrs
 import httpx
@@ -156,9 +156,11 @@ class AgentSessionResponse:
     model_dump = to_dict
 
 
-@attrs.frozen
-class StreamEvent:
-    """One streamed event: `event_type` is "chunk", "error" or "end"; `data` is its JSON."""
+class StreamEvent(NamedTuple):
+    """One streamed event: `event_type` is "chunk", "error" or "end"; `data` is its JSON.
+
+    A named tuple: cheap to build for every event, and `kind, data = event` works.
+    """
 
     event_type: EventType
     data: Any

@@ -24,15 +24,27 @@ from somia._sse import ServerSentEvent, SSEDecoder
 
 T = TypeVar("T")
 
-_CHUNK_KEYS = ("session_id", "history", "pending")
 _END = StreamEvent("end", True)
 _closing: set[asyncio.Task[None]] = set()
+_raw_decode = json.JSONDecoder().raw_decode
+_new = tuple.__new__  # builds a StreamEvent without NamedTuple's slower __new__
+
+
+def _loads(text: str) -> Any:
+    # raw_decode skips json.loads' two whitespace regex passes: this runs once per event.
+    try:
+        data, end = _raw_decode(text)
+        if end == len(text):
+            return data
+    except ValueError:
+        pass
+    return json.loads(text)  # surrounding white space, or the error to report
 
 
 def classify(event: ServerSentEvent) -> StreamEvent:
     """The typed event for one SSE event whose data is JSON; StreamParseError otherwise."""
     try:
-        data = json.loads(event.data)
+        data = _loads(event.data)
     except (ValueError, RecursionError) as exc:
         payload = event.data if len(event.data) <= 500 else event.data[:499] + "…"
         raise StreamParseError(
@@ -41,24 +53,34 @@ def classify(event: ServerSentEvent) -> StreamEvent:
     if data is True:
         return _END
     if event.event == "error":
-        return StreamEvent("error", data)
-    if isinstance(data, dict):
+        return _new(StreamEvent, ("error", data))
+    if type(data) is dict:
         if data.get("error"):
-            return StreamEvent("error", data)
-        if any(key in data for key in _CHUNK_KEYS):
-            return StreamEvent("chunk", data)
+            return _new(StreamEvent, ("error", data))
+        if "session_id" in data or "history" in data or "pending" in data:
+            return _new(StreamEvent, ("chunk", data))
         # 0.1.0a1's heuristic, kept only where it cannot misread a chunk (no chunk keys).
         if "message" in data and len(data) <= 2:
-            return StreamEvent("error", data)
-    return StreamEvent("chunk", data)
+            return _new(StreamEvent, ("error", data))
+    return _new(StreamEvent, ("chunk", data))
 
 
 class _StreamState:
     """Decoding and bookkeeping of one stream, independent of how bytes arrive."""
 
-    __slots__ = ("decoder", "errors", "events", "info", "last_chunk", "terminated", "what")
+    __slots__ = (
+        "decoder",
+        "errors",
+        "events",
+        "info",
+        "is_async",
+        "last_chunk",
+        "terminated",
+        "what",
+    )
 
-    def __init__(self, response: httpx.Response, what: str) -> None:
+    def __init__(self, response: httpx.Response, what: str, *, is_async: bool) -> None:
+        self.is_async = is_async
         self.decoder = SSEDecoder()
         self.info = ResponseInfo.from_response(response)
         self.what = what
@@ -67,20 +89,25 @@ class _StreamState:
         self.errors: list[Any] = []
         self.terminated = False  # an end or error event came: the stream may close
 
-    def feed(self, chunk: bytes) -> list[StreamEvent]:
-        out = []
-        for raw in self.decoder.feed(chunk):
-            event = classify(raw)
-            self.events += 1
-            kind = event.event_type
-            if kind == "chunk":
-                self.last_chunk = event.data
-            else:
-                self.terminated = True
-                if kind == "error":
-                    self.errors.append(event.data)
-            out.append(event)
-        return out
+    def accept(self, raw: ServerSentEvent) -> StreamEvent:
+        """Classify one decoded event and keep count (one event at a time, so that a bad
+        event raises only after the good ones before it were delivered)."""
+        event = classify(raw)
+        self.events += 1
+        kind, data = event
+        if kind == "chunk":
+            self.last_chunk = data
+        else:
+            self.terminated = True
+            if kind == "error":
+                self.errors.append(data)
+        return event
+
+    def chunks(self, response: httpx.Response) -> Any:
+        """The body's bytes; raw when it has no content coding (one layer less per read)."""
+        if "content-encoding" in response.headers:
+            return response.aiter_bytes() if self.is_async else response.iter_bytes()
+        return response.aiter_raw() if self.is_async else response.iter_raw()
 
     def interrupted(self, exc: BaseException | None) -> StreamInterruptedError:
         """The error for a body that ended (or failed) before the end event."""
@@ -164,7 +191,7 @@ class Stream(_StreamBase[T]):
 
     def __init__(self, response: httpx.Response, *, what: str) -> None:
         self._response = response
-        self._state = _StreamState(response, what)
+        self._state = _StreamState(response, what, is_async=False)
         self._closed = False
 
     def __iter__(self) -> Iterator[T]:
@@ -173,9 +200,11 @@ class Stream(_StreamBase[T]):
     def _events(self) -> Iterator[Any]:
         state = self._state
         try:
-            chunks = self._response.iter_bytes()
+            feed, accept = state.decoder.feed, state.accept
+            chunks = state.chunks(self._response)
             for chunk in chunks:
-                for event in state.feed(chunk):
+                for raw in feed(chunk):
+                    event = accept(raw)
                     if self._closed:  # closed while iterating: stop, even mid-read
                         return
                     yield event
@@ -236,7 +265,7 @@ class AsyncStream(_StreamBase[T]):
 
     def __init__(self, response: httpx.Response, *, what: str) -> None:
         self._response = response
-        self._state = _StreamState(response, what)
+        self._state = _StreamState(response, what, is_async=True)
         self._closed = False
 
     def __aiter__(self) -> AsyncIterator[T]:
@@ -245,9 +274,11 @@ class AsyncStream(_StreamBase[T]):
     async def _events(self) -> AsyncIterator[Any]:
         state = self._state
         try:
-            chunks = self._response.aiter_bytes()
+            feed, accept = state.decoder.feed, state.accept
+            chunks = state.chunks(self._response)
             async for chunk in chunks:
-                for event in state.feed(chunk):
+                for raw in feed(chunk):
+                    event = accept(raw)
                     if self._closed:  # closed while iterating: stop, even mid-read
                         return
                     yield event

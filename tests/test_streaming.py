@@ -337,3 +337,19 @@ def test_close_stops_an_iterator_that_is_already_running(server: ScriptedServer)
         assert next(iterator).message == "a"
         stream.close()
         assert list(iterator) == []
+
+
+def test_events_before_a_malformed_one_in_the_same_read_are_delivered_first(
+    server: ScriptedServer,
+) -> None:
+    server.script(Events([chunk("a") + chunk("ab") + b"data: {oops\n\n" + chunk("abc"), END]))
+    got: list[str | None] = []
+    with _client(server) as client, pytest.raises(somia.StreamParseError):
+        for event in client.sessions.create_session(1, stream=True):
+            got.append(event.message)
+    assert got == ["a", "ab"]
+
+
+def test_json_with_surrounding_white_space_is_still_json() -> None:
+    event = classify(ServerSentEvent("message", '  {"session_id": "s"} '))
+    assert event == StreamEvent("chunk", {"session_id": "s"})
