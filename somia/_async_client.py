@@ -61,6 +61,7 @@ class AsyncSomiaClient(BaseClient[httpx.AsyncClient, AsyncAgentSessionsClient]):
             stream=stream,
             options=options,
             base_headers=self._call_headers,
+            default_timeout=self._call_timeout,
         )
         response = await self._send(call)
         if stream:

@@ -15,7 +15,7 @@ import httpx
 from somia._bridge import build_request, parse_session
 from somia._config import RETRY_ATTEMPT_HEADER, ClientConfig
 from somia._errors import InvalidResponseError, error_from_response
-from somia._models import AgentExecutionRequest, AgentSessionResponse, ResponseInfo
+from somia._models import AgentSessionResponse, ResponseInfo, check_turn
 from somia._validation import (
     check_agent_id,
     check_headers,
@@ -27,7 +27,6 @@ from somia._validation import (
 logger = logging.getLogger("somia")
 
 _CALL_OPTIONS = frozenset({"timeout", "extra_headers", "idempotency_key"})
-_BODY_OPTIONS = frozenset(attrs.fields_dict(AgentExecutionRequest)) - {"stream"}
 
 
 @attrs.define(slots=True)
@@ -37,7 +36,7 @@ class PreparedCall:
     url: str
     headers: dict[str, str] = attrs.field(repr=False)  # carries the key
     content: bytes
-    timeout: httpx.Timeout
+    timeout: httpx.Timeout | None  # None: the HTTP client's own
     stream: bool
     what: str  # "POST /api/..." for messages and logs; never holds a secret
 
@@ -47,7 +46,11 @@ class PreparedCall:
         if attempt:
             headers = {**headers, RETRY_ATTEMPT_HEADER: str(attempt)}
         return http.build_request(
-            "POST", self.url, content=self.content, headers=headers, timeout=self.timeout
+            "POST",
+            self.url,
+            content=self.content,
+            headers=headers,
+            timeout=httpx.USE_CLIENT_DEFAULT if self.timeout is None else self.timeout,
         )
 
 
@@ -59,26 +62,24 @@ def prepare_call(
     stream: bool,
     options: dict[str, Any],
     base_headers: dict[str, str],
+    default_timeout: httpx.Timeout | None,
 ) -> PreparedCall:
     """Check every argument and encode the call; raises TypeError/ValueError before any I/O.
 
-    `base_headers` are the configured headers the HTTP client does not already send.
+    `base_headers` and `default_timeout` are the configured ones the HTTP client does not
+    already apply by itself.
     """
     agent = check_agent_id(agent_id)
     session = None if session_id is None else check_session_id(session_id)
-    unknown = options.keys() - _CALL_OPTIONS - _BODY_OPTIONS
-    if unknown:
-        raise TypeError(f"unexpected keyword argument {sorted(unknown)[0]!r}")
-    body = AgentExecutionRequest(
-        stream=stream, **{k: v for k, v in options.items() if k in _BODY_OPTIONS}
-    )
-    timeout = options.get("timeout")
+    body = {name: value for name, value in options.items() if name not in _CALL_OPTIONS}
+    body["stream"] = stream
+    fields = check_turn(body)
     key = options.get("idempotency_key")
     if key is None:
         key = os.urandom(16).hex()  # as unique as a uuid4, at a fraction of the cost
     else:
         check_headers("idempotency_key", {"Idempotency-Key": key})
-    _, path, wire_headers, content = build_request(agent, session, body, idempotency_key=key)
+    path, wire_headers, content = build_request(agent, session, fields, idempotency_key=key)
     headers = {**base_headers, **wire_headers}
     if stream:
         headers["Accept"] = "text/event-stream"
@@ -87,11 +88,12 @@ def prepare_call(
         key_header = config.api_key_header.lower()  # extra headers cannot replace the key
         extra = {k: v for k, v in extra.items() if k.lower() != key_header}
         headers = merge_headers(headers, extra)
+    timeout = options.get("timeout")
     return PreparedCall(
         url=config.base_url + path,
         headers=headers,
         content=content,
-        timeout=config.timeout if timeout is None else check_timeout("timeout", timeout),
+        timeout=default_timeout if timeout is None else check_timeout("timeout", timeout),
         stream=stream,
         what=f"POST {path}",
     )
@@ -134,7 +136,7 @@ def session_from_response(response: httpx.Response) -> AgentSessionResponse:
             status_code=response.status_code,
             body=text[:500],
         ) from exc
-    return parse_session(data, info, raw=content[:500].decode("utf-8", errors="replace"))
+    return parse_session(data, info, raw=content)
 
 
 def is_event_stream(response: httpx.Response) -> bool:
@@ -198,6 +200,7 @@ class BaseClient(Generic[HttpT, SessionsT]):
             timeout=self._config.timeout, headers=self._config.headers
         )
         self._call_headers = {} if self._owns_http else dict(self._config.headers)
+        self._call_timeout = None if self._owns_http else self._config.timeout
         self.sessions: SessionsT = self._sessions_type(self)
 
     @classmethod

@@ -12,34 +12,13 @@ from typing import Any
 import attrs
 
 from somia._errors import InvalidResponseError
-from somia._models import AgentExecutionRequest, AgentSessionResponse, ResponseInfo
+from somia._models import AgentSessionResponse, ResponseInfo
 from somia_api.api.sessions import create_session, interact_session
 from somia_api.models import AgentExecutionRequest as WireRequest
 from somia_api.models import AgentExecutionRequestMetadata as WireMetadata
 from somia_api.models import AgentSessionResponse as WireResponse
-from somia_api.types import UNSET
 
 _encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
-
-
-def _wire_request(request: AgentExecutionRequest) -> WireRequest:
-    def opt(value: Any) -> Any:
-        return UNSET if value is None else value
-
-    return WireRequest(
-        input_data=opt(request.input_data),
-        stream=request.stream,
-        pipeline_version=request.pipeline_version,
-        trace_enabled=request.trace_enabled,
-        test=request.test,
-        source=opt(request.source),
-        tags=opt(request.tags),
-        environment=opt(request.environment),
-        end_user_id=opt(request.end_user_id),
-        metadata=UNSET
-        if request.metadata is None
-        else WireMetadata.from_dict(dict(request.metadata)),
-    )
 
 
 def _encode_body(body: dict[str, Any]) -> bytes:
@@ -57,19 +36,26 @@ def _encode_body(body: dict[str, Any]) -> bytes:
 def build_request(
     agent_id: int,
     session_id: str | None,
-    request: AgentExecutionRequest,
+    fields: dict[str, Any],
     *,
     idempotency_key: str,
-) -> tuple[str, str, dict[str, str], bytes]:
-    """Method, path, headers and JSON body of a create (no session id) or continue call."""
-    wire = _wire_request(request)
+) -> tuple[str, dict[str, str], bytes]:
+    """Path, headers and JSON body of a create (no session id) or continue call.
+
+    `fields` are checked body fields (see `check_turn`); the generated model adds the
+    document's defaults for the others.
+    """
+    metadata = fields.get("metadata")
+    if metadata is not None:
+        fields = {**fields, "metadata": WireMetadata.from_dict(metadata)}
+    wire = WireRequest(**fields)
     if session_id is None:
         kwargs = create_session._get_kwargs(agent_id, body=wire, idempotency_key=idempotency_key)
     else:
         kwargs = interact_session._get_kwargs(
             agent_id, session_id, body=wire, idempotency_key=idempotency_key
         )
-    return kwargs["method"].upper(), kwargs["url"], kwargs["headers"], _encode_body(kwargs["json"])
+    return kwargs["url"], kwargs["headers"], _encode_body(kwargs["json"])
 
 
 # The documented answer fields, as the generated model knows them from the document.
@@ -86,7 +72,7 @@ _KINDS: dict[str, tuple[type, ...]] = {
 }
 
 
-def parse_session(data: Any, info: ResponseInfo, *, raw: str = "") -> AgentSessionResponse:
+def parse_session(data: Any, info: ResponseInfo, *, raw: bytes = b"") -> AgentSessionResponse:
     """The typed answer for a decoded JSON session object; InvalidResponseError otherwise.
 
     The generated model's `from_dict` checks no types and raises KeyError; this checks each
@@ -97,7 +83,7 @@ def parse_session(data: Any, info: ResponseInfo, *, raw: str = "") -> AgentSessi
         return InvalidResponseError(
             f"the server's answer is not a session ({why})",
             status_code=info.status_code,
-            body=raw[:500],
+            body=raw[:500].decode("utf-8", errors="replace"),
         )
 
     if not isinstance(data, dict):

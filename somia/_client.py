@@ -61,6 +61,7 @@ class SomiaClient(BaseClient[httpx.Client, AgentSessionsClient]):
             stream=stream,
             options=options,
             base_headers=self._call_headers,
+            default_timeout=self._call_timeout,
         )
         response = self._send(call)
         if stream:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal, NamedTuple
 
 import attrs
@@ -13,26 +13,76 @@ from somia._errors import server_message
 EventType = Literal["chunk", "error", "end"]
 
 
-def _optional_str(name: str, value: object) -> None:
-    if value is not None and not isinstance(value, str):
-        raise TypeError(f"{name} must be a str or None, not {type(value).__name__}")
+def _any(name: str, value: Any) -> Any:
+    return value  # input_data: any JSON value, checked when the body is encoded
 
 
-def _bool(name: str, value: object) -> None:
-    if not isinstance(value, bool):
+def _bool(name: str, value: Any) -> bool:
+    if value is not True and value is not False:
         raise TypeError(f"{name} must be a bool, not {type(value).__name__}")
+    return bool(value)
 
 
-def _tags(value: Iterable[str] | None) -> list[str] | None:
-    if value is None:
-        return None
+def _str(name: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str or None, not {type(value).__name__}")
+    return value
+
+
+def _version(name: str, value: Any) -> int | str:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise TypeError(f"{name} must be an int or a str, not {type(value).__name__}")
+    if isinstance(value, str) and not value.strip():
+        raise ValueError(f"{name} must not be blank")
+    return value
+
+
+def _tags(name: str, value: Any) -> list[str]:
     if isinstance(value, str | bytes) or not isinstance(value, Iterable):
-        raise TypeError(f"tags must be a list of str, not {type(value).__name__}")
+        raise TypeError(f"{name} must be a list of str, not {type(value).__name__}")
     tags = list(value)
     for tag in tags:
         if not isinstance(tag, str):
-            raise TypeError(f"tags must be a list of str; found {type(tag).__name__}")
+            raise TypeError(f"{name} must be a list of str; found {type(tag).__name__}")
     return tags
+
+
+def _metadata(name: str, value: Any) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{name} must be a mapping, not {type(value).__name__}")
+    if not all(isinstance(key, str) for key in value):
+        raise TypeError(f"{name} keys must be str")
+    return dict(value)
+
+
+_FIELD_CHECKS: dict[str, Callable[[str, Any], Any]] = {
+    "input_data": _any,
+    "stream": _bool,
+    "pipeline_version": _version,
+    "trace_enabled": _bool,
+    "test": _bool,
+    "source": _str,
+    "tags": _tags,
+    "environment": _str,
+    "end_user_id": _str,
+    "metadata": _metadata,
+}
+
+
+def check_turn(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The request-body fields checked and normalised, None ones left out.
+
+    Raises TypeError or ValueError naming the field (or the unknown keyword).
+    """
+    checked = {}
+    for name, value in fields.items():
+        if value is None:
+            continue
+        check = _FIELD_CHECKS.get(name)
+        if check is None:
+            raise TypeError(f"unexpected keyword argument {name!r}")
+        checked[name] = check(name, value)
+    return checked
 
 
 @attrs.define(kw_only=True)
@@ -49,28 +99,17 @@ class AgentExecutionRequest:
     trace_enabled: bool = False
     test: bool = False
     source: str | None = None
-    tags: list[str] | None = attrs.field(default=None, converter=_tags)
+    tags: list[str] | None = None
     environment: str | None = None
     end_user_id: str | None = None
     metadata: Mapping[str, Any] | None = None
 
     def __attrs_post_init__(self) -> None:
-        for name in ("stream", "trace_enabled", "test"):
-            _bool(name, getattr(self, name))
-        version = self.pipeline_version
-        if isinstance(version, bool) or not isinstance(version, int | str):
-            raise TypeError(
-                f"pipeline_version must be an int or a str, not {type(version).__name__}"
-            )
-        if isinstance(version, str) and not version.strip():
-            raise ValueError("pipeline_version must not be blank")
-        for name in ("source", "environment", "end_user_id"):
-            _optional_str(name, getattr(self, name))
-        if self.metadata is not None:
-            if not isinstance(self.metadata, Mapping):
-                raise TypeError(f"metadata must be a mapping, not {type(self.metadata).__name__}")
-            if not all(isinstance(key, str) for key in self.metadata):
-                raise TypeError("metadata keys must be str")
+        for name in ("stream", "pipeline_version", "trace_enabled", "test"):
+            if getattr(self, name) is None:  # None means "not sent" only for optional fields
+                raise TypeError(f"{name} must not be None")
+        checked = check_turn(attrs.asdict(self, recurse=False))
+        self.tags = checked.get("tags")
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON body as sent: fields that are None are left out."""

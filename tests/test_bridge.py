@@ -11,7 +11,7 @@ import pytest
 
 from somia._bridge import build_request, parse_session
 from somia._errors import InvalidResponseError
-from somia._models import AgentExecutionRequest, ResponseInfo
+from somia._models import ResponseInfo, check_turn
 
 DEFAULTS = {
     "stream": False,
@@ -27,24 +27,22 @@ def _info(status: int = 200, **headers: str) -> ResponseInfo:
 
 def _build(
     session_id: str | None = None, *, key: str = "idem-1", **fields: Any
-) -> tuple[str, str, dict[str, str], bytes]:
-    return build_request(123, session_id, AgentExecutionRequest(**fields), idempotency_key=key)
+) -> tuple[str, dict[str, str], bytes]:
+    return build_request(123, session_id, check_turn(fields), idempotency_key=key)
 
 
 # -- build_request --------------------------------------------------------------------------
 
 
 def test_create_posts_the_defaults_to_the_create_path() -> None:
-    method, path, headers, body = _build(input_data="Hello")
-    assert method == "POST"
+    path, headers, body = _build(input_data="Hello")
     assert path == "/api/v1/external/agent/123/session"
     assert headers["Content-Type"] == "application/json"
     assert json.loads(body) == {"input_data": "Hello", **DEFAULTS}
 
 
 def test_continue_posts_to_the_session_path() -> None:
-    method, path, _, body = _build("3f2a8c1e-1111-4c2b-9f00-0123456789ab")
-    assert method == "POST"
+    path, _, body = _build("3f2a8c1e-1111-4c2b-9f00-0123456789ab")
     assert path == "/api/v1/external/agent/123/session/3f2a8c1e-1111-4c2b-9f00-0123456789ab"
     assert json.loads(body) == DEFAULTS
 
@@ -61,7 +59,7 @@ def test_continue_posts_to_the_session_path() -> None:
 def test_the_session_id_is_quoted_into_exactly_one_path_segment(
     session_id: str, segment: str
 ) -> None:
-    _, path, _, _ = _build(session_id)
+    path, _, _ = _build(session_id)
     assert path == f"/api/v1/external/agent/123/session/{segment}"
     assert path.count("/") == 7
     assert "?" not in path
@@ -69,12 +67,12 @@ def test_the_session_id_is_quoted_into_exactly_one_path_segment(
 
 
 def test_the_idempotency_key_is_sent_as_a_header() -> None:
-    _, _, headers, _ = _build(key="my-key-77")
+    _, headers, _ = _build(key="my-key-77")
     assert headers["Idempotency-Key"] == "my-key-77"
 
 
 def test_none_fields_are_omitted_and_set_fields_are_sent() -> None:
-    _, _, _, body = _build(
+    _, _, body = _build(
         input_data={"q": 1},
         stream=True,
         pipeline_version=4,
@@ -97,7 +95,7 @@ def test_none_fields_are_omitted_and_set_fields_are_sent() -> None:
 
 
 def test_non_ascii_input_is_sent_as_utf8_json() -> None:
-    _, _, _, body = _build(input_data="héllo ✓")
+    _, _, body = _build(input_data="héllo ✓")
     assert "héllo ✓".encode() in body
     assert json.loads(body.decode("utf-8"))["input_data"] == "héllo ✓"
 
@@ -168,7 +166,7 @@ def test_parsing_does_not_change_the_decoded_object() -> None:
 
 def test_a_missing_session_id_is_an_invalid_response_naming_it() -> None:
     with pytest.raises(InvalidResponseError, match="session_id") as info:
-        parse_session({"message": "hi"}, _info(200), raw='{"message": "hi"}')
+        parse_session({"message": "hi"}, _info(200), raw=b'{"message": "hi"}')
     assert info.value.status_code == 200
     assert info.value.body == '{"message": "hi"}'
 
@@ -208,7 +206,7 @@ def test_a_json_value_that_is_not_an_object_is_an_invalid_response(data: object)
 
 def test_the_raw_body_kept_on_an_invalid_response_is_truncated() -> None:
     with pytest.raises(InvalidResponseError) as info:
-        parse_session([], _info(), raw="x" * 10_000)
+        parse_session([], _info(), raw=b"x" * 10_000)
     assert 0 < len(info.value.body) <= 500
 
 
