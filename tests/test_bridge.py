@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from somia._bridge import build_request, parse_session
+from somia._bridge import build_request, parse_session, wire
 from somia._errors import InvalidResponseError
 from somia._models import ResponseInfo, check_turn
 
@@ -214,3 +214,24 @@ def test_input_data_with_a_lone_surrogate_is_a_type_error_naming_input_data() ->
     # json encodes "\ud800" to a str, but the str cannot be encoded to UTF-8 bytes.
     with pytest.raises(TypeError, match="input_data"):
         _build(input_data="\ud800")
+
+
+def test_the_checked_request_fields_are_the_documents() -> None:
+    from somia._models import _FIELD_CHECKS
+
+    assert set(_FIELD_CHECKS) == wire().request_fields
+
+
+def test_the_checked_answer_fields_are_the_documents() -> None:
+    from somia._bridge import _KINDS
+
+    assert set(_KINDS) == set(wire().answer_fields)
+
+
+def test_the_request_defaults_come_from_the_document() -> None:
+    assert wire().defaults == {
+        "stream": False,
+        "pipeline_version": "production",
+        "trace_enabled": False,
+        "test": False,
+    }
