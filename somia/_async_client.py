@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from types import TracebackType
 from typing import Any
 
@@ -101,5 +100,7 @@ class AsyncSomiaClient(BaseClient[httpx.AsyncClient, AsyncAgentSessionsClient]):
                     raise not_a_stream_error(response)
             delay, reason = decision
             log_retry(call, reason, delay, attempt)
+            import asyncio  # here, not above: `import somia` stays free of asyncio
+
             await asyncio.sleep(delay)
             attempt += 1

@@ -3,11 +3,11 @@ only their read loops differ."""
 
 from __future__ import annotations
 
-import asyncio
 import json
+import sys
 from collections.abc import AsyncIterator, Iterator
 from types import TracebackType
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
 
@@ -21,6 +21,9 @@ from somia._errors import (
 )
 from somia._models import AgentSessionResponse, ResponseInfo, StreamEvent
 from somia._sse import ServerSentEvent, SSEDecoder
+
+if TYPE_CHECKING:
+    import asyncio
 
 T = TypeVar("T")
 
@@ -333,9 +336,12 @@ class AsyncStream(_StreamBase[T]):
         if getattr(self, "_closed", True):
             return
         self._closed = True
+        aio = sys.modules.get("asyncio")  # not imported: then no loop runs either
         try:
-            loop = asyncio.get_running_loop()
+            loop = aio.get_running_loop() if aio else None
         except RuntimeError:
+            loop = None
+        if loop is None:
             return
         task = loop.create_task(self._response.aclose())
         _closing.add(task)  # the loop keeps only weak references to tasks

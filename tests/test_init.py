@@ -94,3 +94,14 @@ def test_importing_somia_does_not_import_the_test_server_or_pydantic() -> None:
         [sys.executable, "-c", code], check=True, capture_output=True, text=True
     ).stdout
     assert out.strip() == ""
+
+
+def test_import_somia_loads_neither_asyncio_nor_the_generated_client() -> None:
+    code = (
+        "import sys, httpx; before = set(sys.modules); import somia; "
+        "print(' '.join(sorted(m.split('.')[0] for m in set(sys.modules) - before)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert set(out) <= {"somia", "attr", "attrs"}
