@@ -55,6 +55,10 @@ def _metadata(name: str, value: Any) -> dict[str, Any]:
     return dict(value)
 
 
+def _tags_or_none(value: Iterable[str] | None) -> list[str] | None:
+    return None if value is None else _tags("tags", value)
+
+
 _FIELD_CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "input_data": _any,
     "stream": _bool,
@@ -99,7 +103,7 @@ class AgentExecutionRequest:
     trace_enabled: bool = False
     test: bool = False
     source: str | None = None
-    tags: list[str] | None = None
+    tags: list[str] | None = attrs.field(default=None, converter=_tags_or_none)
     environment: str | None = None
     end_user_id: str | None = None
     metadata: Mapping[str, Any] | None = None
@@ -108,8 +112,7 @@ class AgentExecutionRequest:
         for name in ("stream", "pipeline_version", "trace_enabled", "test"):
             if getattr(self, name) is None:  # None means "not sent" only for optional fields
                 raise TypeError(f"{name} must not be None")
-        checked = check_turn(attrs.asdict(self, recurse=False))
-        self.tags = checked.get("tags")
+        check_turn(attrs.asdict(self, recurse=False))
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON body as sent: fields that are None are left out."""
