@@ -66,16 +66,11 @@ class SomiaClient(BaseClient[httpx.Client, AgentSessionsClient]):
         response = self._send(call)
         if stream:
             return Stream(response, what=call.what)
-        try:
-            response.read()
-        except httpx.HTTPError as exc:
-            raise translate_transport_error(exc, what=call.what) from exc
-        finally:
-            response.close()
         return session_from_response(response)
 
     def _send(self, call: PreparedCall) -> httpx.Response:
-        """Send with retries; return the open 2xx response or raise the typed error."""
+        """Send with retries; return the 2xx response (read, or open for a stream) or raise
+        the typed error."""
         policy = self._config.retry
         attempt = 0
         while True:
@@ -87,15 +82,22 @@ class SomiaClient(BaseClient[httpx.Client, AgentSessionsClient]):
                     raise translate_transport_error(exc, what=call.what) from exc
             else:
                 log_response(call, response, attempt)
-                if response.is_success and (not call.stream or is_event_stream(response)):
-                    return response
-                decision = policy.decide_status(response.status_code, response.headers, attempt)
-                try:
+                ok = response.is_success and (not call.stream or is_event_stream(response))
+                if ok and call.stream:
+                    return response  # its Stream reads it
+                decision = (
+                    None
+                    if ok
+                    else policy.decide_status(response.status_code, response.headers, attempt)
+                )
+                try:  # the whole body: the answer, or the error's details
                     response.read()
                 except httpx.HTTPError as exc:
                     raise translate_transport_error(exc, what=call.what) from exc
                 finally:
                     response.close()
+                if ok:
+                    return response
                 if decision is None:
                     raise_for_status(response, self._config)
                     raise not_a_stream_error(response)
