@@ -353,3 +353,13 @@ def test_events_before_a_malformed_one_in_the_same_read_are_delivered_first(
 def test_json_with_surrounding_white_space_is_still_json() -> None:
     event = classify(ServerSentEvent("message", '  {"session_id": "s"} '))
     assert event == StreamEvent("chunk", {"session_id": "s"})
+
+
+def test_an_exception_in_the_users_loop_releases_the_connection(server: ScriptedServer) -> None:
+    server.script(*[Events([chunk("a"), 0.5, END]) for _ in range(20)])
+    with _small_pool_client(server) as client:
+        for _ in range(20):
+            with pytest.raises(ZeroDivisionError):
+                for _event in client.sessions.create_session(1, stream=True):
+                    _ = 1 / 0
+    assert len(server.received) == 20
