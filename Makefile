@@ -48,7 +48,7 @@ demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
 
 contract: $(STAMP)
-	$(BIN)/pytest -q tests/contract -m live -p no:randomly
+	$(BIN)/pytest -q tests/contract -m live
 
 bench: $(STAMP)
 	$(BIN)/python scripts/bench.py
