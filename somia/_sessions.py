@@ -64,7 +64,7 @@ class AgentSessionsClient:
 
         Returns the session after the turn, or with `stream=True` a `Stream` of events.
         """
-        return self._client._call(agent_id, None, stream, dict(options))
+        return self._client._call(agent_id, None, stream, options)
 
     @overload
     def interact_session(
@@ -99,7 +99,7 @@ class AgentSessionsClient:
         """Run the next turn of session `session_id` of agent `agent_id`."""
         if session_id is None:
             raise TypeError("session_id must be a str, not NoneType")
-        return self._client._call(agent_id, session_id, stream, dict(options))
+        return self._client._call(agent_id, session_id, stream, options)
 
     @overload
     def run(
@@ -137,7 +137,7 @@ class AgentSessionsClient:
         **options: Unpack[TurnOptions],
     ) -> AgentSessionResponse | Stream[StreamEvent]:
         """Continue session `session_id` when given, otherwise create a session."""
-        return self._client._call(agent_id, session_id, stream, dict(options))
+        return self._client._call(agent_id, session_id, stream, options)
 
 
 class AsyncAgentSessionsClient:
@@ -162,7 +162,7 @@ class AsyncAgentSessionsClient:
         self, agent_id: int, *, stream: bool = False, **options: Unpack[TurnOptions]
     ) -> AgentSessionResponse | AsyncStream[StreamEvent]:
         """Start a session of agent `agent_id` and run its first turn."""
-        return await self._client._call(agent_id, None, stream, dict(options))
+        return await self._client._call(agent_id, None, stream, options)
 
     @overload
     async def interact_session(
@@ -197,7 +197,7 @@ class AsyncAgentSessionsClient:
         """Run the next turn of session `session_id` of agent `agent_id`."""
         if session_id is None:
             raise TypeError("session_id must be a str, not NoneType")
-        return await self._client._call(agent_id, session_id, stream, dict(options))
+        return await self._client._call(agent_id, session_id, stream, options)
 
     @overload
     async def run(
@@ -235,4 +235,4 @@ class AsyncAgentSessionsClient:
         **options: Unpack[TurnOptions],
     ) -> AgentSessionResponse | AsyncStream[StreamEvent]:
         """Continue session `session_id` when given, otherwise create a session."""
-        return await self._client._call(agent_id, session_id, stream, dict(options))
+        return await self._client._call(agent_id, session_id, stream, options)
