@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import TracebackType
-from typing import Any
 
 import httpx
 
@@ -51,7 +51,7 @@ class AsyncSomiaClient(BaseClient[httpx.AsyncClient, AsyncAgentSessionsClient]):
         await self.aclose()
 
     async def _call(
-        self, agent_id: object, session_id: object, stream: bool, options: dict[str, Any]
+        self, agent_id: object, session_id: object, stream: bool, options: Mapping[str, object]
     ) -> AgentSessionResponse | AsyncStream[StreamEvent]:
         call = prepare_call(
             self._config,

@@ -60,7 +60,7 @@ def prepare_call(
     session_id: object,
     *,
     stream: bool,
-    options: dict[str, Any],
+    options: Mapping[str, Any],
     base_headers: dict[str, str],
     default_timeout: httpx.Timeout | None,
 ) -> PreparedCall:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from types import TracebackType
-from typing import Any
 
 import httpx
 
@@ -52,7 +52,7 @@ class SomiaClient(BaseClient[httpx.Client, AgentSessionsClient]):
         self.close()
 
     def _call(
-        self, agent_id: object, session_id: object, stream: bool, options: dict[str, Any]
+        self, agent_id: object, session_id: object, stream: bool, options: Mapping[str, object]
     ) -> AgentSessionResponse | Stream[StreamEvent]:
         call = prepare_call(
             self._config,
