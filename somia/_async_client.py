@@ -10,12 +10,11 @@ import httpx
 from somia._base import (
     BaseClient,
     PreparedCall,
+    answer_error,
     is_event_stream,
     log_response,
     log_retry,
-    not_a_stream_error,
     prepare_call,
-    raise_for_status,
     session_from_response,
 )
 from somia._errors import translate_transport_error
@@ -98,8 +97,7 @@ class AsyncSomiaClient(BaseClient[httpx.AsyncClient, AsyncAgentSessionsClient]):
                 if ok:
                     return response
                 if decision is None:
-                    raise_for_status(response, self._config)
-                    raise not_a_stream_error(response)
+                    raise answer_error(response, self._config)
             delay, reason = decision
             log_retry(call, reason, delay, attempt)
             import asyncio  # here, not above: `import somia` stays free of asyncio

@@ -14,7 +14,7 @@ import httpx
 
 from somia._bridge import build_request, parse_session
 from somia._config import RETRY_ATTEMPT_HEADER, ClientConfig
-from somia._errors import InvalidResponseError, error_from_response
+from somia._errors import InvalidResponseError, SomiaError, error_from_response
 from somia._models import AgentSessionResponse, ResponseInfo, check_turn
 from somia._validation import (
     check_agent_id,
@@ -116,12 +116,6 @@ def log_retry(call: PreparedCall, reason: str, delay: float, attempt: int) -> No
     logger.info("%s failed (%s); retry %d in %.2f s", call.what, reason, attempt + 1, delay)
 
 
-def raise_for_status(response: httpx.Response, config: ClientConfig) -> None:
-    """Raise the typed error of a non-2xx response whose body has been read."""
-    if not response.is_success:
-        raise error_from_response(response, secret=config.api_key)
-
-
 def session_from_response(response: httpx.Response) -> AgentSessionResponse:
     """The typed answer of a read 2xx JSON response."""
     info = ResponseInfo.from_response(response)
@@ -145,8 +139,11 @@ def is_event_stream(response: httpx.Response) -> bool:
     return content_type.lower().startswith("text/event-stream")
 
 
-def not_a_stream_error(response: httpx.Response) -> InvalidResponseError:
-    """The error for a read 2xx answer to a streaming call that is not an event stream."""
+def answer_error(response: httpx.Response, config: ClientConfig) -> SomiaError:
+    """The error for a read answer the call cannot use: an error status, or a 2xx answer to
+    a streaming call that is not an event stream."""
+    if not response.is_success:
+        return error_from_response(response, secret=config.api_key)
     content_type = response.headers.get("content-type") or "no content type"
     return InvalidResponseError(
         f"asked for a stream, but the server answered {content_type!r}",

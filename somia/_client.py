@@ -11,12 +11,11 @@ import httpx
 from somia._base import (
     BaseClient,
     PreparedCall,
+    answer_error,
     is_event_stream,
     log_response,
     log_retry,
-    not_a_stream_error,
     prepare_call,
-    raise_for_status,
     session_from_response,
 )
 from somia._errors import translate_transport_error
@@ -99,8 +98,7 @@ class SomiaClient(BaseClient[httpx.Client, AgentSessionsClient]):
                 if ok:
                     return response
                 if decision is None:
-                    raise_for_status(response, self._config)
-                    raise not_a_stream_error(response)
+                    raise answer_error(response, self._config)
             delay, reason = decision
             log_retry(call, reason, delay, attempt)
             time.sleep(delay)
