@@ -130,6 +130,12 @@ class AgentExecutionRequest:
         }
         return {key: value for key, value in body.items() if value is not None}
 
+    def model_dump(self, *, exclude_none: bool = False) -> dict[str, Any]:
+        """The 0.1.0a1 (pydantic) spelling of `to_dict()`."""
+        if exclude_none:
+            return self.to_dict()
+        return attrs.asdict(self, recurse=False)
+
 
 @attrs.frozen
 class ResponseInfo:
@@ -206,6 +212,10 @@ class StreamEvent(NamedTuple):
 
     event_type: EventType
     data: Any
+
+    def model_dump(self) -> dict[str, Any]:
+        """The event as a dict (the 0.1.0a1 pydantic spelling)."""
+        return {"event_type": self.event_type, "data": self.data}
 
     @property
     def is_chunk(self) -> bool:

@@ -136,8 +136,11 @@ class AgentSessionsClient:
         stream: bool = False,
         **options: Unpack[TurnOptions],
     ) -> AgentSessionResponse | Stream[StreamEvent]:
-        """Continue session `session_id` when given, otherwise create a session."""
-        return self._client._call(agent_id, session_id, stream, options)
+        """Continue session `session_id` when given, otherwise create a session.
+
+        An empty `session_id` creates a session, as in 0.1.0a1.
+        """
+        return self._client._call(agent_id, session_id or None, stream, options)
 
 
 class AsyncAgentSessionsClient:
@@ -234,5 +237,8 @@ class AsyncAgentSessionsClient:
         stream: bool = False,
         **options: Unpack[TurnOptions],
     ) -> AgentSessionResponse | AsyncStream[StreamEvent]:
-        """Continue session `session_id` when given, otherwise create a session."""
-        return await self._client._call(agent_id, session_id, stream, options)
+        """Continue session `session_id` when given, otherwise create a session.
+
+        An empty `session_id` creates a session, as in 0.1.0a1.
+        """
+        return await self._client._call(agent_id, session_id or None, stream, options)

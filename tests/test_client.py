@@ -251,3 +251,11 @@ def test_closing_the_client_leaves_a_given_http_client_open(server: ScriptedServ
     assert not http.is_closed
     assert http.post(server.base_url + "/x").status_code == 200
     http.close()
+
+
+def test_run_with_an_empty_session_id_creates_a_session_as_in_0_1_0a1(
+    server: ScriptedServer, call: Call
+) -> None:
+    server.script(OK)
+    call(server.base_url, "run", agent_id=7, session_id="", input_data="a")
+    assert server.received[0].target == "/api/v1/external/agent/7/session"

@@ -238,3 +238,13 @@ def test_an_answer_with_unknown_fields_survives_copy_and_pickle() -> None:
     for clone in (copy.copy(answer), copy.deepcopy(answer), pickle.loads(pickle.dumps(answer))):
         assert clone == answer
         assert clone.score == 3
+
+
+def test_the_0_1_0a1_pydantic_spelling_model_dump_still_works() -> None:
+    request = AgentExecutionRequest(input_data="x")
+    assert request.model_dump(exclude_none=True) == request.to_dict()
+    assert request.model_dump()["source"] is None
+    assert StreamEvent("chunk", {"message": "hi"}).model_dump() == {
+        "event_type": "chunk",
+        "data": {"message": "hi"},
+    }
