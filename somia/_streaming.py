@@ -3,8 +3,10 @@ only their read loops differ."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+import weakref
 from collections.abc import AsyncIterator, Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 _END = StreamEvent("end", True)
+_DRAIN_READS = 2  # reads after the end event, for the body's end (see Stream._events)
 _closing: set[asyncio.Task[None]] = set()
 _raw_decode = json.JSONDecoder().raw_decode
 _new = tuple.__new__  # builds a StreamEvent without NamedTuple's slower __new__
@@ -53,10 +56,10 @@ def classify(event: ServerSentEvent) -> StreamEvent:
         raise StreamParseError(
             f"a streamed event's data is not JSON: {payload[:80]!r}", payload=payload
         ) from exc
+    if event.event == "error":  # named an error: an error whatever its data
+        return _new(StreamEvent, ("error", data))
     if data is True:
         return _END
-    if event.event == "error":
-        return _new(StreamEvent, ("error", data))
     if type(data) is dict:
         if data.get("error"):
             return _new(StreamEvent, ("error", data))
@@ -73,6 +76,7 @@ class _StreamState:
 
     __slots__ = (
         "decoder",
+        "ended",
         "errors",
         "events",
         "info",
@@ -90,7 +94,8 @@ class _StreamState:
         self.events = 0
         self.last_chunk: Any = None
         self.errors: list[Any] = []
-        self.terminated = False  # an end or error event came: the stream may close
+        self.ended = False  # the end event came: the answer is whole
+        self.terminated = False  # an end or error event came: the body may stop here
 
     def accept(self, raw: ServerSentEvent) -> StreamEvent:
         """Classify one decoded event and keep count (one event at a time, so that a bad
@@ -104,6 +109,8 @@ class _StreamState:
             self.terminated = True
             if kind == "error":
                 self.errors.append(data)
+            else:
+                self.ended = True
         return event
 
     def chunks(self, response: httpx.Response) -> Any:
@@ -112,16 +119,15 @@ class _StreamState:
             return response.aiter_bytes() if self.is_async else response.iter_bytes()
         return response.aiter_raw() if self.is_async else response.iter_raw()
 
-    def interrupted(self, exc: BaseException | None) -> StreamInterruptedError:
+    def interrupted(
+        self, exc: BaseException | None, how: str = "was cut off"
+    ) -> StreamInterruptedError:
         """The error for a body that ended (or failed) before the end event."""
         self.decoder.close()
-        cls = (
-            StreamTimeoutError
-            if isinstance(exc, httpx.TimeoutException)
-            else (StreamInterruptedError)
-        )
-        how = "stalled past the read timeout" if cls is StreamTimeoutError else "was cut off"
-        if exc is not None and cls is StreamInterruptedError:
+        cls = StreamInterruptedError
+        if isinstance(exc, httpx.TimeoutException):
+            cls, how = StreamTimeoutError, "stalled past the read timeout"
+        elif exc is not None:
             how += f" ({type(exc).__name__})"
         return cls(
             f"the stream of {self.what} {how} after {self.events} events, "
@@ -130,9 +136,17 @@ class _StreamState:
             last_chunk=self.last_chunk,
         )
 
+    def quiet_end(self, exc: BaseException, closed: bool) -> bool:
+        """Whether a read failure ends the stream quietly rather than as a cut."""
+        # Closed by the user (StreamClosed), or by another reader (StreamConsumed), or after
+        # an end or error event, which may legitimately be the last thing sent.
+        return closed or self.terminated or isinstance(exc, httpx.StreamConsumed)
+
     def final_response(self) -> AgentSessionResponse:
         if self.errors:
             raise _agent_error(self.errors[0])
+        if not self.ended:
+            raise self.interrupted(None, "was closed")
         if self.last_chunk is None:
             raise InvalidResponseError(
                 "the stream ended without any chunk", status_code=self.info.status_code, body=""
@@ -186,19 +200,27 @@ class _StreamBase(Generic[T]):
 class Stream(_StreamBase[T]):
     """The events of a streaming call, yielded as they arrive.
 
-    Events are read once. Leaving a loop early, `close()`, or a `with` block releases the
-    connection at once; `final_response()` after `text_deltas()` reads what is left. A
-    stream cut before its end event raises `StreamInterruptedError` after the events that
-    did arrive.
+    Events are read once, by one reader at a time: `final_response()` after a half-read
+    `text_deltas()` reads what is left. Leaving a loop early, `close()`, or a `with` block
+    closes the stream and releases the connection at once. A stream cut (or closed) before
+    its end event raises `StreamInterruptedError` after the events that did arrive, and so
+    does `final_response()` on it: a partial answer never passes for a whole one.
     """
 
     def __init__(self, response: httpx.Response, *, what: str) -> None:
         self._response = response
         self._state = _StreamState(response, what, is_async=False)
         self._closed = False
+        self._reader: weakref.ref[Iterator[Any]] | None = None
 
     def __iter__(self) -> Iterator[T]:
-        return self._events()
+        # A reader still alive (say, text_deltas() stopped half way) is continued, not
+        # raced. Only a weak reference: a loop left early must drop its reader at once.
+        reader = self._reader() if self._reader else None
+        if reader is None:
+            reader = self._events()
+            self._reader = weakref.ref(reader)
+        return reader
 
     def _events(self) -> Iterator[Any]:
         state = self._state
@@ -212,13 +234,17 @@ class Stream(_StreamBase[T]):
                         return
                     yield event
                     if event is _END:
-                        for _ in chunks:  # drain, so that the connection can be reused
-                            pass
+                        with contextlib.suppress(httpx.HTTPError, httpx.StreamError):
+                            # The rest is most likely only the body's end: reading it lets
+                            # the connection be reused. A few reads at most, never raising.
+                            for _ in range(_DRAIN_READS):
+                                if next(chunks, None) is None:
+                                    break
                         return
             if not state.terminated:
                 raise state.interrupted(None)
         except (httpx.HTTPError, httpx.StreamError) as exc:
-            if self._closed:  # closed by the user (httpx.StreamClosed): not an error
+            if state.quiet_end(exc, self._closed):
                 return
             raise state.interrupted(exc) from exc
         finally:
@@ -270,9 +296,14 @@ class AsyncStream(_StreamBase[T]):
         self._response = response
         self._state = _StreamState(response, what, is_async=True)
         self._closed = False
+        self._reader: weakref.ref[AsyncIterator[Any]] | None = None
 
     def __aiter__(self) -> AsyncIterator[T]:
-        return self._events()
+        reader = self._reader() if self._reader else None  # see Stream.__iter__
+        if reader is None:
+            reader = self._events()
+            self._reader = weakref.ref(reader)
+        return reader
 
     async def _events(self) -> AsyncIterator[Any]:
         state = self._state
@@ -286,13 +317,15 @@ class AsyncStream(_StreamBase[T]):
                         return
                     yield event
                     if event is _END:
-                        async for _ in chunks:  # drain, so that the connection can be reused
-                            pass
+                        with contextlib.suppress(httpx.HTTPError, httpx.StreamError):
+                            for _ in range(_DRAIN_READS):  # see Stream._events
+                                if await anext(chunks, None) is None:
+                                    break
                         return
             if not state.terminated:
                 raise state.interrupted(None)
         except (httpx.HTTPError, httpx.StreamError) as exc:
-            if self._closed:
+            if state.quiet_end(exc, self._closed):
                 return
             raise state.interrupted(exc) from exc
         finally:

@@ -11,7 +11,7 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -48,7 +48,7 @@ class Events:
     chunked body) or "cut" (the connection is closed mid-body).
     """
 
-    parts: list[bytes | float | threading.Event]
+    parts: Sequence[bytes | float | threading.Event]
     finish: str = "close"
     status: int = 200
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -56,6 +57,7 @@ def _async_client(server: ScriptedServer, **options: Any) -> AsyncSomiaClient:
         ("message", '{"error": false, "session_id": "s"}', "chunk"),
         ("error", '{"session_id": "s", "message": "quota"}', "error"),
         ("error", '"plain text error"', "error"),
+        ("error", "true", "error"),
         ("message", '{"message": "quota exceeded"}', "error"),
         ("message", '{"message": "quota exceeded", "code": 7}', "error"),
         ("message", '{"message": "a", "b": 1, "c": 2}', "chunk"),
@@ -363,3 +365,103 @@ def test_an_exception_in_the_users_loop_releases_the_connection(server: Scripted
                 for _event in client.sessions.create_session(1, stream=True):
                     _ = 1 / 0
     assert len(server.received) == 20
+
+
+@pytest.mark.parametrize(
+    "after_end",
+    [
+        pytest.param([3.0], id="held-open"),
+        pytest.param([b": ping\n\n", 0.05] * 40, id="keep-alives"),
+        pytest.param([], id="cut"),
+    ],
+)
+def test_nothing_after_the_end_event_can_fail_or_hold_a_whole_answer(
+    server: ScriptedServer, after_end: list[bytes | float]
+) -> None:
+    finish = "cut" if not after_end else "close"
+    server.script(Events([chunk("He"), chunk("Hello"), END, *after_end], finish=finish))
+    started = time.monotonic()
+    with _client(server, timeout=0.5) as client:
+        stream = client.sessions.create_session(1, stream=True)
+        kinds = [event.event_type for event in stream]
+        answer = stream.final_response()
+    assert kinds == ["chunk", "chunk", "end"]
+    assert answer.message == "Hello"
+    assert time.monotonic() - started < 1.5
+
+
+def test_final_response_after_leaving_the_loop_early_raises_instead_of_a_partial_answer(
+    server: ScriptedServer,
+) -> None:
+    server.script(Events([chunk("Hel"), chunk("Hello"), END]))
+    with _client(server) as client:
+        stream = client.sessions.create_session(1, stream=True)
+        for _event in stream:
+            break
+        with pytest.raises(somia.StreamInterruptedError, match="closed") as caught:
+            stream.final_response()
+    assert caught.value.last_chunk["message"] == "Hel"
+
+
+@pytest.mark.parametrize(
+    ("parts", "error"),
+    [
+        ([chunk("Hel"), chunk("Hello")], somia.StreamInterruptedError),
+        ([chunk("Hel"), b"data: {oops\n\n", chunk("Hello"), END], somia.StreamParseError),
+    ],
+)
+def test_final_response_after_a_failed_read_raises_too(
+    server: ScriptedServer, parts: list[bytes], error: type[Exception]
+) -> None:
+    server.script(Events(parts, finish="cut"))
+    with _client(server) as client:
+        stream = client.sessions.create_session(1, stream=True)
+        with pytest.raises(error):
+            list(stream.text_deltas())
+        with pytest.raises(somia.StreamInterruptedError):
+            stream.final_response()
+
+
+def test_final_response_continues_a_half_read_text_deltas(server: ScriptedServer) -> None:
+    server.script(Events([chunk("Hel"), chunk("Hello"), chunk("Hello!"), END]))
+    with _client(server) as client:
+        stream = client.sessions.create_session(1, stream=True)
+        deltas = stream.text_deltas()
+        assert next(deltas) == "Hel"
+        assert stream.final_response().message == "Hello!"
+
+
+@pytest.mark.parametrize(
+    "after_error", [pytest.param("cut", id="cut"), pytest.param(1.0, id="stall")]
+)
+def test_an_agent_error_followed_by_a_cut_or_stall_is_still_the_agents_error(
+    server: ScriptedServer, after_error: str | float
+) -> None:
+    parts: list[bytes | float] = [chunk("a"), sse({"error": "agent failed"})]
+    if isinstance(after_error, float):
+        parts.append(after_error)
+    server.script(Events(parts, finish="cut"))
+    with (
+        _client(server, timeout=0.3) as client,
+        pytest.raises(somia.AgentStreamError, match="agent failed"),
+    ):
+        client.sessions.create_session(1, stream=True).final_response()
+
+
+def test_async_final_response_after_leaving_the_loop_early_says_closed(
+    server: ScriptedServer,
+) -> None:
+    server.script(Events([chunk("Hel"), chunk("Hello"), END]))
+
+    async def run() -> str:
+        async with _async_client(server) as client:
+            stream = await client.sessions.create_session(1, stream=True)
+            async for _event in stream:
+                break
+            with pytest.raises(somia.StreamInterruptedError) as caught:
+                await stream.final_response()
+            return str(caught.value)
+
+    message = asyncio.run(run())
+    assert "StreamConsumed" not in message
+    assert "closed" in message
