@@ -19,6 +19,7 @@ from somia._models import AgentSessionResponse, ResponseInfo, check_turn
 from somia._validation import (
     check_agent_id,
     check_headers,
+    check_idempotency_key,
     check_session_id,
     check_timeout,
     merge_headers,
@@ -27,6 +28,7 @@ from somia._validation import (
 logger = logging.getLogger("somia")
 
 _CALL_OPTIONS = frozenset({"timeout", "extra_headers", "idempotency_key"})
+_ACCEPT_STREAM = {"Accept": "text/event-stream"}
 
 
 @attrs.define(slots=True)
@@ -44,7 +46,7 @@ class PreparedCall:
         """The httpx request for attempt number `attempt` (0 for the first)."""
         headers = self.headers
         if attempt:
-            headers = {**headers, RETRY_ATTEMPT_HEADER: str(attempt)}
+            headers = merge_headers(headers, {RETRY_ATTEMPT_HEADER: str(attempt)})
         return http.build_request(
             "POST",
             self.url,
@@ -78,16 +80,20 @@ def prepare_call(
     if key is None:
         key = os.urandom(16).hex()  # as unique as a uuid4, at a fraction of the cost
     else:
-        check_headers("idempotency_key", {"Idempotency-Key": key})
+        check_idempotency_key(key)
     path, wire_headers, content = build_request(agent, session, fields, idempotency_key=key)
-    headers = {**base_headers, **wire_headers}
+    layers = [base_headers, wire_headers]
     if stream:
-        headers["Accept"] = "text/event-stream"
+        layers.append(_ACCEPT_STREAM)
     extra = check_headers("extra_headers", options.get("extra_headers"))
     if extra:
         key_header = config.api_key_header.lower()  # extra headers cannot replace the key
-        extra = {k: v for k, v in extra.items() if k.lower() != key_header}
-        headers = merge_headers(headers, extra)
+        layers.append({k: v for k, v in extra.items() if k.lower() != key_header})
+    if base_headers or extra:
+        # Names may differ in case only (a caller's "accept"): merge by name, never send both.
+        headers = merge_headers(*layers)
+    else:  # the usual case: the call's own few headers, all distinct
+        headers = {**wire_headers, **_ACCEPT_STREAM} if stream else wire_headers
     timeout = options.get("timeout")
     return PreparedCall(
         url=config.base_url + path,

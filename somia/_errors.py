@@ -200,8 +200,8 @@ def status_code_to_error(status_code: int) -> type[ApiError]:
     return ServerError if status_code >= 500 else ApiError
 
 
-def _decode_body(content: bytes) -> Any:
-    text = content.decode("utf-8", errors="replace")
+def _decode_body(content: bytes, secret: str | None) -> Any:
+    text = _redact(content.decode("utf-8", errors="replace"), secret)
     if not text.strip():
         return ""
     try:
@@ -249,13 +249,14 @@ def _redact(text: str, secret: str | None) -> str:
 def error_from_response(response: httpx.Response, *, secret: str | None = None) -> ApiError:
     """The typed error for a non-2xx response whose body has been read.
 
-    `secret` (the API key) is redacted from the message should the server echo it.
+    `secret` (the API key) is redacted from the body, and so from the message, should the
+    server echo it.
     """
     status = response.status_code
-    body = _decode_body(response.content)
+    body = _decode_body(response.content, secret)
     request_id = response.headers.get("x-request-id")
     reason = response.reason_phrase or "error"
-    text = _redact(server_message(body), secret)
+    text = server_message(body)
     message = f"{status} {reason}" + (f": {text}" if text else "")
     if request_id:
         message += f" (request id {request_id})"

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import sys
 import warnings
 from collections.abc import Mapping
 
 import httpx
-
-_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
 
 def _has_control_characters(text: str) -> bool:
@@ -85,6 +84,17 @@ def check_header_name(name: str, value: object) -> str:
     return value
 
 
+def check_idempotency_key(key: object) -> str:
+    """A key the document allows: 1 to 255 printable ASCII characters, no spaces."""
+    if not isinstance(key, str):
+        raise TypeError(f"idempotency_key must be a str, not {type(key).__name__}")
+    if not 1 <= len(key) <= 255 or not all("!" <= ch <= "~" for ch in key):
+        raise ValueError(
+            "idempotency_key must be 1 to 255 printable ASCII characters without spaces"
+        )
+    return key
+
+
 def check_headers(name: str, headers: object) -> dict[str, str]:
     """A mapping of header names to values without control characters."""
     if headers is None:
@@ -121,23 +131,36 @@ def _stacklevel_outside_somia() -> int:
     return level
 
 
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name, not an address: 127.example.com is not loopback
+        return False
+
+
 def check_base_url(base_url: object) -> str:
-    """An http(s) URL with a host, without a trailing slash; warns about plain http."""
+    """An http(s) URL with a host, without a trailing slash; warns about plain http.
+
+    Messages quote only the scheme and host: a query or user part may hold a secret.
+    """
     if not isinstance(base_url, str):
         raise TypeError(f"base_url must be a str, not {type(base_url).__name__}")
     try:
         url = httpx.URL(base_url)
     except (httpx.InvalidURL, TypeError) as exc:
-        raise ValueError(f"base_url is not a valid URL: {base_url!r}") from exc
+        raise ValueError("base_url is not a valid URL") from exc
+    shown = f"{url.scheme}://{url.host}" if url.scheme else "a URL without a scheme"
     if url.scheme not in {"http", "https"} or not url.host:
-        raise ValueError(f"base_url must be an http(s) URL with a host, not {base_url!r}")
+        raise ValueError(f"base_url must be an http(s) URL with a host, not {shown}")
     if url.query or url.fragment:
-        raise ValueError(f"base_url must not have a query or fragment: {base_url!r}")
+        raise ValueError(f"base_url must not have a query or fragment ({shown})")
     if url.userinfo:
         raise ValueError("base_url must not carry credentials; pass api_key instead")
-    if url.scheme == "http" and url.host not in _LOOPBACK_HOSTS and not url.host.startswith("127."):
+    if url.scheme == "http" and not _is_loopback(url.host):
         warnings.warn(
-            f"base_url {base_url!r} is plain http to a remote host: the API key would travel "
+            f"base_url {shown} is plain http to a remote host: the API key would travel "
             "unencrypted. Use https.",
             stacklevel=_stacklevel_outside_somia(),
         )

@@ -465,7 +465,7 @@ def test_the_key_never_appears_in_an_error_message(run: Runner) -> None:
             run(handler)
         raised.append(info.value)
     bad_calls: list[tuple[dict[str, Any], type[Exception]]] = [
-        ({"session_id": ""}, ValueError),
+        ({"session_id": "   "}, ValueError),
         ({"bogus": 1}, TypeError),
     ]
     for call, error in bad_calls:
@@ -662,3 +662,47 @@ def test_a_deeply_nested_json_error_body_still_gives_the_typed_error(run: Runner
 def test_a_deeply_nested_json_200_is_an_invalid_response_not_a_recursion_error() -> None:
     with pytest.raises(InvalidResponseError):
         session_from_response(httpx.Response(200, content=b"[" * 100_000))
+
+
+@pytest.mark.parametrize("run", RUNNERS)
+def test_a_callers_header_differing_only_in_case_is_sent_once(run: Runner) -> None:
+    events = httpx.Response(
+        200, headers={"content-type": "text/event-stream"}, content=b"data: true\n\n"
+    )
+    handler = _Recorder(events)
+    run(handler, client={"default_headers": {"accept": "application/json"}}, stream=True)
+    assert handler.requests[0].headers.get_list("accept") == ["text/event-stream"]
+
+
+@pytest.mark.parametrize("run", RUNNERS)
+def test_the_retry_attempt_header_replaces_a_callers_one(run: Runner) -> None:
+    handler = _Recorder(httpx.Response(503, headers={"Retry-After": "0"}))
+    run(
+        handler,
+        client={"retries": 1},
+        extra_headers={"x-somia-retry-attempt": "0"},
+    )
+    assert handler.requests[1].headers.get_list("x-somia-retry-attempt") == ["1"]
+
+
+@pytest.mark.parametrize("run", RUNNERS)
+@pytest.mark.parametrize("key", ["", "has space", "k" * 256, "caf\u00e9"])
+def test_an_idempotency_key_the_document_forbids_fails_before_sending(
+    run: Runner, key: str
+) -> None:
+    handler = _Recorder()
+    with pytest.raises(ValueError, match="idempotency_key"):
+        run(handler, idempotency_key=key)
+    assert handler.requests == []
+
+
+@pytest.mark.parametrize("run", RUNNERS)
+def test_a_key_echoed_far_into_a_long_error_body_is_redacted_whole(run: Runner) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        detail = "x" * 176 + " key received: " + request.headers["x-api-key"]
+        return httpx.Response(401, json={"detail": detail})
+
+    with pytest.raises(AuthError) as info:
+        run(handler)
+    assert KEY[:6] not in str(info.value)
+    assert KEY not in str(info.value.response_body)

@@ -304,3 +304,25 @@ def test_an_api_key_with_surrounding_whitespace_is_refused_before_it_reaches_the
     with pytest.raises(ValueError, match="api_key") as info:
         check_api_key(value)
     assert "SECRETKEY" not in str(info.value)
+
+
+@pytest.mark.parametrize("url", ["http://127.evil.example", "http://127.0.0.1.nip.io"])
+def test_plain_http_to_a_name_that_merely_starts_with_127_warns(url: str) -> None:
+    with pytest.warns(UserWarning, match="plain http"):
+        check_base_url(url)
+
+
+@pytest.mark.parametrize("url", ["http://[0:0:0:0:0:0:0:1]:8000", "http://127.1.2.3"])
+def test_plain_http_to_any_loopback_address_does_not_warn(url: str) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_base_url(url)
+
+
+@pytest.mark.parametrize(
+    "url", ["https://api.example.test/?token=s3cr3t", "ftp://user:s3cr3t@api.example.test"]
+)
+def test_a_rejected_base_url_is_not_quoted_whole(url: str) -> None:
+    with pytest.raises(ValueError, match="base_url") as info:
+        check_base_url(url)
+    assert "s3cr3t" not in str(info.value)
