@@ -22,6 +22,7 @@ from somia.testing._faults import RequestDelay, StreamCut, StreamFault
 from somia.testing._idempotency import ScopeKey, StoredAnswer
 from somia.testing._validation import (
     Problem,
+    check_content_type,
     check_idempotency_key,
     check_session_id,
     is_json_integer,
@@ -128,7 +129,12 @@ class SomiaApp:
             return _invalid(problems)
         if too_large:
             return _error(413, "Request body too large")
-        body, body_problems = parse_body(request.body)
+        # An empty body is reported as missing, whatever its content type.
+        wrong_type = check_content_type(request.headers.get("content-type"))
+        if request.body and wrong_type:
+            body, body_problems = None, wrong_type
+        else:
+            body, body_problems = parse_body(request.body)
         problems = body_problems + check_idempotency_key(request.headers.get("idempotency-key"))
         if problems or body is None or agent_id is None:
             return _invalid(problems)
@@ -267,7 +273,13 @@ def _turn(
 
 
 def _dumps(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        # A lone surrogate (valid as a JSON escape, not as UTF-8): escape every non-ASCII
+        # character instead, so that whatever JSON arrived can be answered.
+        return json.dumps(value, separators=(",", ":")).encode()
 
 
 def _event(value: Any) -> bytes:

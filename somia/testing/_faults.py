@@ -115,8 +115,11 @@ class Faults:
     ) -> None:
         """End the next stream after `k` events with `{"error": message}` and no `true`.
 
-        `event_name` also names the event (for example `error`).
+        `event_name` also names the event (for example `error`). The message must not be
+        empty: the document's StreamError needs a truthy `error`.
         """
+        if not message:
+            raise ValueError("message must not be empty (a stream error's `error` is truthy)")
         self._push_stream(StreamFault("error", k, message=message, event_name=event_name))
 
     def clear(self) -> None:

@@ -2,7 +2,9 @@
 
 Problems are reported the way FastAPI does (`{"loc": [...], "msg": ..., "type": ...}`), so
 that a malformed request gets the document's `422` body. The rules are JSON Schema's: `true`
-is not an integer, `1.0` is, and `null` is not a string.
+is not an integer, `1.0` is, and `null` is not a string. Bodies must be sent as
+`application/json`, the document's only media type, and JSON nested more than
+`MAX_JSON_DEPTH` levels deep is refused as malformed (it could not be stored and answered).
 """
 
 from __future__ import annotations
@@ -10,13 +12,22 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["Problem", "check_idempotency_key", "check_session_id", "parse_agent_id", "parse_body"]
+__all__ = [
+    "Problem",
+    "check_content_type",
+    "check_idempotency_key",
+    "check_session_id",
+    "parse_agent_id",
+    "parse_body",
+]
 
 Problem = dict[str, Any]
 
 INT64_MAX = 2**63 - 1
 SESSION_ID_MAX_LENGTH = 256
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
+MAX_JSON_DEPTH = 256
+"""The deepest nesting of arrays and objects accepted in a body (the body itself is level 1)."""
 
 _BOOL_FIELDS = ("stream", "trace_enabled", "test")
 _STR_FIELDS = ("source", "environment", "end_user_id")
@@ -71,6 +82,16 @@ def check_idempotency_key(value: str | None) -> list[Problem]:
     return []
 
 
+def check_content_type(value: str | None) -> list[Problem]:
+    """Check the `Content-Type` of a request body: `application/json`, parameters allowed."""
+    media = (value or "").split(";", 1)[0].strip().lower()
+    if media == "application/json":
+        return []
+    sent = f"got {value!r}" if value else "none was sent"
+    msg = f"Content-Type should be application/json, {sent}"
+    return [_problem(["body"], msg, "content_type")]
+
+
 def parse_json(raw: bytes) -> tuple[Any, list[Problem]]:
     """Decode a JSON request body, or report why it is not JSON."""
     if not raw:
@@ -80,11 +101,33 @@ def parse_json(raw: bytes) -> tuple[Any, list[Problem]]:
     except UnicodeDecodeError as exc:
         return None, [_problem(["body", exc.start], "JSON decode error", "json_invalid")]
     try:
-        return json.loads(text, parse_constant=_reject_constant), []
+        data = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
         return None, [_problem(["body", exc.pos], "JSON decode error", "json_invalid")]
     except ValueError:
         return None, [_problem(["body"], "JSON decode error", "json_invalid")]
+    except RecursionError:  # deeper than the interpreter's recursion limit
+        return None, [_too_deep()]
+    if _nested_deeper_than(data, MAX_JSON_DEPTH):
+        return None, [_too_deep()]
+    return data, []
+
+
+def _too_deep() -> Problem:
+    msg = f"JSON decode error: nested more than {MAX_JSON_DEPTH} levels deep"
+    return _problem(["body"], msg, "json_invalid")
+
+
+def _nested_deeper_than(value: Any, limit: int) -> bool:
+    # Without recursion, so that any depth json.loads returned can be measured.
+    stack: list[tuple[Any, int]] = [(value, 1)] if isinstance(value, dict | list) else []
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
 
 
 def _reject_constant(name: str) -> Any:

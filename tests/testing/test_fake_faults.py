@@ -234,3 +234,13 @@ def test_meaningless_faults_are_refused(misuse: object) -> None:
     assert callable(misuse)
     with pytest.raises(ValueError, match="or more"):
         misuse(Faults())
+
+
+def test_an_error_event_needs_a_message() -> None:
+    # The document's StreamError needs a truthy `error`; {"error": ""} would read as a chunk.
+    faults = Faults()
+
+    with pytest.raises(ValueError, match="message must not be empty"):
+        faults.error_event_after(1, "")
+
+    assert faults.pending == 0

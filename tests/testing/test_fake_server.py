@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 import uuid
@@ -345,3 +346,35 @@ def test_the_fake_is_an_asgi_app_for_in_process_clients() -> None:
     response = asyncio.run(call())
 
     assert response.json()["message"] == "You said: hi"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_input_with_a_lone_surrogate_escape_is_answered_and_replayed(
+    client: httpx.Client, somia_server: FakeServer, stream: bool
+) -> None:
+    # Valid JSON (the escape is text), but "\ud800" cannot be encoded as UTF-8.
+    content = b'{"input_data": "a \\ud800 b", "stream": %s}' % (b"true" if stream else b"false")
+    headers = {"content-type": "application/json", "Idempotency-Key": "surrogate"}
+
+    first = client.post(create_url(somia_server), content=content, headers=headers)
+    again = client.post(create_url(somia_server), content=content, headers=headers)
+
+    assert first.status_code == 200, first.text
+    assert first.content.isascii()
+    if stream:
+        final = [line for line in first.text.split("\n\n") if line.startswith("data: {")][-1]
+        answer = json.loads(final.removeprefix("data: "))
+    else:
+        answer = first.json()
+    assert answer["message"] == "You said: a \ud800 b"
+    assert answer["history"][0] == {"role": "user", "content": "a \ud800 b"}
+    assert (again.status_code, again.content) == (200, first.content)
+    assert again.headers["idempotent-replayed"] == "true"
+    [session] = somia_server.fake.session_ids
+    assert len(somia_server.fake.history(session)) == 2
+
+
+def test_answers_stay_utf_8_when_they_can(client: httpx.Client, somia_server: FakeServer) -> None:
+    response = client.post(create_url(somia_server), json={"input_data": "héllo ✓"})
+
+    assert "You said: héllo ✓".encode() in response.content

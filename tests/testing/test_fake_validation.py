@@ -53,6 +53,101 @@ def test_bodies_that_are_not_json_objects_are_422(
     assert somia_server.fake.session_ids == []
 
 
+def nested(depth: int, *, stream: bool = False) -> bytes:
+    """A body whose `input_data` makes it `depth` levels deep (the body is level 1)."""
+    inner = b"[" * (depth - 1) + b"]" * (depth - 1)
+    return b'{"stream": %s, "input_data": %s}' % (b"true" if stream else b"false", inner)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"[" * 100_000, b'{"input_data": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", nested(257)],
+    ids=["unclosed", "closed", "one-level-too-deep"],
+)
+def test_json_nested_too_deeply_is_422_not_a_crash(
+    client: httpx.Client, somia_server: FakeServer, content: bytes
+) -> None:
+    response = client.post(
+        create_url(somia_server),
+        content=content,
+        headers={"content-type": "application/json", "Idempotency-Key": "deep"},
+    )
+
+    assert [(p["loc"], p["type"]) for p in problems(response)] == [(["body"], "json_invalid")]
+    assert "256 levels" in response.json()["detail"][0]["msg"]
+    assert response.headers["content-type"] == "application/json"
+    assert "x-request-id" in response.headers
+    assert somia_server.requests[-1].json is None
+    assert somia_server.fake.session_ids == []
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_json_nested_as_deep_as_allowed_is_answered(
+    client: httpx.Client, somia_server: FakeServer, stream: bool
+) -> None:
+    headers = {"content-type": "application/json", "Idempotency-Key": "deep"}
+    first = client.post(
+        create_url(somia_server), content=nested(256, stream=stream), headers=headers
+    )
+    again = client.post(
+        create_url(somia_server), content=nested(256, stream=stream), headers=headers
+    )
+
+    assert first.status_code == 200, first.text
+    assert again.content == first.content
+    assert again.headers["idempotent-replayed"] == "true"
+    assert len(somia_server.fake.session_ids) == 1
+
+
+@pytest.mark.parametrize(
+    ("headers", "sent"),
+    [
+        ({"content-type": "text/plain"}, "got 'text/plain'"),
+        ({"content-type": "text/plain; charset=utf-8"}, "got 'text/plain; charset=utf-8'"),
+        ({"content-type": "application/jsonl"}, "got 'application/jsonl'"),
+        ({"content-type": "application/vnd.api+json"}, "got 'application/vnd.api+json'"),
+        ({}, "none was sent"),
+    ],
+    ids=["text", "text-charset", "jsonl", "vendor-json", "none"],
+)
+def test_bodies_not_sent_as_application_json_are_422(
+    client: httpx.Client, somia_server: FakeServer, headers: dict[str, str], sent: str
+) -> None:
+    response = client.post(
+        create_url(somia_server), content=b'{"input_data": "x"}', headers=headers
+    )
+
+    [problem] = problems(response)
+    assert (problem["loc"], problem["type"]) == (["body"], "content_type")
+    assert problem["msg"] == f"Content-Type should be application/json, {sent}"
+    assert "x-request-id" in response.headers
+    assert somia_server.fake.session_ids == []
+
+
+def test_a_form_body_is_422(client: httpx.Client, somia_server: FakeServer) -> None:
+    response = client.post(create_url(somia_server), data={"input_data": "x"})
+
+    assert [(p["loc"], p["type"]) for p in problems(response)] == [(["body"], "content_type")]
+    assert somia_server.fake.session_ids == []
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/json; charset=utf-8", "Application/JSON", "application/json ;charset=UTF-8"],
+)
+def test_application_json_with_parameters_and_in_any_case_is_accepted(
+    client: httpx.Client, somia_server: FakeServer, content_type: str
+) -> None:
+    response = client.post(
+        create_url(somia_server),
+        content=b'{"input_data": "x"}',
+        headers={"content-type": content_type},
+    )
+
+    assert response.status_code == 200, response.text
+    assert response.json()["message"] == "You said: x"
+
+
 @pytest.mark.parametrize(
     ("body", "loc", "type_"),
     [
