@@ -1,7 +1,8 @@
 """The `somia` command line: run one turn, chat, or serve the fake API.
 
 Exit status: 0 done, 1 the API answered with an error, 2 usage (bad arguments, no API key),
-3 network (no usable answer arrived), 130 interrupted.
+3 network (no usable answer arrived), 130 interrupted. A standard output closed by its reader
+(`somia run ... | head`) ends the command quietly with 0, in every mode, like other Unix tools.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ EXIT_API_ERROR = 1
 EXIT_USAGE = 2
 EXIT_NETWORK = 3
 EXIT_INTERRUPTED = 130
+INT64_MAX = 2**63 - 1
 
 Handler = Callable[[argparse.Namespace, SomiaClient], int]
 
@@ -66,10 +68,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"\n{PROG}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
-        # The reader went away (`somia run ... | head`): stop quietly, like other Unix tools,
-        # and keep the interpreter's final flush from failing again.
+        # The reader went away (`somia run ... | head`): it has all it wanted, so stop quietly
+        # with success, like other Unix tools, and keep the interpreter's final flush from
+        # failing again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_API_ERROR
+        return 0
 
 
 def _run_reporting_errors(handler: Handler, args: argparse.Namespace, client: SomiaClient) -> int:
@@ -240,12 +243,15 @@ class _CommandParser(argparse.ArgumentParser):
 
 
 def _agent_id(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"not an agent id (a positive integer): {text!r}")
+    # ASCII digits only: int() would also take " 7", "+7", "1_0" or non-ASCII digits.
+    value = 0
+    if text.isascii() and text.isdigit():
+        with contextlib.suppress(ValueError):  # more digits than int() converts
+            value = int(text)
+    if not 1 <= value <= INT64_MAX:
+        raise argparse.ArgumentTypeError(
+            f"not an agent id (a positive integer of at most {INT64_MAX}): {text!r}"
+        )
     return value
 
 
@@ -356,7 +362,10 @@ def write_text(stream: Stream[StreamEvent], out: TextIO) -> None:
 def _read_message(message: str | None) -> str | None:
     if message != "-":
         return message
-    return sys.stdin.read().rstrip("\r\n")
+    text = sys.stdin.read()
+    if not text.strip():  # nothing worth a (paid) turn
+        raise UsageError("no message on standard input")
+    return text.rstrip("\r\n")
 
 
 def _run(args: argparse.Namespace, client: SomiaClient) -> int:

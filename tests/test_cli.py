@@ -227,6 +227,18 @@ def test_run_reads_the_message_from_stdin_given_a_dash(somia_server: FakeServer)
     assert somia_server.requests[0].json["input_data"] == "from a pipe"
 
 
+@pytest.mark.parametrize("stdin", ["", "\n", " \t\r\n\n"], ids=["empty", "newline", "blank"])
+def test_run_with_nothing_on_stdin_given_a_dash_is_a_usage_error(
+    somia_server: FakeServer, stdin: str
+) -> None:
+    result = somia("run", "1", "-", server=somia_server, stdin=stdin)
+
+    assert result.returncode == 2
+    assert error_line(result) == "somia: error: no message on standard input"
+    assert result.stdout == ""
+    assert somia_server.requests == []
+
+
 def test_run_without_a_message_sends_no_input(somia_server: FakeServer) -> None:
     result = somia("run", "1", server=somia_server)
 
@@ -321,6 +333,42 @@ def test_bad_arguments_exit_2_before_any_request(somia_server: FakeServer, args:
 
 
 @pytest.mark.parametrize(
+    "agent_id",
+    [" 7", "7 ", "1_0", "+7", "-7", "0", "\u0661", "\uff17", "7.0", "", "9223372036854775808"],
+    ids=[
+        "leading-space",
+        "trailing-space",
+        "underscore",
+        "plus",
+        "negative",
+        "zero",
+        "arabic-indic-one",
+        "fullwidth-seven",
+        "decimal",
+        "empty",
+        "above-int64",
+    ],
+)
+@pytest.mark.parametrize("command", ["run", "chat"])
+def test_agent_ids_other_than_plain_ascii_digits_exit_2_naming_agent_id(
+    somia_server: FakeServer, command: str, agent_id: str
+) -> None:
+    result = somia(command, agent_id, server=somia_server)
+
+    assert result.returncode == 2
+    assert "argument AGENT_ID: not an agent id" in result.stderr
+    assert somia_server.requests == []
+
+
+def test_the_largest_int64_agent_id_is_sent(somia_server: FakeServer) -> None:
+    result = somia("run", "9223372036854775807", "hi", server=somia_server)
+
+    assert result.returncode == 1  # this fake has no such agent
+    assert "404 Not Found: Agent not found" in error_line(result)
+    assert somia_server.requests[0].path.endswith("/agent/9223372036854775807/session")
+
+
+@pytest.mark.parametrize(
     ("args", "message"),
     [
         (["run", "1", "hi", "--session", ".."], "session_id must not be '..'"),
@@ -389,6 +437,59 @@ def test_a_stream_cut_short_is_a_network_error_exit_3(somia_server: FakeServer) 
     assert result.returncode == 3
     assert result.stdout == "You said: \n"
     assert "answer is incomplete" in error_line(result)
+
+
+@pytest.mark.parametrize("unbuffered", [True, False], ids=["unbuffered", "buffered"])
+@pytest.mark.parametrize("mode", [[], ["--json"], ["--no-stream"]], ids=["stream", "json", "whole"])
+def test_a_closed_stdout_ends_quietly_with_exit_0(
+    somia_server: FakeServer, mode: list[str], unbuffered: bool
+) -> None:
+    env = _env(somia_server.base_url)
+    if not unbuffered:
+        del env["PYTHONUNBUFFERED"]
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first write
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "somia", "run", "2", "tell me a story", *mode],
+            env=env,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+        )
+    finally:
+        os.close(write_end)
+    try:
+        _, stderr = proc.communicate(timeout=TIMEOUT)
+    finally:
+        proc.kill()
+        proc.wait(timeout=TIMEOUT)
+
+    assert proc.returncode == 0, stderr
+    assert stderr.decode().splitlines() == [f"session: {somia_server.fake.session_ids[0]}"]
+
+
+def test_a_reader_that_leaves_mid_stream_ends_it_quietly_with_exit_0(
+    somia_server: FakeServer,
+) -> None:
+    # `somia run 2 "tell me a story" | head -c 12`
+    somia_server.fake.event_delay = 0.05
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "somia", "run", "2", "tell me a story"],
+        env=_env(somia_server.base_url),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        read_until(proc.stdout.fileno(), b"word1 ", bytearray())
+        proc.stdout.close()
+        _, stderr = proc.communicate(timeout=TIMEOUT)
+    finally:
+        proc.kill()
+        proc.wait(timeout=TIMEOUT)
+
+    assert proc.returncode == 0, stderr
+    assert stderr.decode().splitlines() == [f"session: {somia_server.fake.session_ids[0]}"]
 
 
 def test_sigint_during_an_answer_exits_130(somia_server: FakeServer) -> None:
