@@ -134,7 +134,7 @@ def session_from_response(response: httpx.Response) -> AgentSessionResponse:
             f"the server's {response.status_code} answer is not JSON "
             f"(content type {response.headers.get('content-type', 'none')!r})",
             status_code=response.status_code,
-            body=text[:500],
+            body=text,
         ) from exc
     return parse_session(data, info, raw=content)
 
@@ -154,7 +154,7 @@ def answer_error(response: httpx.Response, config: ClientConfig) -> SomiaError:
     return InvalidResponseError(
         f"asked for a stream, but the server answered {content_type!r}",
         status_code=response.status_code,
-        body=response.content[:500].decode("utf-8", errors="replace"),
+        body=response.content.decode("utf-8", errors="replace"),
     )
 
 

@@ -111,7 +111,7 @@ def _invalid(why: str, info: ResponseInfo, raw: bytes) -> InvalidResponseError:
     return InvalidResponseError(
         f"the server's answer is not a session ({why})",
         status_code=info.status_code,
-        body=raw[:500].decode("utf-8", errors="replace"),
+        body=raw.decode("utf-8", errors="replace"),
     )
 
 

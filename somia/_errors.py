@@ -171,7 +171,10 @@ class AgentStreamError(SomiaError):
 
 
 class InvalidResponseError(SomiaError):
-    """A successful answer whose body is not the documented JSON."""
+    """A successful answer whose body is not the documented JSON.
+
+    `body` is the answer's whole text: a turn may have run, so none of it is dropped.
+    """
 
     def __init__(self, message: str, *, status_code: int, body: str) -> None:
         super().__init__(message)

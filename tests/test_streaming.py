@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -465,3 +466,11 @@ def test_async_final_response_after_leaving_the_loop_early_says_closed(
     message = asyncio.run(run())
     assert "StreamConsumed" not in message
     assert "closed" in message
+
+
+def test_a_json_answer_to_a_streaming_call_keeps_the_whole_answer(server: ScriptedServer) -> None:
+    answer = {"session_id": "s", "message": "x" * 2000}
+    server.script(Reply(200, answer))
+    with _client(server) as client, pytest.raises(somia.InvalidResponseError) as caught:
+        client.sessions.create_session(1, stream=True)
+    assert json.loads(caught.value.body) == answer
