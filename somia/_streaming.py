@@ -7,7 +7,7 @@ import contextlib
 import json
 import sys
 import weakref
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -20,6 +20,7 @@ from somia._errors import (
     StreamInterruptedError,
     StreamParseError,
     StreamTimeoutError,
+    server_message,
 )
 from somia._models import AgentSessionResponse, ResponseInfo, StreamEvent
 from somia._sse import ServerSentEvent, SSEDecoder
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     import asyncio
 
 T = TypeVar("T")
+R = TypeVar("R")  # the reader: a generator or an async generator
 
 _END = StreamEvent("end", True)
 _DRAIN_READS = 2  # reads after the end event, for the body's end (see Stream._events)
@@ -80,14 +82,12 @@ class _StreamState:
         "errors",
         "events",
         "info",
-        "is_async",
         "last_chunk",
-        "terminated",
+        "raw",
         "what",
     )
 
-    def __init__(self, response: httpx.Response, what: str, *, is_async: bool) -> None:
-        self.is_async = is_async
+    def __init__(self, response: httpx.Response, what: str) -> None:
         self.decoder = SSEDecoder()
         self.info = ResponseInfo.from_response(response)
         self.what = what
@@ -95,7 +95,13 @@ class _StreamState:
         self.last_chunk: Any = None
         self.errors: list[Any] = []
         self.ended = False  # the end event came: the answer is whole
-        self.terminated = False  # an end or error event came: the body may stop here
+        # Without a content coding the body is read raw: one layer less per read.
+        self.raw = "content-encoding" not in response.headers
+
+    @property
+    def terminated(self) -> bool:
+        """An end or error event came: the body may legitimately stop here."""
+        return self.ended or bool(self.errors)
 
     def accept(self, raw: ServerSentEvent) -> StreamEvent:
         """Classify one decoded event and keep count (one event at a time, so that a bad
@@ -105,19 +111,11 @@ class _StreamState:
         kind, data = event
         if kind == "chunk":
             self.last_chunk = data
+        elif kind == "error":
+            self.errors.append(data)
         else:
-            self.terminated = True
-            if kind == "error":
-                self.errors.append(data)
-            else:
-                self.ended = True
+            self.ended = True
         return event
-
-    def chunks(self, response: httpx.Response) -> Any:
-        """The body's bytes; raw when it has no content coding (one layer less per read)."""
-        if "content-encoding" in response.headers:
-            return response.aiter_bytes() if self.is_async else response.iter_bytes()
-        return response.aiter_raw() if self.is_async else response.iter_raw()
 
     def interrupted(
         self, exc: BaseException | None, how: str = "was cut off"
@@ -155,7 +153,7 @@ class _StreamState:
 
 
 def _agent_error(data: Any) -> AgentStreamError:
-    message = StreamEvent("error", data).error_message or repr(data)
+    message = server_message(data) or repr(data)
     return AgentStreamError(f"the agent reported an error: {message}", data=data)
 
 
@@ -179,8 +177,23 @@ class _TextDeltas:
         return message[len(previous) :] if message.startswith(previous) else message
 
 
-class _StreamBase(Generic[T]):
-    _state: _StreamState
+class _StreamBase(Generic[T, R]):
+    """What Stream and AsyncStream share: the response, its state and the live reader."""
+
+    def __init__(self, response: httpx.Response, *, what: str) -> None:
+        self._response = response
+        self._state = _StreamState(response, what)
+        self._closed = False
+        self._reader: weakref.ref[R] | None = None
+
+    def _live_reader(self, start: Callable[[], R]) -> R:
+        # A reader still alive (say, text_deltas() stopped half way) is continued, not
+        # raced. Only a weak reference: a loop left early must drop its reader at once.
+        reader = self._reader() if self._reader else None
+        if reader is None:
+            reader = start()
+            self._reader = weakref.ref(reader)
+        return reader
 
     @property
     def response(self) -> ResponseInfo:
@@ -197,7 +210,7 @@ class _StreamBase(Generic[T]):
         return header
 
 
-class Stream(_StreamBase[T]):
+class Stream(_StreamBase[T, Iterator[Any]]):
     """The events of a streaming call, yielded as they arrive.
 
     Events are read once, by one reader at a time: `final_response()` after a half-read
@@ -207,26 +220,15 @@ class Stream(_StreamBase[T]):
     does `final_response()` on it: a partial answer never passes for a whole one.
     """
 
-    def __init__(self, response: httpx.Response, *, what: str) -> None:
-        self._response = response
-        self._state = _StreamState(response, what, is_async=False)
-        self._closed = False
-        self._reader: weakref.ref[Iterator[Any]] | None = None
-
     def __iter__(self) -> Iterator[T]:
-        # A reader still alive (say, text_deltas() stopped half way) is continued, not
-        # raced. Only a weak reference: a loop left early must drop its reader at once.
-        reader = self._reader() if self._reader else None
-        if reader is None:
-            reader = self._events()
-            self._reader = weakref.ref(reader)
-        return reader
+        return self._live_reader(self._events)
 
     def _events(self) -> Iterator[Any]:
         state = self._state
         try:
             feed, accept = state.decoder.feed, state.accept
-            chunks = state.chunks(self._response)
+            response = self._response
+            chunks = response.iter_raw() if state.raw else response.iter_bytes()
             for chunk in chunks:
                 for raw in feed(chunk):
                     event = accept(raw)
@@ -289,27 +291,18 @@ class Stream(_StreamBase[T]):
             self.close()
 
 
-class AsyncStream(_StreamBase[T]):
+class AsyncStream(_StreamBase[T, AsyncIterator[Any]]):
     """The events of an async streaming call; the awaited twin of `Stream`."""
 
-    def __init__(self, response: httpx.Response, *, what: str) -> None:
-        self._response = response
-        self._state = _StreamState(response, what, is_async=True)
-        self._closed = False
-        self._reader: weakref.ref[AsyncIterator[Any]] | None = None
-
     def __aiter__(self) -> AsyncIterator[T]:
-        reader = self._reader() if self._reader else None  # see Stream.__iter__
-        if reader is None:
-            reader = self._events()
-            self._reader = weakref.ref(reader)
-        return reader
+        return self._live_reader(self._events)
 
     async def _events(self) -> AsyncIterator[Any]:
         state = self._state
         try:
             feed, accept = state.decoder.feed, state.accept
-            chunks = state.chunks(self._response)
+            response = self._response
+            chunks = response.aiter_raw() if state.raw else response.aiter_bytes()
             async for chunk in chunks:
                 for raw in feed(chunk):
                     event = accept(raw)
