@@ -206,6 +206,19 @@ class BaseClient(Generic[HttpT, SessionsT]):
         self._call_timeout = None if self._owns_http else self._config.timeout
         self.sessions: SessionsT = self._sessions_type(self)
 
+    def _prepare(
+        self, agent_id: object, session_id: object, stream: bool, options: Mapping[str, object]
+    ) -> PreparedCall:
+        return prepare_call(
+            self._config,
+            agent_id,
+            session_id,
+            stream=stream,
+            options=options,
+            base_headers=self._call_headers,
+            default_timeout=self._call_timeout,
+        )
+
     @classmethod
     def from_env(cls, **options: Any) -> Self:
         """A client configured from `SOMIA_BASE_URL` and `SOMIA_API_KEY`; options override."""

@@ -25,8 +25,6 @@ class _Wire(NamedTuple):
     """What the generated client knows, read once."""
 
     defaults: dict[str, Any]  # the request body's documented defaults
-    request_fields: frozenset[str]
-    answer_fields: tuple[str, ...]
     create: Callable[..., dict[str, Any]]
     interact: Callable[..., dict[str, Any]]
 
@@ -34,18 +32,11 @@ class _Wire(NamedTuple):
 @functools.cache
 def wire() -> _Wire:
     """The generated client's facts (imports `somia_api` on first use)."""
-    import attrs
-
     from somia_api.api.sessions import create_session, interact_session
-    from somia_api.models import AgentExecutionRequest, AgentSessionResponse
-
-    def names(cls: type) -> list[str]:
-        return [f.name for f in attrs.fields(cls) if f.name != "additional_properties"]
+    from somia_api.models import AgentExecutionRequest
 
     return _Wire(
         defaults=AgentExecutionRequest().to_dict(),
-        request_fields=frozenset(names(AgentExecutionRequest)),
-        answer_fields=tuple(names(AgentSessionResponse)),
         create=create_session._get_kwargs,
         interact=interact_session._get_kwargs,
     )

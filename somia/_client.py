@@ -15,7 +15,6 @@ from somia._base import (
     is_event_stream,
     log_response,
     log_retry,
-    prepare_call,
     session_from_response,
 )
 from somia._errors import translate_transport_error
@@ -53,15 +52,7 @@ class SomiaClient(BaseClient[httpx.Client, AgentSessionsClient]):
     def _call(
         self, agent_id: object, session_id: object, stream: bool, options: Mapping[str, object]
     ) -> AgentSessionResponse | Stream[StreamEvent]:
-        call = prepare_call(
-            self._config,
-            agent_id,
-            session_id,
-            stream=stream,
-            options=options,
-            base_headers=self._call_headers,
-            default_timeout=self._call_timeout,
-        )
+        call = self._prepare(agent_id, session_id, stream, options)
         response = self._send(call)
         if stream:
             return Stream(response, what=call.what)
