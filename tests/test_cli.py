@@ -6,6 +6,7 @@ typed Ctrl-C is a real SIGINT and Ctrl-D a real end of input. Every wait is boun
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -181,23 +182,31 @@ def test_run_streams_the_answer_to_stdout_and_the_session_to_stderr(
     assert somia_server.requests[0].json["stream"] is True
 
 
-def test_run_writes_each_piece_as_it_arrives(somia_server: FakeServer) -> None:
-    somia_server.fake.event_delay = 0.3
+@contextlib.contextmanager
+def story(server: FakeServer, event_delay: float) -> Iterator[subprocess.Popen[bytes]]:
+    """`somia run 2 "tell me a story"` streaming a slow story; killed on the way out."""
+    server.fake.event_delay = event_delay
     proc = subprocess.Popen(
         [sys.executable, "-m", "somia", "run", "2", "tell me a story"],
-        env=_env(somia_server.base_url),
+        env=_env(server.base_url),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
     try:
         assert proc.stdout is not None
+        yield proc
+    finally:
+        proc.kill()
+        proc.communicate(timeout=TIMEOUT)
+
+
+def test_run_writes_each_piece_as_it_arrives(somia_server: FakeServer) -> None:
+    with story(somia_server, 0.3) as proc:
+        assert proc.stdout is not None
         out = bytearray()
         read_until(proc.stdout.fileno(), b"word1 ", out)
         assert proc.poll() is None  # still streaming: the first words came before the rest
         assert b"word29" not in out
-    finally:
-        proc.kill()
-        proc.communicate(timeout=TIMEOUT)
 
 
 def test_run_no_stream_prints_the_whole_answer(somia_server: FakeServer) -> None:
@@ -472,41 +481,22 @@ def test_a_reader_that_leaves_mid_stream_ends_it_quietly_with_exit_0(
     somia_server: FakeServer,
 ) -> None:
     # `somia run 2 "tell me a story" | head -c 12`
-    somia_server.fake.event_delay = 0.05
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "somia", "run", "2", "tell me a story"],
-        env=_env(somia_server.base_url),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    try:
+    with story(somia_server, 0.05) as proc:
         assert proc.stdout is not None
         read_until(proc.stdout.fileno(), b"word1 ", bytearray())
         proc.stdout.close()
         _, stderr = proc.communicate(timeout=TIMEOUT)
-    finally:
-        proc.kill()
-        proc.wait(timeout=TIMEOUT)
 
     assert proc.returncode == 0, stderr
     assert stderr.decode().splitlines() == [f"session: {somia_server.fake.session_ids[0]}"]
 
 
 def test_sigint_during_an_answer_exits_130(somia_server: FakeServer) -> None:
-    somia_server.fake.event_delay = 0.3
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "somia", "run", "2", "tell me a story"],
-        env=_env(somia_server.base_url),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    try:
+    with story(somia_server, 0.3) as proc:
         assert proc.stdout is not None
         read_until(proc.stdout.fileno(), b"word0", bytearray())
         proc.send_signal(signal.SIGINT)
         _, stderr = proc.communicate(timeout=TIMEOUT)
-    finally:
-        proc.kill()
     assert proc.returncode == 130
     assert stderr.decode().splitlines()[-1] == "somia: interrupted"
 

@@ -14,7 +14,13 @@ from typing import Any
 
 import hypothesis
 import pytest
-from contract_support import load_schema, run_session_chain, workflow
+from contract_support import (
+    FUZZ_SETTINGS,
+    STATEFUL_SETTINGS,
+    load_schema,
+    run_session_chain,
+    workflow,
+)
 from schemathesis import Case
 
 BASE_URL = os.environ.get("SOMIA_CONTRACT_BASE_URL", "")
@@ -42,16 +48,10 @@ pytestmark = [
     ),
 ]
 
-LIVE_FUZZ_SETTINGS = hypothesis.settings(
-    derandomize=True, database=None, deadline=None, max_examples=3, print_blob=False
-)
+# The fake's settings, with the small budget of paid turns.
+LIVE_FUZZ_SETTINGS = hypothesis.settings(FUZZ_SETTINGS, max_examples=3)
 LIVE_STATEFUL_SETTINGS = hypothesis.settings(
-    derandomize=True,
-    database=None,
-    deadline=None,
-    max_examples=2,
-    stateful_step_count=3,
-    print_blob=False,
+    STATEFUL_SETTINGS, max_examples=2, stateful_step_count=3
 )
 
 schema = load_schema(
