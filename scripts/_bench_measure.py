@@ -11,7 +11,6 @@ import contextlib
 import gc
 import math
 import re
-import selectors
 import statistics
 import subprocess
 import sys
@@ -21,6 +20,8 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from _server_process import first_line, stop
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_SCRIPT = ROOT / "scripts" / "_bench_server.py"
@@ -163,35 +164,11 @@ def micros(seconds: float) -> str:
 
 def _read_url(proc: subprocess.Popen[bytes], errors: Any) -> str:
     """The URL a server process announces on its first line of output, within a deadline."""
-    assert proc.stdout is not None
-    deadline = time.monotonic() + STARTUP_SECONDS
-    with selectors.DefaultSelector() as selector:
-        selector.register(proc.stdout, selectors.EVENT_READ)
-        while (left := deadline - time.monotonic()) > 0:
-            if not selector.select(timeout=min(left, 0.5)):
-                if proc.poll() is not None:
-                    break
-                continue
-            line = proc.stdout.readline().decode(errors="replace")
-            found = re.search(r"http://127\.0\.0\.1:\d+", line)
-            if found:
-                return found.group(0)
-            if not line:
-                break
+    found = re.search(r"http://127\.0\.0\.1:\d+", first_line(proc, STARTUP_SECONDS) or "")
+    if found:
+        return found.group(0)
     errors.seek(0)
     raise RuntimeError(f"server did not start: {errors.read().decode(errors='replace')[-2000:]}")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-    if proc.stdout is not None:
-        proc.stdout.close()
 
 
 @contextlib.contextmanager
@@ -204,7 +181,7 @@ def serving(command: list[str]) -> Iterator[str]:
         try:
             yield _read_url(proc, errors)
         finally:
-            _stop(proc)
+            stop(proc)
 
 
 def bench_server() -> contextlib.AbstractContextManager[str]:

@@ -8,12 +8,11 @@ stops the server. Exits 0 only if every step did what it shows; leaves nothing r
 from __future__ import annotations
 
 import os
-import select
 import shlex
-import signal
 import subprocess
 import sys
-import time
+
+from _server_process import first_line, stop
 
 SOMIA = [sys.executable, "-m", "somia"]
 FAKE_KEY = "sk-fake-somia"  # the fake server's default key
@@ -34,33 +33,12 @@ def start_server() -> tuple[subprocess.Popen[bytes], str]:
     args = ["fake-server", "--port", "0", "--event-delay", "0.15", "--log-level", "WARNING"]
     say(f"$ {shlex.join(['somia', *args])} &")
     server = subprocess.Popen([*SOMIA, *args], stdout=subprocess.PIPE)
-    assert server.stdout is not None
-    announced = b""
-    deadline = time.monotonic() + STEP_TIMEOUT
-    while not announced.endswith(b"\n"):
-        remaining = deadline - time.monotonic()
-        ready, _, _ = select.select([server.stdout], [], [], max(remaining, 0))
-        chunk = os.read(server.stdout.fileno(), 1024) if ready else b""
-        if not chunk:
-            stop_server(server)
-            raise DemoError("the fake server did not start")
-        announced += chunk
-    line = announced.decode().strip()
+    line = first_line(server, STEP_TIMEOUT)
+    if line is None or " on " not in line:
+        stop(server)
+        raise DemoError("the fake server did not start")
     say(f"{line}; pid {server.pid}")
     return server, line.split(" on ", 1)[1].split()[0]
-
-
-def stop_server(server: subprocess.Popen[bytes]) -> None:
-    """Stop the server (SIGTERM, then SIGKILL if it lingers) and reap it."""
-    if server.poll() is None:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
-    if server.stdout is not None:
-        server.stdout.close()
 
 
 def somia(args: list[str], env: dict[str, str]) -> tuple[int, str]:
@@ -120,7 +98,7 @@ def main() -> int:
         say(f"demo failed: {exc}")
         return 1
     finally:
-        stop_server(server)
+        stop(server)
         say(f"\n# Fake server (pid {server.pid}) stopped.")
     say("Demo done: see README.md for the SDK, the command line and `make test`.")
     return 0
