@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -26,6 +27,7 @@ SPEC = ROOT / "openapi" / "somia.yaml"
 CONFIG = ROOT / "openapi" / "generator.yaml"
 TARGET = ROOT / "generated" / "somia_api"
 PACKAGE = "somia_api"
+DOCUMENT = "openapi.json"  # the normalised document, read by somia, the fake and api-diff
 
 # Written into the generated package after generation, so they are part of the drift check too.
 MARKER = """\
@@ -96,6 +98,7 @@ def generate(into: Path, spec: Path = SPEC) -> Path:
         stdout=subprocess.DEVNULL,
     )
     (out / "py.typed").write_text("")
+    (out / DOCUMENT).write_text(normalised_document(spec))
     # The document's digest ties the output to it: any edit, even one that changes no code,
     # shows up in the drift check until the package is regenerated.
     digest = hashlib.sha256(spec.read_bytes()).hexdigest()
@@ -103,6 +106,14 @@ def generate(into: Path, spec: Path = SPEC) -> Path:
         f"{MARKER}\nGenerated from openapi/somia.yaml, sha256 {digest}\n"
     )
     return out
+
+
+def normalised_document(spec: Path) -> str:
+    """The document as sorted, indented JSON: YAML spelling and key order carry no meaning."""
+    import yaml  # a dev dependency, like the generator itself
+
+    document = yaml.safe_load(spec.read_text())
+    return json.dumps(document, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def _files(root: Path) -> dict[str, Path]:

@@ -42,6 +42,16 @@ def wire() -> _Wire:
     )
 
 
+@functools.cache
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI document as `make generate` normalised it (JSON, shipped in the wheel)."""
+    from importlib.resources import files
+
+    text = files("somia_api").joinpath("openapi.json").read_text(encoding="utf-8")
+    document: dict[str, Any] = json.loads(text)
+    return document
+
+
 @functools.lru_cache(maxsize=1024)
 def _route(agent_id: int, session_id: str | None) -> tuple[str, dict[str, str], str]:
     """Path, fixed headers and the idempotency header's name of one operation's call."""
