@@ -21,6 +21,10 @@ import sys
 import tempfile
 import tomllib
 from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _facts import compile_facts
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "openapi" / "somia.yaml"
@@ -28,6 +32,14 @@ CONFIG = ROOT / "openapi" / "generator.yaml"
 TARGET = ROOT / "generated" / "somia_api"
 PACKAGE = "somia_api"
 DOCUMENT = "openapi.json"  # the normalised document, read by somia, the fake and api-diff
+FACTS = "facts.py"  # options, checks, answer classes and statuses compiled from the document
+# Body fields the SDK's methods take as explicit keywords (so not in the options TypedDicts),
+# and the SDK's own call options and parameters, which no body field may shadow.
+CURATED_KEYWORDS = frozenset({"stream"})
+SDK_KEYWORDS = frozenset(
+    {"agent_id", "session_id", "timeout", "extra_headers", "extra_body", "idempotency_key",
+     "total_timeout", "self"}
+)  # fmt: skip
 
 # Written into the generated package after generation, so they are part of the drift check too.
 MARKER = """\
@@ -98,7 +110,18 @@ def generate(into: Path, spec: Path = SPEC) -> Path:
         stdout=subprocess.DEVNULL,
     )
     (out / "py.typed").write_text("")
-    (out / DOCUMENT).write_text(normalised_document(spec))
+    document = normalised_document(spec)
+    (out / DOCUMENT).write_text(document)
+    facts = out / FACTS
+    facts.write_text(
+        compile_facts(
+            json.loads(document),
+            field_prefix=_generator_config().get("field_prefix", "field_"),
+            curated=CURATED_KEYWORDS,
+            reserved=SDK_KEYWORDS,
+        )
+    )
+    _format(facts, env)
     # The document's digest ties the output to it: any edit, even one that changes no code,
     # shows up in the drift check until the package is regenerated.
     digest = hashlib.sha256(spec.read_bytes()).hexdigest()
@@ -109,11 +132,33 @@ def generate(into: Path, spec: Path = SPEC) -> Path:
 
 
 def normalised_document(spec: Path) -> str:
-    """The document as sorted, indented JSON: YAML spelling and key order carry no meaning."""
+    """The document as indented JSON, in the document's order: YAML spelling carries no meaning."""
     import yaml  # a dev dependency, like the generator itself
 
     document = yaml.safe_load(spec.read_text())
-    return json.dumps(document, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+    return json.dumps(document, indent=1, ensure_ascii=False) + "\n"
+
+
+def _generator_config() -> dict[str, Any]:
+    import yaml
+
+    config: dict[str, Any] = yaml.safe_load(CONFIG.read_text()) or {}
+    return config
+
+
+def _format(path: Path, env: dict[str, str]) -> None:
+    """Format a written module as the generator's post-hooks format its own."""
+    ruff = str(_bin_dir() / "ruff")
+    for args in (
+        ["check", "--isolated", "--no-cache", "--fix-only", "--select", "F,I,UP"],
+        ["format", "--isolated", "--no-cache"],
+    ):
+        subprocess.run(
+            [ruff, *args, "--target-version", "py311", "--line-length", "120", str(path)],
+            check=True,
+            env=env,
+            stdout=subprocess.DEVNULL,
+        )
 
 
 def _files(root: Path) -> dict[str, Path]:

@@ -12,10 +12,10 @@ from typing import Any, Generic, Self, TypeVar
 import attrs
 import httpx
 
-from somia._bridge import build_request, parse_session
+from somia._bridge import BODY_FIELDS, build_request, check_body
 from somia._config import RETRY_ATTEMPT_HEADER, ClientConfig
 from somia._errors import InvalidResponseError, SomiaError, error_from_response
-from somia._models import AgentSessionResponse, ResponseInfo, check_turn
+from somia._models import AgentSessionResponse, ResponseInfo, parse_session
 from somia._validation import (
     check_agent_id,
     check_headers,
@@ -27,7 +27,8 @@ from somia._validation import (
 
 logger = logging.getLogger("somia")
 
-_CALL_OPTIONS = frozenset({"timeout", "extra_headers", "idempotency_key"})
+_CALL_OPTIONS = frozenset({"timeout", "extra_headers", "extra_body", "idempotency_key"})
+_BODY_WIRE_NAMES = frozenset(BODY_FIELDS.values())
 _ACCEPT_STREAM = {"Accept": "text/event-stream"}
 
 
@@ -73,15 +74,18 @@ def prepare_call(
     """
     agent = check_agent_id(agent_id)
     session = None if session_id is None else check_session_id(session_id)
-    body = {name: value for name, value in options.items() if name not in _CALL_OPTIONS}
-    body["stream"] = stream
-    fields = check_turn(body)
+    fields = {name: value for name, value in options.items() if name not in _CALL_OPTIONS}
+    fields["stream"] = stream
+    body = check_body(fields)
+    extra_body = options.get("extra_body")
+    if extra_body is not None:
+        body = _merge_extra_body(body, extra_body, fields)
     key = options.get("idempotency_key")
     if key is None:
         key = os.urandom(16).hex()  # as unique as a uuid4, at a fraction of the cost
     else:
         check_idempotency_key(key)
-    path, wire_headers, content = build_request(agent, session, fields, idempotency_key=key)
+    path, wire_headers, content = build_request(agent, session, body, idempotency_key=key)
     layers = [base_headers, wire_headers]
     if stream:
         layers.append(_ACCEPT_STREAM)
@@ -103,6 +107,22 @@ def prepare_call(
         stream=stream,
         what=f"POST {path}",
     )
+
+
+def _merge_extra_body(
+    body: dict[str, Any], extra: object, options: Mapping[str, Any]
+) -> dict[str, Any]:
+    """`extra_body` merged into the checked body; a field the SDK knows must be an option."""
+    if not isinstance(extra, Mapping):
+        raise TypeError(f"extra_body must be a mapping, not {type(extra).__name__}")
+    for key in extra:
+        if not isinstance(key, str):
+            raise TypeError(f"extra_body keys must be str, not {type(key).__name__}")
+        if key in BODY_FIELDS or key in _BODY_WIRE_NAMES:
+            raise ValueError(
+                f"extra_body sets {key!r}, which is a documented field: pass it as an option"
+            )
+    return {**body, **extra}
 
 
 def log_response(call: PreparedCall, response: httpx.Response, attempt: int) -> None:

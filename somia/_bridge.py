@@ -1,10 +1,17 @@
 """The one bridge to the generated low-level client (`somia_api`).
 
-Only this module imports the generated package: paths, parameter quoting, header names, the
-request's defaults and the answer's fields all come from the OpenAPI document through it.
-It is imported on the first call rather than with `somia`, and what it says about a route is
-kept, so that a call only merges dicts and encodes JSON. Everything raised here is a
-`somia` error, or a TypeError naming a bad argument.
+Only this module imports the generated package. Two kinds of facts come through it:
+
+- `somia_api.facts`, which `make generate` compiles from the document: the request options
+  (TypedDicts), their checks, the answer's classes and the documented statuses. They are
+  plain Python, cheap to import, and loaded with `somia`.
+- the generated endpoint modules, loaded on the first call: the path of each operation, how
+  it quotes parameters and names headers. They are read through the endpoint's
+  `_get_kwargs` (private to the generator, whose version is pinned), because it is the one
+  place where the generated client turns arguments into a request; doing so once per route
+  keeps the call path free of the generated model classes.
+
+Everything raised here is a `somia` error, or a TypeError naming a bad argument.
 """
 
 from __future__ import annotations
@@ -14,8 +21,17 @@ import json
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from somia._errors import InvalidResponseError
-from somia._models import AgentSessionResponse, ResponseInfo
+from somia_api import facts as _facts
+from somia_api.facts import OPERATIONS as OPERATIONS
+from somia_api.facts import AgentExecutionRequestFields as AgentExecutionRequestFields
+from somia_api.facts import AgentExecutionRequestOptions as AgentExecutionRequestOptions
+from somia_api.facts import AgentSessionResponseFields as AgentSessionResponseFields
+from somia_api.facts import AnswerObject as AnswerObject
+from somia_api.facts import ShapeError as ShapeError
+
+# The request body of both session operations (AgentExecutionRequest).
+BODY_FIELDS: dict[str, str] = _facts.AGENT_EXECUTION_REQUEST_FIELDS  # keyword -> wire name
+check_body = _facts.check_agent_execution_request
 
 _encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
 _KEY_MARK = "\x00key"  # stands in for the idempotency key while a route is worked out
@@ -24,7 +40,6 @@ _KEY_MARK = "\x00key"  # stands in for the idempotency key while a route is work
 class _Wire(NamedTuple):
     """What the generated client knows, read once."""
 
-    defaults: dict[str, Any]  # the request body's documented defaults
     create: Callable[..., dict[str, Any]]
     interact: Callable[..., dict[str, Any]]
 
@@ -33,10 +48,8 @@ class _Wire(NamedTuple):
 def wire() -> _Wire:
     """The generated client's facts (imports `somia_api` on first use)."""
     from somia_api.api.sessions import create_session, interact_session
-    from somia_api.models import AgentExecutionRequest
 
     return _Wire(
-        defaults=AgentExecutionRequest().to_dict(),
         create=create_session._get_kwargs,
         interact=interact_session._get_kwargs,
     )
@@ -72,69 +85,31 @@ def _route(agent_id: int, session_id: str | None) -> tuple[str, dict[str, str], 
 def _encode_body(body: dict[str, Any]) -> bytes:
     try:
         return _encode(body).encode()
-    except (TypeError, ValueError) as exc:
-        for name in ("input_data", "metadata"):  # name the argument that cannot be JSON
+    except (TypeError, ValueError, RecursionError) as exc:
+        for name, value in body.items():  # name the field that cannot be JSON
             try:
-                _encode(body.get(name)).encode()
-            except (TypeError, ValueError):
-                raise TypeError(f"{name} is not JSON-serialisable: {exc}") from exc
-        raise TypeError(f"the request is not JSON-serialisable: {exc}") from exc
+                _encode(value).encode()
+            except (TypeError, ValueError, RecursionError):
+                raise TypeError(f"{name} is not JSON-serialisable: {exc}") from None
+        raise TypeError(f"the request is not JSON-serialisable: {exc}") from None
 
 
 def build_request(
     agent_id: int,
     session_id: str | None,
-    fields: dict[str, Any],
+    body: dict[str, Any],
     *,
     idempotency_key: str,
 ) -> tuple[str, dict[str, str], bytes]:
     """Path, headers and JSON body of a create (no session id) or continue call.
 
-    `fields` are checked body fields (see `check_turn`); the document's defaults fill in
-    the others.
+    `body` holds the checked fields to send (see `check_body`), by wire name.
     """
     path, fixed, key_header = _route(agent_id, session_id)
     headers = {**fixed, key_header: idempotency_key}
-    return path, headers, _encode_body({**wire().defaults, **fields})
+    return path, headers, _encode_body(body)
 
 
-_KINDS: dict[str, tuple[type, ...]] = {
-    "session_id": (str,),
-    "message": (str, type(None)),
-    "history": (list,),
-    "metadata": (dict,),
-    "pending": (bool,),
-    "finished": (bool,),
-}
-
-
-def _invalid(why: str, info: ResponseInfo, raw: bytes) -> InvalidResponseError:
-    return InvalidResponseError(
-        f"the server's answer is not a session ({why})",
-        status_code=info.status_code,
-        body=raw.decode("utf-8", errors="replace"),
-    )
-
-
-def parse_session(data: Any, info: ResponseInfo, *, raw: bytes = b"") -> AgentSessionResponse:
-    """The typed answer for a decoded JSON session object; InvalidResponseError otherwise.
-
-    The generated model's `from_dict` checks no types and raises KeyError; this checks each
-    documented field (the hot path of every call) and keeps unknown fields.
-    """
-    if type(data) is not dict:
-        raise _invalid(f"a JSON {type(data).__name__}, not an object", info, raw)
-    if "session_id" not in data:
-        raise _invalid("missing 'session_id'", info, raw)
-    fields: dict[str, Any] = {}
-    extra: dict[str, Any] = {}
-    kinds = _KINDS
-    for name, value in data.items():
-        kind = kinds.get(name)
-        if kind is None:
-            extra[name] = value
-        elif isinstance(value, kind):
-            fields[name] = value
-        else:
-            raise _invalid(f"{name} is a {type(value).__name__}", info, raw)
-    return AgentSessionResponse(**fields, extra=extra, http=info)
+def documented_statuses() -> frozenset[int]:
+    """Every status the document lists for an operation."""
+    return frozenset(code for op in OPERATIONS.values() for code in op.statuses)

@@ -1,137 +1,34 @@
-"""The SDK's public data types: the request, the answer and a streamed event."""
+"""The SDK's public data types: the request, the answer and a streamed event.
+
+Their documented fields come from the OpenAPI document, compiled by `make generate` into
+`somia_api.facts` (see `somia._bridge`); this module adds what the SDK promises around them.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Literal, NamedTuple
+import json
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import attrs
 import httpx
 
-from somia._errors import server_message
+from somia._bridge import AgentExecutionRequestFields, AgentSessionResponseFields, ShapeError
+from somia._errors import InvalidResponseError, server_message
 
 EventType = Literal["chunk", "error", "end"]
 
 
-def _any(name: str, value: Any) -> Any:
-    return value  # input_data: any JSON value, checked when the body is encoded
-
-
-def _bool(name: str, value: Any) -> bool:
-    if value is not True and value is not False:
-        raise TypeError(f"{name} must be a bool, not {type(value).__name__}")
-    return bool(value)
-
-
-def _str(name: str, value: Any) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be a str or None, not {type(value).__name__}")
-    return value
-
-
-def _version(name: str, value: Any) -> int | str:
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise TypeError(f"{name} must be an int or a str, not {type(value).__name__}")
-    if isinstance(value, str) and not value.strip():
-        raise ValueError(f"{name} must not be blank")
-    return value
-
-
-def _tags(name: str, value: Any) -> list[str]:
-    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
-        raise TypeError(f"{name} must be a list of str, not {type(value).__name__}")
-    tags = list(value)
-    for tag in tags:
-        if not isinstance(tag, str):
-            raise TypeError(f"{name} must be a list of str; found {type(tag).__name__}")
-    return tags
-
-
-def _metadata(name: str, value: Any) -> dict[str, Any]:
-    if not isinstance(value, Mapping):
-        raise TypeError(f"{name} must be a mapping, not {type(value).__name__}")
-    if not all(isinstance(key, str) for key in value):
-        raise TypeError(f"{name} keys must be str")
-    return dict(value)
-
-
-def _tags_or_none(value: Iterable[str] | None) -> list[str] | None:
-    return None if value is None else _tags("tags", value)
-
-
-_FIELD_CHECKS: dict[str, Callable[[str, Any], Any]] = {
-    "input_data": _any,
-    "stream": _bool,
-    "pipeline_version": _version,
-    "trace_enabled": _bool,
-    "test": _bool,
-    "source": _str,
-    "tags": _tags,
-    "environment": _str,
-    "end_user_id": _str,
-    "metadata": _metadata,
-}
-
-
-def check_turn(fields: Mapping[str, Any]) -> dict[str, Any]:
-    """The request-body fields checked and normalised, None ones left out.
-
-    Raises TypeError or ValueError naming the field (or the unknown keyword).
-    """
-    checked = {}
-    for name, value in fields.items():
-        if value is None:
-            continue
-        check = _FIELD_CHECKS.get(name)
-        if check is None:
-            raise TypeError(f"unexpected keyword argument {name!r}")
-        checked[name] = check(name, value)
-    return checked
-
-
 @attrs.define(kw_only=True)
-class AgentExecutionRequest:
+class AgentExecutionRequest(AgentExecutionRequestFields):
     """One turn of an agent: the body of a create or continue call.
 
-    Fields left as None are not sent. Construction checks every field's type, so a bad
-    argument fails here, before any request.
+    Its fields are the document's request fields. Fields left as None are not sent (the
+    server then applies the document's default). Construction checks every field against the
+    document, so a bad argument fails here, before any request.
     """
 
-    input_data: Any = None
-    stream: bool = False
-    pipeline_version: int | str = "production"
-    trace_enabled: bool = False
-    test: bool = False
-    source: str | None = None
-    tags: list[str] | None = attrs.field(default=None, converter=_tags_or_none)
-    environment: str | None = None
-    end_user_id: str | None = None
-    metadata: Mapping[str, Any] | None = None
-
-    def __attrs_post_init__(self) -> None:
-        for name in ("stream", "pipeline_version", "trace_enabled", "test"):
-            if getattr(self, name) is None:  # None means "not sent" only for optional fields
-                raise TypeError(f"{name} must not be None")
-        check_turn(attrs.asdict(self, recurse=False))
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON body as sent: fields that are None are left out."""
-        body = {
-            "input_data": self.input_data,
-            "stream": self.stream,
-            "pipeline_version": self.pipeline_version,
-            "trace_enabled": self.trace_enabled,
-            "test": self.test,
-            "source": self.source,
-            "tags": self.tags,
-            "environment": self.environment,
-            "end_user_id": self.end_user_id,
-            "metadata": dict(self.metadata) if self.metadata is not None else None,
-        }
-        return {key: value for key, value in body.items() if value is not None}
-
     def model_dump(self, *, exclude_none: bool = False) -> dict[str, Any]:
-        """The 0.1.0a1 (pydantic) spelling of `to_dict()`."""
+        """The 0.1.0a1 (pydantic) spelling of `to_dict()`; every field unless `exclude_none`."""
         if exclude_none:
             return self.to_dict()
         return attrs.asdict(self, recurse=False)
@@ -157,51 +54,56 @@ class ResponseInfo:
 
 
 @attrs.define(kw_only=True)
-class AgentSessionResponse:
+class AgentSessionResponse(AgentSessionResponseFields):
     """The session after a turn.
 
-    Fields the server adds beyond the documented ones are kept in `extra` and can also be
-    read as attributes. `http` gives the status, headers and request id of the answer.
+    Its attributes are the answer's documented fields; an absent one reads as its documented
+    default, else None. Fields the server adds beyond the documented ones are kept in
+    `extra` and can also be read as attributes. `to_dict()` gives the JSON object exactly as
+    the server sent it; `model_dump()` every documented field. `http` gives the status,
+    headers and request id of the answer.
     """
 
-    session_id: str
-    message: str | None = None
-    history: list[Any] = attrs.field(factory=list)
-    metadata: dict[str, Any] = attrs.field(factory=dict)
-    pending: bool = False
-    finished: bool = False
-    extra: dict[str, Any] = attrs.field(factory=dict)
     http: ResponseInfo | None = attrs.field(default=None, eq=False, repr=False)
 
-    def __getattr__(self, name: str) -> Any:
-        # Only called when normal lookup fails: unknown fields read as attributes. `extra`
-        # itself is unset while copy/pickle rebuild the object: never recurse into it.
-        if not name.startswith("_") and name != "extra":
-            try:
-                return object.__getattribute__(self, "extra")[name]
-            except (KeyError, AttributeError):
-                pass
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+    if not TYPE_CHECKING:  # so that type checkers report a misspelled or removed field
+
+        def __getattr__(self, name: str) -> Any:
+            # Only called when normal lookup fails: unknown fields read as attributes.
+            # `extra` itself is unset while copy/pickle rebuild the object: never recurse.
+            if not name.startswith("_") and name != "extra":
+                try:
+                    return object.__getattribute__(self, "extra")[name]
+                except (KeyError, AttributeError):
+                    pass
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     @property
     def request_id(self) -> str | None:
         """The server's id for the request that produced this answer, if it sent one."""
         return self.http.request_id if self.http else None
 
-    def to_dict(self) -> dict[str, Any]:
-        """The answer as the server's JSON object, unknown fields included."""
-        return {
-            **self.extra,
-            "session_id": self.session_id,
-            "message": self.message,
-            "history": self.history,
-            "metadata": self.metadata,
-            "pending": self.pending,
-            "finished": self.finished,
-        }
 
-    # The 0.1.0a1 answer was a pydantic model: keep its spelling working.
-    model_dump = to_dict
+def parse_session(
+    data: Any, info: ResponseInfo, *, raw: bytes | None = None
+) -> AgentSessionResponse:
+    """The typed answer for a decoded JSON session object; InvalidResponseError otherwise.
+
+    `raw` is the body quoted by the error (the JSON of `data` when not given).
+    """
+    try:
+        return AgentSessionResponse.from_data(data, http=info)
+    except ShapeError as exc:
+        body = raw.decode("utf-8", errors="replace") if raw is not None else _json_text(data)
+        raise InvalidResponseError(
+            f"the server's answer is not a session ({exc})",
+            status_code=info.status_code,
+            body=body,
+        ) from None
+
+
+def _json_text(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False)
 
 
 class StreamEvent(NamedTuple):

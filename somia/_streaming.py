@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
 
-from somia._bridge import parse_session
 from somia._errors import (
     AgentStreamError,
     InvalidResponseError,
@@ -22,7 +21,7 @@ from somia._errors import (
     StreamTimeoutError,
     server_message,
 )
-from somia._models import AgentSessionResponse, ResponseInfo, StreamEvent
+from somia._models import AgentSessionResponse, ResponseInfo, StreamEvent, parse_session
 from somia._sse import ServerSentEvent, SSEDecoder
 
 if TYPE_CHECKING:

@@ -10,18 +10,17 @@ import attrs
 import httpx
 import pytest
 
-from somia._bridge import build_request, parse_session, wire
+from somia._bridge import (
+    BODY_FIELDS,
+    AgentExecutionRequestFields,
+    AgentSessionResponseFields,
+    build_request,
+    check_body,
+    documented_statuses,
+    openapi_document,
+)
 from somia._errors import InvalidResponseError
-from somia._models import ResponseInfo, check_turn
-from somia_api.models import AgentExecutionRequest as WireRequest
-from somia_api.models import AgentSessionResponse as WireResponse
-
-DEFAULTS = {
-    "stream": False,
-    "pipeline_version": "production",
-    "trace_enabled": False,
-    "test": False,
-}
+from somia._models import ResponseInfo, parse_session
 
 
 def _info(status: int = 200, **headers: str) -> ResponseInfo:
@@ -31,23 +30,23 @@ def _info(status: int = 200, **headers: str) -> ResponseInfo:
 def _build(
     session_id: str | None = None, *, key: str = "idem-1", **fields: Any
 ) -> tuple[str, dict[str, str], bytes]:
-    return build_request(123, session_id, check_turn(fields), idempotency_key=key)
+    return build_request(123, session_id, check_body(fields), idempotency_key=key)
 
 
 # -- build_request --------------------------------------------------------------------------
 
 
-def test_create_posts_the_defaults_to_the_create_path() -> None:
+def test_create_posts_only_the_given_fields_to_the_create_path() -> None:
     path, headers, body = _build(input_data="Hello")
     assert path == "/api/v1/external/agent/123/session"
     assert headers["Content-Type"] == "application/json"
-    assert json.loads(body) == {"input_data": "Hello", **DEFAULTS}
+    assert json.loads(body) == {"input_data": "Hello"}
 
 
 def test_continue_posts_to_the_session_path() -> None:
     path, _, body = _build("3f2a8c1e-1111-4c2b-9f00-0123456789ab")
     assert path == "/api/v1/external/agent/123/session/3f2a8c1e-1111-4c2b-9f00-0123456789ab"
-    assert json.loads(body) == DEFAULTS
+    assert json.loads(body) == {}
 
 
 @pytest.mark.parametrize(
@@ -89,8 +88,6 @@ def test_none_fields_are_omitted_and_set_fields_are_sent() -> None:
         "input_data": {"q": 1},
         "stream": True,
         "pipeline_version": 4,
-        "trace_enabled": False,
-        "test": False,
         "tags": ["x"],
         "end_user_id": "u-1",
         "metadata": {"a": {"b": [1]}},
@@ -220,26 +217,27 @@ def test_input_data_with_a_lone_surrogate_is_a_type_error_naming_input_data() ->
         _build(input_data="\ud800")
 
 
-def _documented(model: type) -> set[str]:
-    return {f.name for f in attrs.fields(model)} - {"additional_properties"}
+def _schema(name: str) -> dict[str, Any]:
+    schema: dict[str, Any] = openapi_document()["components"]["schemas"][name]
+    return schema
 
 
 def test_the_checked_request_fields_are_the_documents() -> None:
-    from somia._models import _FIELD_CHECKS
-
-    assert set(_FIELD_CHECKS) == _documented(WireRequest)
-
-
-def test_the_checked_answer_fields_are_the_documents() -> None:
-    from somia._bridge import _KINDS
-
-    assert set(_KINDS) == _documented(WireResponse)
+    assert set(BODY_FIELDS.values()) == set(_schema("AgentExecutionRequest")["properties"])
+    assert {f.name for f in attrs.fields(AgentExecutionRequestFields)} == set(BODY_FIELDS)
 
 
-def test_the_request_defaults_come_from_the_document() -> None:
-    assert wire().defaults == {
-        "stream": False,
-        "pipeline_version": "production",
-        "trace_enabled": False,
-        "test": False,
+def test_the_answer_attributes_are_the_documents_fields() -> None:
+    documented = set(_schema("AgentSessionResponse")["properties"])
+    names = {f.name for f in attrs.fields(AgentSessionResponseFields)}
+    assert names - {"extra", "_sent"} == documented
+
+
+def test_the_documented_statuses_are_those_of_every_operation() -> None:
+    listed = {
+        int(code)
+        for item in openapi_document()["paths"].values()
+        for op in item.values()
+        for code in op["responses"]
     }
+    assert documented_statuses() == listed

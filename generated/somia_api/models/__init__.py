@@ -6,8 +6,6 @@ from .agent_session_response import AgentSessionResponse
 from .agent_session_response_metadata import AgentSessionResponseMetadata
 from .error_body import ErrorBody
 from .server_sent_event import ServerSentEvent
-from .stream_chunk import StreamChunk
-from .stream_chunk_metadata import StreamChunkMetadata
 from .stream_error import StreamError
 from .validation_error_body import ValidationErrorBody
 from .validation_problem import ValidationProblem
@@ -19,8 +17,6 @@ __all__ = (
     "AgentSessionResponseMetadata",
     "ErrorBody",
     "ServerSentEvent",
-    "StreamChunk",
-    "StreamChunkMetadata",
     "StreamError",
     "ValidationErrorBody",
     "ValidationProblem",

@@ -24,16 +24,16 @@ class AgentSessionResponse:
         message (None | str | Unset): The agent's answer to this turn, if it wrote one.
         history (list[Any] | Unset): The session's turns so far.
         metadata (AgentSessionResponseMetadata | Unset): Data the agent attached to the session.
-        pending (bool | Unset): The agent is still working (more turns may follow).
-        finished (bool | Unset): The session has ended; it takes no more turns.
+        pending (bool | Unset): The agent is still working (more turns may follow). Default: False.
+        finished (bool | Unset): The session has ended; it takes no more turns. Default: False.
     """
 
     session_id: str
     message: None | str | Unset = UNSET
     history: list[Any] | Unset = UNSET
     metadata: AgentSessionResponseMetadata | Unset = UNSET
-    pending: bool | Unset = UNSET
-    finished: bool | Unset = UNSET
+    pending: bool | Unset = False
+    finished: bool | Unset = False
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

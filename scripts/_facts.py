@@ -1,0 +1,839 @@
+"""Compile the facts the curated SDK needs from the OpenAPI document into one Python module.
+
+`make generate` writes the result to generated/somia_api/facts.py, beside the generated client:
+the request options as TypedDicts, their checks as plain Python (compiled once, so a call only
+runs them), the answer's documented fields as attrs classes with a type-checking parser, and the
+documented statuses. `somia` reads these through its bridge and never restates them.
+
+A request schema keyword the compiled checks do not enforce stops generation, naming it, so no
+constraint of the document is silently ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from openapi_python_client.strings import PythonIdentifier  # the generator's own naming
+
+# Keywords that carry no constraint: they may appear in any schema.
+_ANNOTATIONS = frozenset(
+    {"description", "title", "examples", "example", "default", "deprecated", "$comment",
+     "readOnly", "writeOnly", "externalDocs", "contentMediaType", "contentEncoding"}
+)  # fmt: skip
+# Keywords the request checks enforce.
+_ENFORCED = frozenset(
+    {"type", "enum", "const", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
+     "multipleOf", "pattern", "minLength", "maxLength", "minItems", "maxItems", "items",
+     "properties", "required", "additionalProperties", "minProperties", "maxProperties",
+     "oneOf", "anyOf", "allOf", "format", "$ref"}
+)  # fmt: skip
+_FORMAT_RANGES = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
+_PRIMITIVES = {"string": "str", "integer": "int", "number": "float", "boolean": "bool"}
+_TYPE_WORDS = {
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "a bool",
+    "null": "None",
+    "array": "a sequence",
+    "object": "a mapping",
+}
+
+
+class FactsError(Exception):
+    """The document uses something the compiled facts cannot represent."""
+
+
+def python_name(wire: str, prefix: str) -> str:
+    """The keyword/attribute name the generator gives a property."""
+    return str(PythonIdentifier(wire, prefix=prefix))
+
+
+def class_name(name: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^0-9A-Za-z]+", name))
+
+
+class _Document:
+    def __init__(self, document: dict[str, Any]) -> None:
+        self.document = document
+
+    def resolve(self, schema: Any) -> tuple[str | None, Any]:
+        """(component name or None, the schema) with `$ref`s followed."""
+        name = None
+        seen = set()
+        while isinstance(schema, dict) and "$ref" in schema:
+            ref = schema["$ref"]
+            if ref in seen or not ref.startswith("#/"):
+                raise FactsError(f"cannot follow $ref {ref!r}")
+            seen.add(ref)
+            target: Any = self.document
+            for part in ref[2:].split("/"):
+                target = target[part.replace("~1", "/").replace("~0", "~")]
+            name = ref.rsplit("/", 1)[-1]
+            if set(schema) - {"$ref"} - _ANNOTATIONS:
+                raise FactsError(f"$ref {ref!r} has sibling keywords")
+            schema = target
+        return name, schema
+
+
+class _Checks:
+    """Emits one check function per request schema node: `_cN(value, name) -> value`."""
+
+    def __init__(self, doc: _Document) -> None:
+        self.doc = doc
+        self.lines: list[str] = []
+        self.constants: list[str] = []
+        self.count = 0
+
+    def _const(self, value: Any) -> str:
+        name = f"_K{len(self.constants)}"
+        self.constants.append(f"{name} = {value!r}")
+        return name
+
+    def compile(self, schema: Any, where: str) -> str:
+        """The name of the function checking `schema`; `where` names it in errors."""
+        _, schema = self.doc.resolve(schema)
+        if schema is True or schema == {}:
+            return "_any"
+        if not isinstance(schema, dict):
+            raise FactsError(f"{where}: unsupported schema {schema!r}")
+        unknown = set(schema) - _ENFORCED - _ANNOTATIONS
+        if unknown:
+            raise FactsError(
+                f"{where} uses {', '.join(sorted(unknown))}, which the compiled request checks "
+                "do not enforce: teach scripts/_facts.py to enforce it"
+            )
+        fmt = schema.get("format")
+        if fmt is not None and fmt not in _FORMAT_RANGES:
+            raise FactsError(
+                f"{where} uses format {fmt!r}, which the compiled checks do not enforce"
+            )
+        body = list(self._body(schema, where))
+        if not body:
+            return "_any"
+        self.count += 1
+        fn = f"_c{self.count}"
+        self.lines += [f"def {fn}(v: Any, name: str) -> Any:", *[f"    {line}" for line in body]]
+        self.lines += ["    return v", "", ""]
+        return fn
+
+    def _body(self, s: dict[str, Any], where: str) -> Iterator[str]:
+        for word in ("oneOf", "anyOf"):
+            if word in s:
+                fns = [self.compile(sub, f"{where}.{word}[{i}]") for i, sub in enumerate(s[word])]
+                yield f"v = _{word.lower()}(v, name, ({', '.join(fns)},))"
+        for i, sub in enumerate(s.get("allOf", ())):
+            yield f"v = {self.compile(sub, f'{where}.allOf[{i}]')}(v, name)"
+        types = s.get("type")
+        if types is not None:
+            kinds = [types] if isinstance(types, str) else list(types)
+            words = " or ".join(_TYPE_WORDS[k] for k in kinds)
+            yield f"v = _typed(v, name, {tuple(kinds)!r}, {words!r})"
+            kinds_set = set(kinds)
+        else:
+            kinds_set = set(_TYPE_WORDS)
+        if "enum" in s:
+            yield f"_enum(v, name, {self._const(tuple(s['enum']))})"
+        if "const" in s:
+            yield f"_enum(v, name, {self._const((s['const'],))})"
+        yield from self._numbers(s, kinds_set)
+        if kinds_set & {"string"}:
+            if "minLength" in s or "maxLength" in s:
+                low, high = s.get("minLength", 0), s.get("maxLength")
+                yield f"_length(v, name, {low}, {high}, 'characters', str)"
+            if "pattern" in s:
+                pattern = self._const(re.compile(s["pattern"]))
+                yield f"_pattern(v, name, {pattern})"
+        if kinds_set & {"array"}:
+            if "minItems" in s or "maxItems" in s:
+                low, high = s.get("minItems", 0), s.get("maxItems")
+                yield f"_length(v, name, {low}, {high}, 'items', list)"
+            if "items" in s:
+                yield f"v = _items(v, name, {self.compile(s['items'], f'{where}.items')})"
+        if kinds_set & {"object"}:
+            yield from self._object(s, where)
+
+    def _numbers(self, s: dict[str, Any], kinds: set[str]) -> Iterator[str]:
+        if not kinds & {"integer", "number"}:
+            return
+        low, high = _FORMAT_RANGES.get(s.get("format", ""), (None, None))
+        low = s.get("minimum", low)
+        high = s.get("maximum", high)
+        if low is not None or high is not None:
+            yield f"_range(v, name, {low!r}, {high!r}, False)"
+        if "exclusiveMinimum" in s or "exclusiveMaximum" in s:
+            low, high = s.get("exclusiveMinimum"), s.get("exclusiveMaximum")
+            yield f"_range(v, name, {low!r}, {high!r}, True)"
+        if "multipleOf" in s:
+            yield f"_multiple(v, name, {s['multipleOf']!r})"
+
+    def _object(self, s: dict[str, Any], where: str) -> Iterator[str]:
+        if "minProperties" in s or "maxProperties" in s:
+            yield (
+                f"_length(v, name, {s.get('minProperties', 0)}, {s.get('maxProperties')}, "
+                "'properties', dict)"
+            )
+        props = {
+            wire: self.compile(sub, f"{where}.{wire}")
+            for wire, sub in s.get("properties", {}).items()
+        }
+        extra = s.get("additionalProperties", True)
+        extra_fn = (
+            "None" if extra is False else self.compile(extra, f"{where}.additionalProperties")
+        )
+        if props or s.get("required") or extra_fn not in {"_any"}:
+            table = "{" + ", ".join(f"{wire!r}: {fn}" for wire, fn in props.items()) + "}"
+            required = self._const(tuple(s.get("required", ())))
+            yield f"v = _fields(v, name, {table}, {required}, {extra_fn})"
+        else:  # JSON object keys are strings: json.dumps would turn 1 into "1" silently
+            yield "_keys(v, name)"
+
+
+_RUNTIME = '''
+def _kind(v: Any) -> str:
+    return type(v).__name__
+
+
+def _any(v: Any, name: str) -> Any:
+    return v
+
+
+def _is(v: Any, kind: str) -> bool:
+    if kind == "string":
+        return isinstance(v, str)
+    if kind == "boolean":
+        return v is True or v is False
+    if kind == "null":
+        return v is None
+    if isinstance(v, bool):
+        return False
+    if kind == "integer":
+        return isinstance(v, int) or (isinstance(v, float) and v.is_integer())
+    if kind == "number":
+        return isinstance(v, int) or (isinstance(v, float) and math.isfinite(v))
+    if kind == "array":
+        return isinstance(v, Iterable) and not isinstance(v, str | bytes | bytearray | Mapping)
+    return isinstance(v, Mapping)  # object
+
+
+def _typed(v: Any, name: str, kinds: tuple[str, ...], words: str) -> Any:
+    for kind in kinds:
+        if _is(v, kind):
+            if kind == "array":
+                return list(v)
+            if kind == "object":
+                return dict(v)
+            return v
+    if isinstance(v, float) and not math.isfinite(v) and ("number" in kinds or "integer" in kinds):
+        raise ValueError(f"{name} must be a finite number, not {v}")
+    raise TypeError(f"{name} must be {words}, not {_kind(v)}")
+
+
+def _same(a: Any, b: Any) -> bool:
+    return a == b and (a is True or a is False) == (b is True or b is False)
+
+
+def _enum(v: Any, name: str, allowed: tuple[Any, ...]) -> None:
+    if not any(_same(v, a) for a in allowed):
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}, not {v!r}")
+
+
+def _range(v: Any, name: str, low: Any, high: Any, exclusive: bool) -> None:
+    if not _is(v, "number"):
+        return
+    if low is not None and (v <= low if exclusive else v < low):
+        raise ValueError(f"{name} must be {'above' if exclusive else 'at least'} {low}, not {v}")
+    if high is not None and (v >= high if exclusive else v > high):
+        raise ValueError(f"{name} must be {'below' if exclusive else 'at most'} {high}, not {v}")
+
+
+def _multiple(v: Any, name: str, step: Any) -> None:
+    if _is(v, "number") and (v / step) != int(v / step):
+        raise ValueError(f"{name} must be a multiple of {step}, not {v}")
+
+
+def _length(v: Any, name: str, low: int, high: int | None, unit: str, kind: type[Sized]) -> None:
+    if isinstance(v, kind) and not (low <= len(v) and (high is None or len(v) <= high)):
+        bound = f"at least {low}" if high is None else f"{low} to {high}"
+        raise ValueError(f"{name} must have {bound} {unit}, not {len(v)}")
+
+
+def _pattern(v: Any, name: str, pattern: re.Pattern[str]) -> None:
+    if isinstance(v, str) and not pattern.search(v):
+        raise ValueError(f"{name} must match the pattern {pattern.pattern!r}")
+
+
+def _items(v: Any, name: str, check: Check) -> Any:
+    if not isinstance(v, list):
+        return v
+    return [check(item, f"{name}[{i}]") for i, item in enumerate(v)]
+
+
+def _fields(
+    v: Any, name: str, known: dict[str, Check], required: tuple[str, ...], extra: Check | None
+) -> Any:
+    if not isinstance(v, dict):
+        return v
+    out = {}
+    for key, item in v.items():
+        if not isinstance(key, str):
+            raise TypeError(f"{name} keys must be str, not {_kind(key)}")
+        check = known.get(key, extra)
+        if check is None:
+            raise ValueError(f"{name} has an unknown key {key!r}")
+        out[key] = check(item, f"{name}[{key!r}]")
+    for key in required:
+        if key not in out:
+            raise ValueError(f"{name} lacks the required key {key!r}")
+    return out
+
+
+def _keys(v: Any, name: str) -> None:
+    if isinstance(v, dict):
+        for key in v:
+            if not isinstance(key, str):
+                raise TypeError(f"{name} keys must be str, not {_kind(key)}")
+
+
+def _oneof(v: Any, name: str, checks: tuple[Check, ...]) -> Any:
+    passed: list[Any] = []
+    problems: list[Exception] = []
+    for check in checks:
+        try:
+            passed.append(check(v, name))
+        except (TypeError, ValueError) as exc:
+            problems.append(exc)
+    if len(passed) == 1:
+        return passed[0]
+    if passed:
+        raise ValueError(f"{name} matches more than one of its documented forms")
+    _fail(problems)
+
+
+def _anyof(v: Any, name: str, checks: tuple[Check, ...]) -> Any:
+    problems: list[Exception] = []
+    for check in checks:
+        try:
+            return check(v, name)
+        except (TypeError, ValueError) as exc:
+            problems.append(exc)
+    _fail(problems)
+
+
+def _fail(problems: Sequence[Exception]) -> NoReturn:
+    if all(isinstance(p, TypeError) for p in problems):
+        raise TypeError(" or ".join(str(p) for p in problems))
+    raise next(p for p in problems if not isinstance(p, TypeError))
+
+
+def _user_level() -> int:
+    # Point a warning at the caller's line, however deep in the SDK it was raised.
+    frame, level = sys._getframe(1), 1
+    while frame.f_back is not None and frame.f_globals.get("__name__", "").startswith(
+        ("somia", "attr")
+    ):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def _check_body(
+    options: Mapping[str, Any],
+    table: dict[str, tuple[str, Check]],
+    required: tuple[str, ...],
+    deprecated: frozenset[str],
+) -> dict[str, Any]:
+    body = {}
+    for key, value in options.items():
+        if value is None:  # None: not sent
+            continue
+        try:
+            wire, check = table[key]
+        except KeyError:
+            raise TypeError(f"unexpected keyword argument {key!r}") from None
+        body[wire] = check(value, key)
+    for key in required:
+        if options.get(key) is None:
+            raise TypeError(f"missing required keyword argument {key!r}")
+    for key in deprecated:
+        if options.get(key) is not None:
+            warnings.warn(f"{key} is deprecated", DeprecationWarning, stacklevel=_user_level())
+    return body
+
+
+class ShapeError(ValueError):
+    """An answer's documented field has the wrong type."""
+
+
+def _shape(data: Any, kinds: tuple[type, ...], where: str) -> None:
+    if not isinstance(data, kinds) or (isinstance(data, bool) and bool not in kinds):
+        raise ShapeError(f"{where} is a {_kind(data)}")
+'''
+
+
+class _Types:
+    """Static type expressions of schema nodes, for options (lenient inputs) or answers."""
+
+    def __init__(self, doc: _Document, answers: bool) -> None:
+        self.doc, self.answers = doc, answers
+
+    def of(self, schema: Any, classes: dict[int, str] | None = None) -> str:
+        _, schema = self.doc.resolve(schema)
+        if not isinstance(schema, dict) or not schema:
+            return "Any"
+        if classes and id(schema) in classes:
+            return classes[id(schema)]
+        for word in ("oneOf", "anyOf"):
+            if word in schema:
+                return _union(self.of(sub, classes) for sub in schema[word])
+        if "const" in schema and not self.answers:
+            return f"Literal[{schema['const']!r}]"
+        types = schema.get("type")
+        if types is None:
+            return "Any"
+        return _union(self._one(kind, schema, classes) for kind in _listed(types))
+
+    def _one(self, kind: str, schema: dict[str, Any], classes: dict[int, str] | None) -> str:
+        if kind == "string" and "enum" in schema and not self.answers:
+            return f"Literal[{', '.join(repr(v) for v in schema['enum'] if isinstance(v, str))}]"
+        if kind in _PRIMITIVES:
+            return _PRIMITIVES[kind]
+        if kind == "null":
+            return "None"
+        if kind == "array":
+            item = self.of(schema.get("items", {}), classes)
+            return f"list[{item}]" if self.answers else f"Sequence[{item}]"
+        return "dict[str, Any]" if self.answers else "Mapping[str, Any]"
+
+
+def _listed(types: Any) -> list[str]:
+    return [types] if isinstance(types, str) else list(types)
+
+
+def _union(parts: Iterator[str] | list[str]) -> str:
+    seen: list[str] = []
+    for part in parts:
+        for piece in part.split(" | "):
+            if piece not in seen:
+                seen.append(piece)
+    if "Any" in seen:
+        return "Any"
+    return " | ".join(seen)
+
+
+def _kinds_tuple(schema: Any) -> str:
+    """The isinstance() tuple an answer field's JSON value must match ('' for any)."""
+    types = schema.get("type") if isinstance(schema, dict) else None
+    if types is None:
+        return ""
+    mapping = {"string": "str", "integer": "int", "number": "int, float", "boolean": "bool",
+               "null": "type(None)", "array": "list", "object": "dict"}  # fmt: skip
+    names: list[str] = []
+    for kind in _listed(types):
+        for name in mapping[kind].split(", "):
+            if name not in names:
+                names.append(name)
+    return "(" + ", ".join(names) + ",)"
+
+
+_ANSWER_RUNTIME = '''
+Table = dict[str, tuple[str, tuple[type, ...] | None, Callable[[Any, str], Any] | None]]
+
+
+def _parse(
+    data: Any, table: Table, required: tuple[str, ...], where: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    if type(data) is not dict:
+        raise ShapeError(f"{where or 'the answer'} is a JSON {_kind(data)}, not an object")
+    fields: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for key, value in data.items():
+        spec = table.get(key)
+        if spec is None:
+            extra[key] = value
+            continue
+        attr, kinds, convert = spec
+        if kinds is not None and (
+            not isinstance(value, kinds) or (value.__class__ is bool and bool not in kinds)
+        ):
+            raise ShapeError(f"{where}{key} is a {_kind(value)}")
+        if convert is not None and value is not None:
+            value = convert(value, f"{where}{key}.")
+        fields[attr] = value
+    for key in required:
+        if key not in data:
+            raise ShapeError(f"{where}{key} is missing")
+    return fields, extra
+
+
+def _list_of(kinds: tuple[type, ...] | None, convert: Callable[[Any, str], Any] | None) -> Any:
+    def check(items: list[Any], where: str) -> list[Any]:
+        out = []
+        for i, item in enumerate(items):
+            if kinds is not None and (
+                not isinstance(item, kinds) or (item.__class__ is bool and bool not in kinds)
+            ):
+                raise ShapeError(f"{where[:-1]}[{i}] is a {_kind(item)}")
+            out.append(item if convert is None else convert(item, f"{where[:-1]}[{i}]."))
+        return out
+
+    return check
+
+
+def _dump(value: Any) -> Any:
+    if isinstance(value, AnswerObject):
+        return value.model_dump()
+    if isinstance(value, list):
+        return [_dump(item) for item in value]
+    return value
+
+
+@attrs.define(kw_only=True)
+class AnswerObject:
+    """Base of the answer classes: documented fields are attributes, the others are in `extra`."""
+
+    _table: ClassVar[Table] = {}
+    _required: ClassVar[tuple[str, ...]] = ()
+
+    extra: dict[str, Any] = attrs.field(factory=dict)
+    _sent: dict[str, Any] | None = attrs.field(default=None, alias="sent", eq=False, repr=False)
+
+    @classmethod
+    def from_data(cls, data: Any, where: str = "", **context: Any) -> Self:
+        """The object for a decoded JSON value; ShapeError when a documented field is mistyped."""
+        fields, extra = _parse(data, cls._table, cls._required, where)
+        return cls(**fields, extra=extra, sent=data, **context)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object exactly as the server sent it (built from the fields otherwise)."""
+        if self._sent is not None:
+            return dict(self._sent)
+        return {key: value for key, value in self.model_dump().items() if value is not None}
+
+    def model_dump(self) -> dict[str, Any]:
+        """Every documented field (absent ones at their default) and the unknown ones."""
+        dumped = dict(self.extra)
+        for wire, (attr, _, _) in self._table.items():
+            dumped[wire] = _dump(getattr(self, attr))
+        return dumped
+'''
+
+
+def compile_facts(
+    document: dict[str, Any],
+    *,
+    field_prefix: str = "field_",
+    curated: frozenset[str] = frozenset(),
+    reserved: frozenset[str] = frozenset(),
+) -> str:
+    """The source of the facts module for `document`.
+
+    `curated` names body fields the SDK's methods take as explicit keywords (left out of the
+    options TypedDicts); `reserved` names the SDK's own call options, which no body field may
+    shadow.
+    """
+    return _Compiler(document, field_prefix, curated, reserved).module()
+
+
+class _Compiler:
+    def __init__(
+        self,
+        document: dict[str, Any],
+        prefix: str,
+        curated: frozenset[str],
+        reserved: frozenset[str],
+    ) -> None:
+        self.doc = _Document(document)
+        self.prefix, self.curated, self.reserved = prefix, curated, reserved
+        self.checks = _Checks(self.doc)
+        self.out: list[str] = []
+        self.answer_classes: dict[int, str] = {}
+        self.answer_out: list[str] = []
+
+    def module(self) -> str:
+        operations = []
+        requests: dict[str, Any] = {}
+        answers: dict[str, Any] = {}
+        for path, item in self.doc.document.get("paths", {}).items():
+            for method in ("get", "put", "post", "delete", "patch"):
+                if method not in item:
+                    continue
+                op = item[method]
+                request = self._request_schema(op)
+                answer = self._answer_schema(op)
+                if request:
+                    requests[request[0]] = request[1]
+                if answer:
+                    answers[answer[0]] = answer[1]
+                statuses = tuple(
+                    sorted(int(code) for code in op.get("responses", {}) if code.isdigit())
+                )
+                request_name = request[0] if request else None
+                answer_name = answer[0] if answer else None
+                operations.append(
+                    f"    {op['operationId']!r}: Operation({method.upper()!r}, {path!r}, "
+                    f"{request_name!r}, {answer_name!r}, {statuses!r}),"
+                )
+        for name, schema in requests.items():
+            self._request(name, schema)
+        for name, schema in answers.items():
+            self._answer_class(name, schema, f"{name}Fields")
+        head = [
+            '"""Facts of the Somia Agent API, compiled from openapi/somia.yaml by `make generate`.',
+            "",
+            "GENERATED CODE: DO NOT EDIT. Edit the document and run `make generate`.",
+            '"""',
+            "",
+            "# ruff: noqa",
+            "from __future__ import annotations",
+            "",
+            "import copy",
+            "import math",
+            "import re",
+            "import sys",
+            "import warnings",
+            "from collections.abc import Callable, Iterable, Mapping, Sequence, Sized",
+            "from typing import Any, ClassVar, Literal, NamedTuple, NoReturn, Required, Self",
+            "from typing import TypedDict",
+            "",
+            "import attrs",
+            "",
+            "Check = Callable[[Any, str], Any]",
+            "",
+            "",
+            "class Operation(NamedTuple):",
+            '    """One operation of the document."""',
+            "",
+            "    method: str",
+            "    path: str",
+            "    request: str | None  # the JSON request body's schema",
+            "    answer: str | None  # the JSON 200 answer's schema",
+            "    statuses: tuple[int, ...]  # every documented status",
+            "",
+        ]
+        body = [
+            *head,
+            _RUNTIME,
+            _ANSWER_RUNTIME,
+            *self.checks.constants,
+            "",
+            "",
+            *self.checks.lines,
+            *self.out,
+            *self.answer_out,
+            "OPERATIONS: dict[str, Operation] = {",
+            *operations,
+            "}",
+            "",
+        ]
+        return "\n".join(body)
+
+    def _request_schema(self, op: dict[str, Any]) -> tuple[str, Any] | None:
+        _, body = self.doc.resolve(op.get("requestBody"))
+        if not body:
+            return None
+        media = body.get("content", {}).get("application/json")
+        if media is None:
+            return None
+        name, schema = self.doc.resolve(media["schema"])
+        return (name or f"{op['operationId']}Body"), schema
+
+    def _answer_schema(self, op: dict[str, Any]) -> tuple[str, Any] | None:
+        _, answer = self.doc.resolve(op.get("responses", {}).get("200"))
+        media = (answer or {}).get("content", {}).get("application/json")
+        if media is None:
+            return None
+        name, schema = self.doc.resolve(media["schema"])
+        return (name or f"{op['operationId']}Answer"), schema
+
+    def _request(self, name: str, schema: dict[str, Any]) -> None:
+        if schema.get("type") != "object" or "properties" not in schema:
+            raise FactsError(f"request body {name} must be an object with properties")
+        extra = (
+            set(schema) - {"type", "properties", "required", "additionalProperties"} - _ANNOTATIONS
+        )
+        if extra:
+            raise FactsError(
+                f"request body {name} uses {', '.join(sorted(extra))} at its top level"
+            )
+        required = set(schema.get("required", ()))
+        types = _Types(self.doc, answers=False)
+        options, fields, table, docs, deprecated = [], [], [], [], []
+        for wire, sub in schema["properties"].items():
+            attr = python_name(wire, self.prefix)
+            if attr in self.reserved:
+                raise FactsError(
+                    f"body field {wire!r} of {name} shadows the SDK's keyword {attr!r}"
+                )
+            check = self.checks.compile(sub, f"{name}.{wire}")
+            table.append(f"    {attr!r}: ({wire!r}, {check}),")
+            _, resolved = self.doc.resolve(sub)
+            static = types.of(sub)
+            text = " ".join(str(resolved.get("description", "")).split())
+            if "default" in resolved:
+                text += f" Server default: {resolved['default']!r}."
+            if resolved.get("deprecated") or (isinstance(sub, dict) and sub.get("deprecated")):
+                deprecated.append(attr)
+                text += " Deprecated."
+            docs.append(f"        {attr}: {text}".rstrip())
+            if wire in required:
+                fields.append(f"    {attr}: {static}")
+                if attr not in self.curated:
+                    options.append(f"    {attr}: Required[{static}]")
+            else:
+                optional = _union([static, "None"])
+                fields.append(f"    {attr}: {optional} = None")
+                if attr not in self.curated:
+                    options.append(f"    {attr}: {optional}")
+        # Mandatory attributes first: attrs wants them before those with defaults.
+        fields.sort(key=lambda line: "=" in line)
+        snake = _snake(name)
+        required_attrs = tuple(
+            python_name(w, self.prefix) for w in schema["properties"] if w in required
+        )
+        description = " ".join(str(schema.get("description", name)).split())
+        self.out += [
+            f"class {name}Options(TypedDict, total=False):",
+            f'    """The body fields of {name} as keyword options; None (or absent) is not sent.',
+            "",
+            "    Attributes:",
+            *docs,
+            '    """',
+            "",
+            *(options or ["    pass"]),
+            "",
+            "",
+            f"_{snake.upper()}: dict[str, tuple[str, Check]] = {{",
+            *table,
+            "}",
+            f"{snake.upper()}_DEPRECATED: frozenset[str] = frozenset({tuple(deprecated)!r})",
+            "# keyword -> wire name of each body field",
+            f"{snake.upper()}_FIELDS: dict[str, str] = "
+            f"{{k: wire for k, (wire, _) in _{snake.upper()}.items()}}",
+            "",
+            "",
+            f"def check_{snake}(options: Mapping[str, Any]) -> dict[str, Any]:",
+            f'    """The JSON body of {name} for these options (by keyword), each checked against',
+            "    the document; TypeError or ValueError names the option at fault.",
+            '    """',
+            f"    return _check_body(options, _{snake.upper()}, {required_attrs!r}, "
+            f"{snake.upper()}_DEPRECATED)",
+            "",
+            "",
+            "@attrs.define(kw_only=True)",
+            f"class {name}Fields:",
+            f'    """{description}',
+            "",
+            "    Fields left as None are not sent; construction checks each one against the",
+            "    document.",
+            "",
+            "    Attributes:",
+            *docs,
+            '    """',
+            "",
+            *fields,
+            "",
+            "    def __attrs_post_init__(self) -> None:",
+            "        checked = self.to_dict()",
+            f"        for attr, (wire, _) in _{snake.upper()}.items():",
+            "            if wire in checked:",
+            "                setattr(self, attr, checked[wire])",
+            "",
+            "    def to_dict(self) -> dict[str, Any]:",
+            '        """The JSON body as sent: fields that are None are left out."""',
+            f"        options = {{attr: getattr(self, attr) for attr in _{snake.upper()}}}",
+            f"        return check_{snake}(options)",
+            "",
+            "",
+        ]
+
+    def _answer_class(self, name: str, schema: dict[str, Any], cls: str) -> str:
+        if id(schema) in self.answer_classes:
+            return self.answer_classes[id(schema)]
+        self.answer_classes[id(schema)] = cls
+        types = _Types(self.doc, answers=True)
+        required = list(schema.get("required", ()))
+        fields, table, docs = [], [], []
+        for wire, sub in schema.get("properties", {}).items():
+            attr = python_name(wire, self.prefix)
+            _, resolved = self.doc.resolve(sub)
+            static = self._answer_type(name, wire, resolved, types)
+            kinds = _kinds_tuple(resolved) or "None"
+            convert = self._converter(name, wire, resolved)
+            table.append(f"    {wire!r}: ({attr!r}, {kinds}, {convert}),")
+            docs.append(
+                f"        {attr}: {' '.join(str(resolved.get('description', '')).split())}".rstrip()
+            )
+            if wire in required:
+                fields.append(f"    {attr}: {static}")
+            elif "default" in resolved:
+                fields.append(f"    {attr}: {static} = {_default(resolved['default'])}")
+            else:
+                fields.append(f"    {attr}: {_union([static, 'None'])} = None")
+        fields.sort(key=lambda line: "=" in line)
+        description = " ".join(str(schema.get("description", name)).split())
+        self.answer_out += [
+            "@attrs.define(kw_only=True)",
+            f"class {cls}(AnswerObject):",
+            f'    """{description}',
+            "",
+            "    Attributes:",
+            *docs,
+            '    """',
+            "",
+            *fields,
+            "",
+            "",
+            f"{cls}._table = {{",
+            *table,
+            "}",
+            f"{cls}._required = {tuple(required)!r}",
+            "",
+            "",
+        ]
+        return cls
+
+    def _nested(self, parent: str, wire: str, schema: Any) -> str | None:
+        """The class of an object schema with properties (generated on first sight)."""
+        ref, resolved = self.doc.resolve(schema)
+        if isinstance(resolved, dict) and "properties" in resolved:
+            cls = ref or f"{parent}{class_name(wire)}"
+            return self._answer_class(cls, resolved, cls)
+        return None
+
+    def _answer_type(self, parent: str, wire: str, schema: dict[str, Any], types: _Types) -> str:
+        nested = self._nested(parent, wire, schema)
+        if nested:
+            return _union(
+                [nested, *(["None"] if "null" in _listed(schema.get("type", [])) else [])]
+            )
+        if "array" in _listed(schema.get("type", [])):
+            item = self._nested(parent, wire, schema.get("items", {}))
+            if item:
+                return f"list[{item}]"
+        return types.of(schema)
+
+    def _converter(self, parent: str, wire: str, schema: dict[str, Any]) -> str:
+        nested = self._nested(parent, wire, schema)
+        if nested:
+            return f"{nested}.from_data"
+        if "array" in _listed(schema.get("type", [])) and isinstance(schema.get("items"), dict):
+            _, items = self.doc.resolve(schema["items"])
+            item_class = self._nested(parent, wire, items)
+            kinds = _kinds_tuple(items) or "None"
+            if item_class or kinds != "None":
+                return f"_list_of({kinds}, {item_class + '.from_data' if item_class else None})"
+        return "None"
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _default(value: Any) -> str:
+    if isinstance(value, list | dict):
+        if not value:
+            return f"attrs.Factory({type(value).__name__})"
+        return f"attrs.Factory(lambda: copy.deepcopy({value!r}))"
+    return repr(value)
