@@ -180,7 +180,7 @@ def test_a_200_json_answer_is_a_typed_session_with_its_request_id(run: Runner) -
     assert isinstance(answer, AgentSessionResponse)
     assert answer.session_id == "s-1"
     assert answer.message == "Hi"
-    assert answer.usage == {"tokens": 5}
+    assert answer.usage == {"tokens": 5}  # type: ignore[attr-defined]
     assert answer.request_id == "r-9"
 
 

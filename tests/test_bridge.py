@@ -154,7 +154,7 @@ def test_unknown_fields_are_kept_and_readable() -> None:
     data = {"session_id": "s-1", "usage": {"tokens": 3}, "trace_url": "https://t"}
     answer = parse_session(data, _info())
     assert answer.extra == {"usage": {"tokens": 3}, "trace_url": "https://t"}
-    assert answer.usage == {"tokens": 3}
+    assert answer.usage == {"tokens": 3}  # type: ignore[attr-defined]
     assert answer.to_dict()["trace_url"] == "https://t"
 
 
