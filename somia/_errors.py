@@ -9,6 +9,7 @@
     │   ├── PermissionDeniedError   403
     │   ├── NotFoundError           404
     │   ├── ConflictError           409, Idempotency-Key reused with another request
+    │   ├── PayloadTooLargeError    413, the request body is larger than the server accepts
     │   ├── RateLimitError          429
     │   ├── ServiceUnavailableError 503 and 504: saturation or timeouts
     │   └── ServerError             any other 5xx, non-standard codes (520, 599) included
@@ -20,7 +21,8 @@
     ├── AgentStreamError            the stream reported an error event
     └── InvalidResponseError        a 2xx answer whose body is not the documented JSON
 
-Any other 4xx is a plain `ApiError`. `status_code_to_error` is the single status map.
+Any other 4xx is a plain `ApiError`. `status_code_to_error` is the single status map; a test
+fails when the OpenAPI document lists an error status that has no class of its own here.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ __all__ = [
     "ConflictError",
     "InvalidResponseError",
     "NotFoundError",
+    "PayloadTooLargeError",
     "PermissionDeniedError",
     "RateLimitError",
     "RequestTimeoutError",
@@ -117,6 +120,10 @@ class ConflictError(ApiError):
     """409: the Idempotency-Key was already used with a different request."""
 
 
+class PayloadTooLargeError(ApiError):
+    """413: the request body is larger than the server accepts; nothing ran."""
+
+
 class RateLimitError(ApiError):
     """429: rate limit exceeded; nothing ran."""
 
@@ -188,6 +195,7 @@ _BY_STATUS: dict[int, type[ApiError]] = {
     403: PermissionDeniedError,
     404: NotFoundError,
     409: ConflictError,
+    413: PayloadTooLargeError,
     422: UnprocessableEntityError,
     429: RateLimitError,
     503: ServiceUnavailableError,

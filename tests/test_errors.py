@@ -10,12 +10,14 @@ import pytest
 
 import somia
 from somia import _errors
+from somia._bridge import documented_statuses
 from somia._errors import (
     ApiError,
     AuthError,
     BadRequestError,
     ConflictError,
     NotFoundError,
+    PayloadTooLargeError,
     PermissionDeniedError,
     RateLimitError,
     RequestTimeoutError,
@@ -35,6 +37,7 @@ STATUS_CLASSES: list[tuple[int, type[ApiError]]] = [
     (403, PermissionDeniedError),
     (404, NotFoundError),
     (409, ConflictError),
+    (413, PayloadTooLargeError),
     (422, UnprocessableEntityError),
     (429, RateLimitError),
     (503, ServiceUnavailableError),
@@ -71,6 +74,15 @@ def test_each_error_status_maps_to_exactly_its_documented_class(
     err = error_from_response(_response(status, json={"detail": "x"}))
     assert type(err) is cls
     assert err.status_code == status
+
+
+def test_every_error_status_the_document_lists_has_a_class_of_its_own() -> None:
+    unnamed = [
+        status
+        for status in sorted(documented_statuses())
+        if status >= 400 and status_code_to_error(status) is ApiError
+    ]
+    assert unnamed == [], f"documented statuses without a named error class: {unnamed}"
 
 
 def test_422_maps_to_unprocessable_entity_which_is_a_bad_request_error() -> None:
