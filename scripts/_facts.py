@@ -637,7 +637,7 @@ class _Compiler:
         if media is None:
             return None
         name, schema = self.doc.resolve(media["schema"])
-        return (name or f"{op['operationId']}Body"), schema
+        return (name or f"{class_name(op['operationId'])}Body"), schema
 
     def _answer_schema(self, op: dict[str, Any]) -> tuple[str, Any] | None:
         _, answer = self.doc.resolve(op.get("responses", {}).get("200"))
@@ -645,7 +645,7 @@ class _Compiler:
         if media is None:
             return None
         name, schema = self.doc.resolve(media["schema"])
-        return (name or f"{op['operationId']}Answer"), schema
+        return (name or f"{class_name(op['operationId'])}Answer"), schema
 
     def _request(self, name: str, schema: dict[str, Any]) -> None:
         if schema.get("type") != "object" or "properties" not in schema:

@@ -1,0 +1,194 @@
+"""scripts/_facts.py: the request checks, options and answer classes compiled from a document."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+from _facts import FactsError, compile_facts
+
+
+def _document(properties: dict[str, Any], **request: Any) -> dict[str, Any]:
+    answer = {
+        "type": "object",
+        "required": ["id"],
+        "properties": {
+            "id": {"type": "string"},
+            "count": {"type": "integer", "default": 0},
+            "usage": {"type": "object", "properties": {"tokens": {"type": "integer"}}},
+            "items": {
+                "type": "array",
+                "items": {"type": "object", "properties": {"name": {"type": "string"}}},
+            },
+        },
+    }
+    return {
+        "openapi": "3.1.0",
+        "paths": {
+            "/things": {
+                "post": {
+                    "operationId": "makeThing",
+                    "requestBody": {
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/Req"}}
+                        }
+                    },
+                    "responses": {
+                        "200": {"content": {"application/json": {"schema": answer}}},
+                        "402": {"description": "pay"},
+                    },
+                }
+            }
+        },
+        "components": {"schemas": {"Req": {"type": "object", "properties": properties, **request}}},
+    }
+
+
+def _facts(properties: dict[str, Any], **request: Any) -> ModuleType:
+    source = compile_facts(_document(properties, **request), curated=frozenset({"stream"}))
+    module = ModuleType("facts_under_test")
+    sys.modules[module.__name__] = module  # attrs resolves its classes' module
+    exec(compile(source, "<facts>", "exec"), module.__dict__)
+    return module
+
+
+@pytest.mark.parametrize(
+    ("schema", "good", "bad", "error"),
+    [
+        ({"type": "integer", "minimum": 1, "maximum": 9}, 5, 10, ValueError),
+        ({"type": "integer"}, 5, "5", TypeError),
+        ({"type": "integer"}, 5, True, TypeError),
+        ({"type": "number", "exclusiveMinimum": 0}, 0.5, 0, ValueError),
+        ({"type": "number"}, 1.5, float("nan"), ValueError),
+        ({"type": "string", "enum": ["a", "b"]}, "a", "c", ValueError),
+        ({"type": "string", "pattern": "^x+$"}, "xx", "xy", ValueError),
+        ({"type": "string", "minLength": 2, "maxLength": 3}, "abc", "abcd", ValueError),
+        ({"type": "array", "items": {"type": "string"}, "minItems": 1}, ["a"], [], ValueError),
+        ({"type": "array", "items": {"type": "string"}}, ["a"], ["a", 1], TypeError),
+        ({"type": "boolean"}, False, 0, TypeError),
+        ({"const": 3}, 3, 4, ValueError),
+        ({"oneOf": [{"type": "integer"}, {"type": "string"}]}, "v", 1.5, TypeError),
+        ({"type": "object", "additionalProperties": False}, {}, {"k": 1}, ValueError),
+        (
+            {"type": "object", "properties": {"n": {"type": "integer", "minimum": 0}}},
+            {"n": 1},
+            {"n": -1},
+            ValueError,
+        ),
+        ({"type": "object"}, {"k": 1}, {1: "k"}, TypeError),
+    ],
+)
+def test_each_constraint_of_a_field_is_checked_and_the_error_names_the_option(
+    schema: dict[str, Any], good: Any, bad: Any, error: type[Exception]
+) -> None:
+    facts = _facts({"field": schema})
+    assert facts.check_req({"field": good}) == {"field": good}
+    with pytest.raises(error, match="field"):
+        facts.check_req({"field": bad})
+
+
+def test_a_nested_value_is_named_by_its_path() -> None:
+    facts = _facts({"meta": {"type": "object", "additionalProperties": {"type": "integer"}}})
+    with pytest.raises(TypeError, match=r"meta\['k'\] must be an integer"):
+        facts.check_req({"meta": {"k": "x"}})
+
+
+def test_a_camel_case_field_is_a_snake_case_keyword_sent_under_its_wire_name() -> None:
+    facts = _facts({"maxTokens": {"type": "integer"}})
+    assert facts.check_req({"max_tokens": 3}) == {"maxTokens": 3}
+    assert facts.REQ_FIELDS == {"max_tokens": "maxTokens"}
+    assert "max_tokens" in facts.ReqOptions.__annotations__
+
+
+def test_none_is_not_sent_and_an_unknown_keyword_is_a_type_error() -> None:
+    facts = _facts({"a": {"type": "string"}})
+    assert facts.check_req({"a": None}) == {}
+    with pytest.raises(TypeError, match="unexpected keyword argument 'b'"):
+        facts.check_req({"b": 1})
+
+
+def test_a_required_field_is_a_required_keyword() -> None:
+    facts = _facts({"a": {"type": "string"}}, required=["a"])
+    with pytest.raises(TypeError, match="missing required keyword argument 'a'"):
+        facts.check_req({})
+    assert "Required[str]" in str(facts.ReqOptions.__annotations__["a"])
+
+
+def test_curated_keywords_are_checked_but_left_out_of_the_options() -> None:
+    facts = _facts({"stream": {"type": "boolean"}})
+    assert facts.check_req({"stream": True}) == {"stream": True}
+    assert "stream" not in facts.ReqOptions.__annotations__
+
+
+def test_a_deprecated_field_still_works_and_warns() -> None:
+    facts = _facts({"old": {"type": "string", "deprecated": True}})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert facts.check_req({"old": "x"}) == {"old": "x"}
+    assert [str(w.message) for w in caught] == ["old is deprecated"]
+    assert caught[0].category is DeprecationWarning
+
+
+@pytest.mark.parametrize(
+    "keyword", ["uniqueItems", "not", "if", "prefixItems", "dependentRequired"]
+)
+def test_a_keyword_the_checks_do_not_enforce_stops_generation_naming_it(keyword: str) -> None:
+    with pytest.raises(FactsError, match=keyword):
+        _facts({"a": {"type": "array", keyword: True}})
+
+
+def test_a_format_the_checks_do_not_enforce_stops_generation() -> None:
+    with pytest.raises(FactsError, match="date-time"):
+        _facts({"a": {"type": "string", "format": "date-time"}})
+
+
+def test_a_body_field_may_not_shadow_an_sdk_keyword() -> None:
+    with pytest.raises(FactsError, match="timeout"):
+        compile_facts(_document({"timeout": {"type": "integer"}}), reserved=frozenset({"timeout"}))
+
+
+def test_answer_fields_are_typed_attributes_with_their_defaults_and_nested_classes() -> None:
+    facts = _facts({})
+    # An inline answer schema is named after its operation.
+    answer = facts.MakeThingAnswerFields.from_data(
+        {"id": "t", "usage": {"tokens": 2, "new": 1}, "items": [{"name": "n"}], "more": True}
+    )
+    assert answer.count == 0  # absent: the documented default
+    assert answer.usage.tokens == 2
+    assert answer.usage.extra == {"new": 1}
+    assert answer.items[0].name == "n"
+    assert answer.extra == {"more": True}
+    assert answer.to_dict() == {
+        "id": "t",
+        "usage": {"tokens": 2, "new": 1},
+        "items": [{"name": "n"}],
+        "more": True,
+    }
+    assert answer.model_dump()["count"] == 0
+
+
+@pytest.mark.parametrize(
+    ("data", "where"),
+    [
+        ({"count": 1}, "id is missing"),
+        ({"id": 1}, "id is a int"),
+        ({"id": "t", "count": True}, "count is a bool"),
+        ({"id": "t", "usage": {"tokens": "2"}}, "usage.tokens is a str"),
+        ({"id": "t", "items": [{"name": 1}]}, r"items\[0\].name is a int"),
+        ([], "a JSON list"),
+    ],
+)
+def test_a_mistyped_answer_field_is_a_shape_error_naming_it(data: Any, where: str) -> None:
+    facts = _facts({})
+    with pytest.raises(facts.ShapeError, match=where):
+        facts.MakeThingAnswerFields.from_data(data)
+
+
+def test_every_documented_status_is_listed_per_operation() -> None:
+    assert _facts({}).OPERATIONS["makeThing"].statuses == (200, 402)
