@@ -30,6 +30,13 @@ _ENFORCED = frozenset(
      "oneOf", "anyOf", "allOf", "format", "$ref"}
 )  # fmt: skip
 _FORMAT_RANGES = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
+# The type checks written inline for one JSON type (the common case, on every call).
+_SINGLE_TYPE = {
+    "string": "if v.__class__ is not str and not isinstance(v, str):\n"
+    '        raise TypeError(f"{name} must be a string, not {_kind(v)}")',
+    "boolean": "if v is not True and v is not False:\n"
+    '        raise TypeError(f"{name} must be a bool, not {_kind(v)}")',
+}
 _PRIMITIVES = {"string": "str", "integer": "int", "number": "float", "boolean": "bool"}
 _TYPE_WORDS = {
     "string": "a string",
@@ -122,15 +129,17 @@ class _Checks:
     def _body(self, s: dict[str, Any], where: str) -> Iterator[str]:
         for word in ("oneOf", "anyOf"):
             if word in s:
-                fns = [self.compile(sub, f"{where}.{word}[{i}]") for i, sub in enumerate(s[word])]
-                yield f"v = _{word.lower()}(v, name, ({', '.join(fns)},))"
+                yield from self._alternatives(s[word], word, where)
         for i, sub in enumerate(s.get("allOf", ())):
             yield f"v = {self.compile(sub, f'{where}.allOf[{i}]')}(v, name)"
         types = s.get("type")
         if types is not None:
             kinds = [types] if isinstance(types, str) else list(types)
             words = " or ".join(_TYPE_WORDS[k] for k in kinds)
-            yield f"v = _typed(v, name, {tuple(kinds)!r}, {words!r})"
+            if len(kinds) == 1 and kinds[0] in _SINGLE_TYPE:
+                yield _SINGLE_TYPE[kinds[0]]
+            else:
+                yield f"v = _typed(v, name, {tuple(kinds)!r}, {words!r})"
             kinds_set = set(kinds)
         else:
             kinds_set = set(_TYPE_WORDS)
@@ -153,7 +162,23 @@ class _Checks:
             if "items" in s:
                 yield f"v = _items(v, name, {self.compile(s['items'], f'{where}.items')})"
         if kinds_set & {"object"}:
-            yield from self._object(s, where)
+            yield from self._object(s, where, declared=types is not None)
+
+    def _alternatives(self, subs: list[Any], word: str, where: str) -> Iterator[str]:
+        fns = [self.compile(sub, f"{where}.{word}[{i}]") for i, sub in enumerate(subs)]
+        kinds = [self.doc.resolve(sub)[1].get("type") for sub in subs]
+        numeric = sum(kind in {"integer", "number"} for kind in kinds)
+        if all(isinstance(k, str) for k in kinds) and len(set(kinds)) == len(kinds) and numeric < 2:
+            # Members of distinct JSON types: the value's type picks the one member that can
+            # match (exactly oneOf's and anyOf's answer), without trying the others.
+            words = " or ".join(_TYPE_WORDS[k] for k in kinds)
+            for i, (kind, fn) in enumerate(zip(kinds, fns, strict=True)):
+                yield f"{'if' if i == 0 else 'elif'} _is(v, {kind!r}):"
+                yield f"    v = {fn}(v, name)"
+            yield "else:"
+            yield f"    v = _typed(v, name, {tuple(kinds)!r}, {words!r})"
+            return
+        yield f"v = _{word.lower()}(v, name, ({', '.join(fns)},))"
 
     def _numbers(self, s: dict[str, Any], kinds: set[str]) -> Iterator[str]:
         if not kinds & {"integer", "number"}:
@@ -169,7 +194,7 @@ class _Checks:
         if "multipleOf" in s:
             yield f"_multiple(v, name, {s['multipleOf']!r})"
 
-    def _object(self, s: dict[str, Any], where: str) -> Iterator[str]:
+    def _object(self, s: dict[str, Any], where: str, declared: bool) -> Iterator[str]:
         if "minProperties" in s or "maxProperties" in s:
             yield (
                 f"_length(v, name, {s.get('minProperties', 0)}, {s.get('maxProperties')}, "
@@ -187,7 +212,7 @@ class _Checks:
             table = "{" + ", ".join(f"{wire!r}: {fn}" for wire, fn in props.items()) + "}"
             required = self._const(tuple(s.get("required", ())))
             yield f"v = _fields(v, name, {table}, {required}, {extra_fn})"
-        else:  # JSON object keys are strings: json.dumps would turn 1 into "1" silently
+        elif declared:  # JSON object keys are strings: json.dumps would turn 1 into "1" silently
             yield "_keys(v, name)"
 
 

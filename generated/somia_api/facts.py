@@ -284,76 +284,76 @@ _K0 = re.compile("\\S")
 
 
 def _c1(v: Any, name: str) -> Any:
-    _keys(v, name)
+    if v is not True and v is not False:
+        raise TypeError(f"{name} must be a bool, not {_kind(v)}")
     return v
 
 
 def _c2(v: Any, name: str) -> Any:
-    v = _typed(v, name, ("boolean",), "a bool")
-    return v
-
-
-def _c3(v: Any, name: str) -> Any:
     v = _typed(v, name, ("integer",), "an integer")
     return v
 
 
-def _c4(v: Any, name: str) -> Any:
-    v = _typed(v, name, ("string",), "a string")
+def _c3(v: Any, name: str) -> Any:
+    if v.__class__ is not str and not isinstance(v, str):
+        raise TypeError(f"{name} must be a string, not {_kind(v)}")
     _pattern(v, name, _K0)
     return v
 
 
+def _c4(v: Any, name: str) -> Any:
+    if _is(v, "integer"):
+        v = _c2(v, name)
+    elif _is(v, "string"):
+        v = _c3(v, name)
+    else:
+        v = _typed(v, name, ("integer", "string"), "an integer or a string")
+    return v
+
+
 def _c5(v: Any, name: str) -> Any:
-    v = _oneof(
-        v,
-        name,
-        (
-            _c3,
-            _c4,
-        ),
-    )
-    _keys(v, name)
+    if v is not True and v is not False:
+        raise TypeError(f"{name} must be a bool, not {_kind(v)}")
     return v
 
 
 def _c6(v: Any, name: str) -> Any:
-    v = _typed(v, name, ("boolean",), "a bool")
+    if v is not True and v is not False:
+        raise TypeError(f"{name} must be a bool, not {_kind(v)}")
     return v
 
 
 def _c7(v: Any, name: str) -> Any:
-    v = _typed(v, name, ("boolean",), "a bool")
+    if v.__class__ is not str and not isinstance(v, str):
+        raise TypeError(f"{name} must be a string, not {_kind(v)}")
     return v
 
 
 def _c8(v: Any, name: str) -> Any:
-    v = _typed(v, name, ("string",), "a string")
+    if v.__class__ is not str and not isinstance(v, str):
+        raise TypeError(f"{name} must be a string, not {_kind(v)}")
     return v
 
 
 def _c9(v: Any, name: str) -> Any:
-    v = _typed(v, name, ("string",), "a string")
+    v = _typed(v, name, ("array",), "a sequence")
+    v = _items(v, name, _c8)
     return v
 
 
 def _c10(v: Any, name: str) -> Any:
-    v = _typed(v, name, ("array",), "a sequence")
-    v = _items(v, name, _c9)
+    if v.__class__ is not str and not isinstance(v, str):
+        raise TypeError(f"{name} must be a string, not {_kind(v)}")
     return v
 
 
 def _c11(v: Any, name: str) -> Any:
-    v = _typed(v, name, ("string",), "a string")
+    if v.__class__ is not str and not isinstance(v, str):
+        raise TypeError(f"{name} must be a string, not {_kind(v)}")
     return v
 
 
 def _c12(v: Any, name: str) -> Any:
-    v = _typed(v, name, ("string",), "a string")
-    return v
-
-
-def _c13(v: Any, name: str) -> Any:
     v = _typed(v, name, ("object",), "a mapping")
     _keys(v, name)
     return v
@@ -387,16 +387,16 @@ class AgentExecutionRequestOptions(TypedDict, total=False):
 
 
 _AGENT_EXECUTION_REQUEST: dict[str, tuple[str, Check]] = {
-    "input_data": ("input_data", _c1),
-    "stream": ("stream", _c2),
-    "pipeline_version": ("pipeline_version", _c5),
-    "trace_enabled": ("trace_enabled", _c6),
-    "test": ("test", _c7),
-    "source": ("source", _c8),
-    "tags": ("tags", _c10),
-    "environment": ("environment", _c11),
-    "end_user_id": ("end_user_id", _c12),
-    "metadata": ("metadata", _c13),
+    "input_data": ("input_data", _any),
+    "stream": ("stream", _c1),
+    "pipeline_version": ("pipeline_version", _c4),
+    "trace_enabled": ("trace_enabled", _c5),
+    "test": ("test", _c6),
+    "source": ("source", _c7),
+    "tags": ("tags", _c9),
+    "environment": ("environment", _c10),
+    "end_user_id": ("end_user_id", _c11),
+    "metadata": ("metadata", _c12),
 }
 AGENT_EXECUTION_REQUEST_DEPRECATED: frozenset[str] = frozenset(())
 # keyword -> wire name of each body field
