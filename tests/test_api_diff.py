@@ -504,6 +504,20 @@ def test_the_real_document_is_compared_well_under_a_second() -> None:
     assert elapsed < 0.5, f"{elapsed:.2f} s"
 
 
+def _readme_block(after: str) -> str:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = readme.index("```text\n", readme.index(after)) + len("```text\n")
+    return readme[start : readme.index("```", start)]
+
+
+def test_the_readme_shows_the_real_report_of_the_issue_edits() -> None:
+    changes = api_diff.compare(SPEC_DOC, _issue_document())
+    report = "\n".join([api_diff.summary(changes), *api_diff.report(changes)]) + "\n"
+    assert _readme_block("prints what changed") == report
+    draft = "\n".join(api_diff.changelog(changes, version="0.2.0a1")) + "\n"
+    assert _readme_block("ready to paste into") == draft
+
+
 # -- the changelog draft ------------------------------------------------------------------------
 
 
