@@ -173,7 +173,7 @@ class SchemaWalk:
 
     def __init__(self, old: dict[str, Json], new: dict[str, Json]) -> None:
         self.old, self.new = old, new
-        self.found: dict[tuple[Any, ...], tuple[set[str], set[str]]] = {}
+        self.found: dict[tuple[str, str, str], tuple[set[str], set[str], list[Any]]] = {}
         self.docs: dict[str, None] = {}  # places whose documentation changed, in order
         self._stack: set[tuple[int, int, str]] = set()
 
@@ -182,16 +182,18 @@ class SchemaWalk:
     def add(
         self, kind: str, subject: str, text: str, op: str = "", status: str = "", anchor: Any = ()
     ) -> None:
-        ops, statuses = self.found.setdefault((kind, subject, text, anchor), (set(), set()))
+        """Record a change; the same change reached again only adds its operation and status."""
+        ops, statuses, anchors = self.found.setdefault((kind, subject, text), (set(), set(), []))
         if op:
             ops.add(op)
         if status:
             statuses.add(status)
+        anchors.append(anchor)
 
     def changes(self) -> list[Change]:
         out = [
-            Change(kind, subject, text, tuple(sorted(ops)), tuple(sorted(sts)), anchor)
-            for (kind, subject, text, anchor), (ops, sts) in self.found.items()
+            Change(kind, subject, text, tuple(sorted(ops)), tuple(sorted(sts)), anchors[0])
+            for (kind, subject, text), (ops, sts, anchors) in self.found.items()
         ]
         if self.docs:
             places = list(self.docs)
@@ -283,6 +285,7 @@ class SchemaWalk:
                     f"default changed from {_show(o['default'])} to {_show(n['default'])}",
                 )
         self.deprecation(o, n, subject, op, field)
+
         def both(json_type: str) -> bool:  # what a changed type rules out was reported above
             return all(t is None or json_type in t for t in (ot, nt))
 

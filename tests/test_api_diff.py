@@ -469,7 +469,8 @@ def _issue_edits(doc: Doc) -> None:
     request["required"] = ["locale"]
     del answer["finished"]
     answer["text"] = answer.pop("message")
-    request["properties"]["pipeline_version"]["oneOf"] = [{"type": "string"}]
+    version = request["properties"]["pipeline_version"]
+    version["oneOf"] = [member for member in version["oneOf"] if member["type"] == "string"]
     del request["properties"]["trace_enabled"]["default"]
     paths = doc["paths"]
     paths["/api/v1/external/agent/{agent_id}/session"]["post"]["responses"]["408"] = {
