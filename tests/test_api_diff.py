@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -774,3 +775,17 @@ def test_make_generate_prints_the_report_before_regenerating(
         "regenerated somia_api",
     ]
     assert json.loads((target / "openapi.json").read_text()) == SPEC_DOC
+
+
+def test_the_readme_table_of_kinds_is_the_code_s() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = readme.index("| what changed | breaking | warning | info |")
+    rows = readme[start : readme.index("\n\n", start)].splitlines()[2:]
+    table: dict[str, str] = {}
+    for row in rows:
+        cells = row.strip("|").split("|")[1:]
+        for level, cell in zip(("breaking", "warning", "info"), cells, strict=True):
+            for kind in re.findall(r"`([a-z-]+)`", cell):
+                assert kind not in table, f"{kind} is listed twice"
+                table[kind] = level
+    assert table == {kind: level for kind, (level, _) in api_diff.KINDS.items()}
