@@ -144,6 +144,8 @@ def _canon(value: Json) -> str:
 
 
 def _show(value: Json) -> str:
+    if isinstance(value, str) and not any(c in value for c in '"\n\r\t'):
+        return f'"{value}"'  # a pattern reads as written, without JSON's escapes
     return json.dumps(value, ensure_ascii=False)
 
 

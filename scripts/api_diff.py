@@ -36,8 +36,9 @@ def load(text: str, *, name: str = "document") -> dict[str, Any]:
     """A document's text (YAML or JSON) as a dict; DocumentError when it is not one."""
     import yaml  # a dev dependency, like the generator
 
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's is ten times faster
     try:
-        document = yaml.safe_load(text)
+        document = yaml.load(text, Loader=loader)
     except yaml.YAMLError as exc:
         raise DocumentError(f"{name} does not parse: {exc}") from exc
     if not isinstance(document, dict) or "openapi" not in document:
