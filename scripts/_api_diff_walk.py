@@ -197,8 +197,10 @@ class Walk(SchemaWalk):
         self.rest(o, n, {"required", "content"}, subject, op)
 
     def responses(self, old: Json, new: Json, op: str) -> None:
-        for status in sorted(old.keys() | new.keys(), key=str):
-            code = str(status)
+        # YAML reads an unquoted 200 as a number, JSON keys are strings: compare as strings.
+        old, new = ({str(k): v for k, v in d.items()} for d in (old, new))
+        for status in sorted(old.keys() | new.keys()):
+            code = status
             subject = f"status {code}"
             if status not in new:
                 self.add("status-removed", subject, "removed", op, anchor=("status", code))

@@ -48,7 +48,10 @@ def load(text: str, *, name: str = "document") -> dict[str, Any]:
 
 def compare(old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
     """Every change from `old` to `new`, breaking first, then warnings, then info."""
-    changes = Walk(old, new).run()
+    try:
+        changes = Walk(old, new).run()
+    except (KeyError, TypeError, AttributeError) as exc:  # a required key or mapping is missing
+        raise DocumentError(f"a malformed document ({type(exc).__name__}: {exc})") from exc
     return sorted(changes, key=lambda c: LEVELS.index(c.level))
 
 

@@ -449,6 +449,17 @@ def test_a_recursive_schema_is_compared_once_without_looping() -> None:
     ]
 
 
+def test_a_status_written_as_a_number_is_the_same_status() -> None:
+    new = _edited(lambda d: _create(d).update(responses={200: _create(d)["responses"]["200"]}))
+    assert _report(new) == ["breaking: status 404: removed [createSession]"]
+
+
+def test_a_parameter_without_a_name_is_a_document_error() -> None:
+    new = _edited(lambda d: _create(d)["parameters"].append({"in": "query"}))
+    with pytest.raises(api_diff.DocumentError, match="a malformed document"):
+        api_diff.compare(OLD, new)
+
+
 def test_a_ref_that_leads_nowhere_is_a_document_error() -> None:
     new = _edited(lambda d: d["components"]["schemas"].pop("Answer"))
     with pytest.raises(api_diff.DocumentError, match="leads nowhere"):
