@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 LINTED := somia scripts tests
 
 .DEFAULT_GOAL := help
-.PHONY: help install generate check-generated lint typecheck pytest test demo contract bench clean
+.PHONY: help install generate api-diff check-generated lint typecheck pytest test demo contract bench clean
 
 help:
 	@echo "make demo             a streamed conversation against the fake server"
@@ -14,6 +14,7 @@ help:
 	@echo "make install          create .venv and install the project with its dev extras"
 	@echo "make generate         regenerate generated/somia_api from openapi/somia.yaml"
 	@echo "make check-generated  fail with a diff when generated/ is stale"
+	@echo "make api-diff BASE=<git ref>  the API's changes since that ref; fails on breaking"
 	@echo "make contract         contract-test a live deployment (SOMIA_CONTRACT_BASE_URL, ...)"
 	@echo "make bench            measure the SDK against raw httpx and httpx-sse"
 
@@ -27,6 +28,13 @@ install: $(STAMP)
 
 generate: $(STAMP)
 	$(BIN)/python scripts/generate.py
+
+# The release gate: the document at $(BASE) against the working tree. The script exits 0, 1 for
+# a change at or above FAIL_ON (breaking, or warning), 2 for a bad ref or document; make itself
+# reports any failure as its own status 2, with the script's status in its "Error N" line.
+FAIL_ON ?= breaking
+api-diff: $(STAMP)
+	@$(BIN)/python scripts/api_diff.py --base "$(BASE)" --fail-on "$(FAIL_ON)" --changelog $(if $(SPEC),--spec "$(SPEC)")
 
 check-generated: $(STAMP)
 	$(BIN)/python scripts/generate.py --check

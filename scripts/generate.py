@@ -201,6 +201,10 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
             print("generated/somia_api matches openapi/somia.yaml")
             return 0
+        if (TARGET / DOCUMENT).exists():  # what changed since the last generation
+            from api_diff import report_files  # scripts/ is on sys.path when run as a script
+
+            print("\n".join(report_files(TARGET / DOCUMENT, fresh / DOCUMENT)))
         if TARGET.exists():
             shutil.rmtree(TARGET)
         shutil.copytree(fresh, TARGET)

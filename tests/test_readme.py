@@ -44,6 +44,9 @@ NOT_RUN = {
     "make check-generated   # fail with a diff when generated/ is stale (make test runs it)\n": (
         "rewrites generated/; make test runs check-generated"
     ),
+    "make api-diff BASE=v0.2.0a1\nmake api-diff BASE=main FAIL_ON=warning\n": (
+        "needs a release tag; tests/test_api_diff.py runs make api-diff on a scratch repository"
+    ),
     "SOMIA_CONTRACT_BASE_URL=https://api.somia-platform.com \\\nSOMIA_API_KEY=your_api_key \\\n"
     "SOMIA_AGENT_ID=123 \\\nmake contract\n": "needs a live deployment and runs paid turns",
 }
@@ -88,6 +91,8 @@ SHELL_COMMANDS = {"export", "somia", "echo"}
 
 
 def _kind(language: str, code: str) -> str:
+    if language == "text":  # output shown: tests/test_api_diff.py checks the api-diff ones
+        return "output"
     if language == "python":
         return "pytest" if re.search(r"^def test_", code, re.MULTILINE) else "python"
     if language != "sh":
