@@ -141,7 +141,8 @@ def _keyword_value(root: Mapping[str, Any], schema_path: list[str | int]) -> Any
         for part in schema_path:
             if part == "$ref":  # followed by resolve() at the next step
                 continue
-            node = resolve(node, root)
+            if not (isinstance(node, Mapping) and part in node):
+                node = resolve(node, root)  # the path went through this node's $ref
             node = node[part] if isinstance(node, Mapping) else node[int(part)]
     except (KeyError, IndexError, TypeError, ValueError):
         return None

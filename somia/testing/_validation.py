@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from somia.testing._schema import Operation, Parameter, Problem, problem, schema_types
+from somia.testing._schema import Operation, Parameter, Problem, operations, problem, schema_types
 
 __all__ = [
     "MAX_JSON_DEPTH",
@@ -25,6 +25,7 @@ __all__ = [
     "check_parameters",
     "parse_body",
     "parse_json",
+    "request_problems",
 ]
 
 MAX_JSON_DEPTH = 256
@@ -45,12 +46,13 @@ def _parameter_value(raw: str, parameter: Parameter) -> tuple[Any, list[Problem]
     if "integer" in types or "number" in types:
         # Digits only: int() would also take "+1", " 1" or "1_0", which JSON Schema calls strings.
         if _INTEGER.fullmatch(raw):
-            digits = raw.lstrip("-").lstrip("0")
+            sign = -1 if raw.startswith("-") else 1
+            digits = raw.lstrip("-").lstrip("0") or "0"
             if len(digits) <= _MAX_DIGITS:
-                return int(raw), []
-            # Too long for int(), and for json.loads too, so beyond any bound the document
-            # states: a number of the same sign and more digits compares the same way.
-            return (-1 if raw.startswith("-") else 1) * 10**_MAX_DIGITS, []
+                return sign * int(digits), []
+            # Too long for int(). Such a number lies beyond any bound a document states in
+            # practice; 10**4299, the largest power of ten the validator converts, stands in.
+            return sign * 10 ** (_MAX_DIGITS - 1), []
         if "number" in types:
             try:
                 value = float(raw)
@@ -177,3 +179,9 @@ def parse_body(operation: Operation, raw: bytes) -> tuple[Any, list[Problem]]:
     if operation.body is not None:
         problems = operation.body.problems(data, ["body"])
     return (None, problems) if problems else (data, [])
+
+
+def request_problems(operation_id: str, body: Any) -> list[Problem]:
+    """The fake's problems with a decoded request body of an operation ([] when valid)."""
+    (operation,) = (op for op in operations() if op.operation_id == operation_id)
+    return [] if operation.body is None else operation.body.problems(body, ["body"])

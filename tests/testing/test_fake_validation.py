@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -293,3 +294,55 @@ def test_auth_is_checked_before_the_body(somia_server: FakeServer) -> None:
     response = post(create_url(somia_server), content=b"not json")
 
     assert response.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("agent_id", "type_"),
+    [("9" * 5000, "less_than_equal"), ("-" + "9" * 5000, "greater_than_equal")],
+    ids=["huge", "hugely-negative"],
+)
+def test_agent_ids_of_thousands_of_digits_are_422_not_500(
+    client: httpx.Client, somia_server: FakeServer, agent_id: str, type_: str
+) -> None:
+    response = client.post(create_url(somia_server, agent_id), json={})
+
+    assert [(p["loc"], p["type"]) for p in problems(response)] == [(["path", "agent_id"], type_)]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b'{"input_data": 1e999}', b'{"metadata": {"x": [-1E400]}}'],
+    ids=["top", "nested"],
+)
+def test_numbers_no_float_holds_are_422_not_infinity(
+    client: httpx.Client, somia_server: FakeServer, content: bytes
+) -> None:
+    response = client.post(
+        create_url(somia_server), content=content, headers={"content-type": "application/json"}
+    )
+
+    assert [(p["loc"], p["type"]) for p in problems(response)] == [(["body"], "json_invalid")]
+    assert "too large" in response.json()["detail"][0]["msg"]
+    assert somia_server.fake.session_ids == []
+
+
+def test_large_finite_numbers_are_answered_as_json(
+    client: httpx.Client, somia_server: FakeServer
+) -> None:
+    response = client.post(
+        create_url(somia_server),
+        content=b'{"input_data": 1.5e308}',
+        headers={"content-type": "application/json"},
+    )
+
+    assert response.status_code == 200
+    assert json.loads(response.text)["history"][0]["content"] == 1.5e308
+
+
+def test_an_agent_id_with_thousands_of_leading_zeros_is_that_agent(
+    client: httpx.Client, somia_server: FakeServer
+) -> None:
+    response = client.post(create_url(somia_server, "0" * 5000 + "1"), json={"input_data": "x"})
+
+    assert response.status_code == 200, response.text
+    assert response.json()["message"] == "You said: x"
