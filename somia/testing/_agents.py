@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -42,7 +43,9 @@ class Turn:
         if name != "documented" and not name.startswith("_"):
             documented = self.documented
             if name in documented:
-                return self.request[name] if name in self.request else documented[name]
+                if name in self.request:
+                    return self.request[name]
+                return copy.deepcopy(documented[name])  # a default is the document's own
         raise AttributeError(f"a Turn has no attribute {name!r} (not a documented request field)")
 
 

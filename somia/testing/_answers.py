@@ -16,7 +16,7 @@ from typing import Any
 
 from somia.testing._schema import Operation, SchemaCheck, resolve, schema_types
 
-__all__ = ["AnswerShape", "documented_paths", "example_value", "present_paths", "shape_of"]
+__all__ = ["AnswerShape", "documented_paths", "example_value", "shape_of"]
 
 JSON = "application/json"
 EVENT_STREAM = "text/event-stream"
@@ -89,20 +89,37 @@ def documented_paths(schema: Any) -> list[str]:
     return [path for path, _ in _walk(schema, "")]
 
 
-def present_paths(schema: Any, value: Any, prefix: str = "") -> set[str]:
-    """The documented fields present in `value`."""
+_Tree = tuple[tuple[str, str, "_Tree", "_Tree"], ...]
+"""Per documented property: its name, its path, its own fields and its items' fields."""
+
+
+def _field_tree(schema: Any, prefix: str, depth: int = 0) -> _Tree:
+    if depth > 32:  # a recursive schema: deeper fields are not tracked
+        return ()
+    return tuple(
+        (
+            name,
+            prefix + name,
+            _field_tree(sub, f"{prefix}{name}.", depth + 1),
+            _field_tree(sub.get("items", {}), f"{prefix}{name}[].", depth + 1),
+        )
+        for name, sub in properties_of(schema).items()
+    )
+
+
+def _present(tree: _Tree, value: Any) -> set[str]:
     found: set[str] = set()
     if not isinstance(value, dict):
         return found
-    for name, sub in properties_of(schema).items():
+    for name, path, fields, items in tree:
         if name not in value:
             continue
-        path = f"{prefix}{name}"
         found.add(path)
-        found |= present_paths(sub, value[name], path + ".")
-        if isinstance(value[name], list):
+        if fields:
+            found |= _present(fields, value[name])
+        if items and isinstance(value[name], list):
             for item in value[name]:
-                found |= present_paths(sub.get("items", {}), item, path + "[].")
+                found |= _present(items, item)
     return found
 
 
@@ -134,24 +151,30 @@ class AnswerShape:
             media: {name: example_value(sub) for name, sub in properties_of(schema).items()}
             for media, schema in self.schemas.items()
         }
-        self._required = {
-            media: frozenset(_merged(schema).get("required", []))
-            for media, schema in self.schemas.items()
-        }
+        self._trees = {media: _field_tree(schema, "") for media, schema in self.schemas.items()}
+        self._documented = frozenset(self._fill[JSON]) | frozenset(self._fill[EVENT_STREAM])
+        self._required = frozenset(
+            name for schema in self.schemas.values() for name in _merged(schema).get("required", [])
+        )
 
     def check_agent_fields(self, fields: Mapping[str, Any], omit: Collection[str]) -> None:
         """Refuse fields an agent may not set or leave out (TypeError naming them)."""
-        documented = set(properties_of(self.json_schema)) | set(properties_of(self.chunk_schema))
+        if not fields and not omit:
+            return
+        documented = self._documented
         unknown = sorted(set(fields) - documented) + sorted(set(omit) - documented)
         if unknown:
             raise TypeError(
                 f"the agent's answer names {', '.join(map(repr, unknown))}, not documented"
                 f" answer fields ({', '.join(sorted(documented))})"
             )
-        required = self._required[JSON] | self._required[EVENT_STREAM]
-        if "session_id" in fields or required & set(omit):
-            fixed = sorted({"session_id"} & set(fields) | required & set(omit))
+        fixed = sorted({"session_id"} & set(fields) | self._required & set(omit))
+        if fixed:
             raise TypeError(f"an agent may not set or leave out {', '.join(fixed)}")
+
+    def present(self, media: str, answer: Any) -> set[str]:
+        """The documented fields an answer of this media type carries."""
+        return _present(self._trees[media], answer)
 
     def build(
         self,

@@ -9,7 +9,8 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import unquote
 
@@ -226,7 +227,7 @@ class SomiaApp:
         fill: bool,
     ) -> dict[str, Any]:
         built = shape.build(media, computed, answer.fields, answer.omit, fill=fill)
-        self.fake._saw_answer(media, shape.schemas[media], built)
+        self.fake._saw_answer_fields(media, shape.present(media, built))
         return built
 
     def _respond(self, answer: StoredAnswer) -> Response:
@@ -270,10 +271,6 @@ def _turn(
     api_key_header: str,
     session_id: str | None,
 ) -> Turn:
-    documented = {
-        name: schema.get("default") if isinstance(schema, dict) else None
-        for name, schema in body_properties(operation).items()
-    }
     return Turn(
         agent_id=session.agent_id,
         session_id=session.id,
@@ -281,7 +278,18 @@ def _turn(
         history=session.history,
         request=body,
         headers={k: v for k, v in request.headers.items() if k != api_key_header},
-        documented=documented,
+        documented=_request_defaults(operation),
+    )
+
+
+@functools.cache
+def _request_defaults(operation: Operation) -> Mapping[str, Any]:
+    # The request body's documented fields, each with its default (None without one).
+    return MappingProxyType(
+        {
+            name: schema.get("default") if isinstance(schema, dict) else None
+            for name, schema in body_properties(operation).items()
+        }
     )
 
 

@@ -191,16 +191,13 @@ class FakeSomia:
 
     # The rest is used by the ASGI app.
 
-    def _saw_answer(self, media: str, schema: Any, answer: Any) -> None:
+    def _saw_answer_fields(self, media: str, fields: set[str]) -> None:
         """Note which documented fields an answer carried."""
-        from somia.testing._answers import present_paths
-
-        found = present_paths(schema, answer)
         with self._lock:
-            self._answer_fields.setdefault(media, set()).update(found)
+            self._answer_fields.setdefault(media, set()).update(fields)
 
     def _record(self, request: ReceivedRequest) -> None:
-        """Add a request to the log."""
+        """Add a request to the log (the oldest falls out once it holds `max_requests`)."""
         with self._lock:
             self._requests.append(request)
 
