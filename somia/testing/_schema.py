@@ -188,6 +188,23 @@ def _problems_of(
             return [problem(loc, f"Input should be {phrase}", code)]
         return [problem(loc, f"Input should be a valid {_types_phrase(types)}", "union_type")]
     if kind in ("OneOfNotValid", "AnyOf"):
+        # A value of one alternative's type breaks only that one's rules: report them.
+        here = list(error.instance_path)
+        matching = [
+            branch
+            for branch in detail.get("context") or []
+            if branch
+            and not any(
+                type(inner.kind).__name__ == "Type" and list(inner.instance_path) == here
+                for inner in branch
+            )
+        ]
+        if len(matching) == 1:
+            return [
+                item
+                for inner in matching[0]
+                for item in _problems_of(inner, root, instance, prefix)
+            ]
         types = _union_types(value)
         msg = f"Input should be a valid {_types_phrase(types)}" if types else error.message
         return [problem(loc, msg, "union_type")]
