@@ -9,7 +9,6 @@ Problems are reported the way FastAPI does (`{"loc": [...], "msg": ..., "type": 
 
 from __future__ import annotations
 
-import copy
 import functools
 import re
 from collections.abc import Mapping
@@ -20,7 +19,17 @@ import jsonschema_rs
 
 from somia._bridge import openapi_document
 
-__all__ = ["Operation", "Parameter", "Problem", "SchemaCheck", "operations", "resolve"]
+__all__ = [
+    "Operation",
+    "Parameter",
+    "Problem",
+    "SchemaCheck",
+    "body_properties",
+    "operations",
+    "problem",
+    "resolve",
+    "schema_types",
+]
 
 Problem = dict[str, Any]
 
@@ -340,8 +349,3 @@ def body_properties(operation: Operation) -> Mapping[str, Any]:
     if not isinstance(schema, Mapping):
         return {}
     return {name: resolve(value) for name, value in schema.get("properties", {}).items()}
-
-
-def deep_copy(value: Any) -> Any:
-    """A copy of a JSON value from the document (never hand the document itself out)."""
-    return copy.deepcopy(value)

@@ -251,3 +251,27 @@ def test_a_fake_without_the_document_changes_keeps_answering(somia_server: FakeS
         answer = client.post(create_url(somia_server), json={"input_data": "x"}).json()
     assert set(answer) == {"session_id", "message", "history", "metadata", "pending", "finished"}
     assert "usage" not in FakeSomia().unsent_answer_fields()
+
+
+@pytest.mark.parametrize(
+    ("schema", "value"),
+    [
+        ({"type": "integer"}, 0),
+        ({"type": "integer", "minimum": 5}, 5),
+        ({"type": "integer", "maximum": -3}, -3),
+        ({"type": "number", "exclusiveMinimum": 0}, 1.0),
+        ({"type": "string", "minLength": 2}, "xx"),
+        ({"type": ["string", "null"]}, ""),
+        ({"type": "boolean"}, False),
+        ({"type": "array", "items": {"type": "integer"}, "minItems": 2}, [0, 0]),
+        ({"type": "string", "default": "d", "example": "e"}, "d"),
+        ({"type": "string", "examples": ["first", "second"]}, "first"),
+        ({"enum": ["a", "b"]}, "a"),
+        ({"oneOf": [{"type": "integer"}, {"type": "string"}]}, 0),
+        ({"type": "object"}, {}),
+        ({"type": "object", "properties": {"a": {"type": "object", "properties": {}}}}, {"a": {}}),
+        ({"$ref": "#/components/schemas/ValidationProblem"}, {"loc": [], "msg": "", "type": ""}),
+    ],
+)
+def test_example_values_follow_the_simple_rules(schema: dict[str, Any], value: Any) -> None:
+    assert _answers.example_value(schema) == value
