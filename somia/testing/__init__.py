@@ -14,13 +14,14 @@ yields a running `FakeServer`. `python -m somia.testing` runs one from the comma
 
 from __future__ import annotations
 
-from somia.testing._agents import Agent, Turn, echo_agent
+from somia.testing._agents import Agent, Answer, Turn, echo_agent
 from somia.testing._fake import FakeSomia, ReceivedRequest
 from somia.testing._faults import Faults
 from somia.testing._server import FakeServer
 
 __all__ = [
     "Agent",
+    "Answer",
     "FakeServer",
     "FakeSomia",
     "Faults",

@@ -72,6 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-body-bytes", type=int, default=1024 * 1024, help="413 above this (%(default)s)"
     )
     parser.add_argument(
+        "--max-requests",
+        type=_non_negative,
+        default=256,
+        help="how many recent requests the log keeps (%(default)s)",
+    )
+    parser.add_argument(
         "--event-delay", type=float, default=0.0, metavar="SECONDS", help="pause between events"
     )
     parser.add_argument(
@@ -125,6 +131,7 @@ def make_fake(args: argparse.Namespace) -> FakeSomia:
         api_key_header=args.api_key_header,
         default_agent=echo_agent if args.any_agent else None,
         max_body_bytes=args.max_body_bytes,
+        max_requests=args.max_requests,
         event_delay=args.event_delay,
     )
     faults = fake.faults

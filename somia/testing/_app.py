@@ -3,30 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import json
 import logging
-import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import unquote
 
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
-from somia.testing._agents import Turn, answer_pieces
+from somia.testing._agents import Answer, Turn, read_answer
+from somia.testing._answers import EVENT_STREAM, JSON, AnswerShape, shape_of
 from somia.testing._fake import FakeSomia, ReceivedRequest, Session
 from somia.testing._faults import RequestDelay, StreamCut, StreamFault
 from somia.testing._idempotency import ScopeKey, StoredAnswer
+from somia.testing._schema import Operation, body_properties, operations
 from somia.testing._validation import (
     Problem,
     check_content_type,
-    check_idempotency_key,
-    check_session_id,
-    is_json_integer,
-    parse_agent_id,
+    check_parameters,
     parse_body,
     parse_json,
 )
@@ -41,8 +41,8 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 logger = logging.getLogger("somia.testing")
 
-_PATH = re.compile(r"^/api/v1/external/agent/([^/]*)/session(?:/([^/]*))?$")
-_EVENT_STREAM = "text/event-stream"
+# The operations the fake serves, by operationId; the rest of the document answers 501.
+_SERVED = ("createSession", "interactSession")
 _END_EVENT = b"data: true\n\n"
 _MALFORMED_EVENT = b'data: {"session_id": not json\n\n'
 
@@ -61,15 +61,18 @@ class SomiaApp:
             return
         started = time.monotonic()
         request_id = "req_" + uuid.uuid4().hex
-        body, too_large = await _read_body(receive, self.fake.max_body_bytes)
         headers = _headers(scope)
         path = _raw_path(scope)
+        # The body of a request refused before it is read (no key, a wrong key, too large) is
+        # not kept: whatever arrives, memory stays bounded by the log's size.
+        keep = self._authenticated(headers)
+        body, too_large = await _read_body(receive, self.fake.max_body_bytes, keep=keep)
         parsed, _ = parse_json(body) if body and not too_large else (None, [])
         record = ReceivedRequest(
             method=scope["method"],
             path=path,
             headers=headers,
-            body=body,
+            body=b"" if too_large else body,
             json=parsed,
             time=time.time(),
             request_id=request_id,
@@ -94,14 +97,18 @@ class SomiaApp:
         )
         await response(scope, receive, send)
 
+    def _authenticated(self, headers: dict[str, str]) -> bool:
+        sent_key = headers.get(self.fake.api_key_header)
+        # Header values were decoded as latin-1: encoding back gives the bytes as sent.
+        return sent_key is not None and hmac.compare_digest(
+            sent_key.encode("latin-1"), self.fake.api_key.encode()
+        )
+
     async def _answer(self, request: ReceivedRequest, too_large: bool) -> Response:
-        match = _PATH.match(request.path)
-        if match is None:
-            return _error(404, "Not Found")
-        if request.method != "POST":
-            response = _error(405, "Method Not Allowed")
-            response.headers["Allow"] = "POST"
-            return response
+        found = _route(request.method, request.path)
+        if isinstance(found, Response):
+            return found
+        operation, raw_params = found
 
         fault = self.fake.faults.take_request_fault()
         if isinstance(fault, RequestDelay):
@@ -113,47 +120,49 @@ class SomiaApp:
                 headers["Content-Type"] = fault.content_type
             return Response(fault.body, status_code=fault.status, headers=headers)
 
-        sent_key = request.headers.get(self.fake.api_key_header)
-        if sent_key is None:
-            return _error(401, "Missing API key")
-        # Header values were decoded as latin-1: encoding back gives the bytes as sent.
-        if not hmac.compare_digest(sent_key.encode("latin-1"), self.fake.api_key.encode()):
-            return _error(401, "Invalid API key")
+        if not self._authenticated(request.headers):
+            missing = request.headers.get(self.fake.api_key_header) is None
+            return _error(401, "Missing API key" if missing else "Invalid API key")
 
-        agent_segment, session_segment = match.group(1), match.group(2)
-        agent_id, problems = parse_agent_id(unquote(agent_segment))
-        session_id = None if session_segment is None else unquote(session_segment)
-        if session_id is not None:
-            problems += check_session_id(session_id)
+        decoded = {name: unquote(value) for name, value in raw_params.items()}
+        params, problems = check_parameters(operation, "path", decoded)
         if problems:
             return _invalid(problems)
         if too_large:
             return _error(413, "Request body too large")
         # An empty body is reported as missing, whatever its content type.
-        wrong_type = check_content_type(request.headers.get("content-type"))
+        content_type = request.headers.get("content-type")
+        wrong_type = check_content_type(content_type, operation.body_media_types)
+        body: Any
         if request.body and wrong_type:
-            body, body_problems = None, wrong_type
+            body, problems = None, wrong_type
+        elif not request.body and not operation.body_required:
+            body, problems = {}, []
         else:
-            body, body_problems = parse_body(request.body)
-        problems = body_problems + check_idempotency_key(request.headers.get("idempotency-key"))
-        if problems or body is None or agent_id is None:
+            body, problems = parse_body(operation, request.body)
+        header_values: dict[str, str | None] = dict(request.headers)
+        problems += check_parameters(operation, "header", header_values)[1]
+        if problems or body is None:
             return _invalid(problems)
 
+        agent_id: int = params["agent_id"]
         agent = self.fake.find_agent(agent_id)
         if agent is None:
             return _error(404, "Agent not found")
+        session_id: str | None = params.get("session_id")
         if session_id is None:
             session = self.fake._new_session(str(uuid.uuid4()), agent_id)
         else:
-            found = self.fake._find_session(session_id, agent_id)
-            if found is None:
+            found_session = self.fake._find_session(session_id, agent_id)
+            if found_session is None:
                 return _error(404, "Session not found")
-            session = found
+            session = found_session
 
+        turn = _turn(operation, session, body, request, self.fake.api_key_header, session_id)
+        run = functools.partial(self._run_turn, agent, turn, operation, session)
         key = request.headers.get("idempotency-key")
-        new = session_id is None
         if key is None:
-            return self._respond(await self._run_turn(agent, session, body, request, new=new))
+            return self._respond(await run())
         scope_key: ScopeKey = (request.method, request.path, key)
         fingerprint = json.dumps(body, sort_keys=True, separators=(",", ":"))
         decision, stored = await self.fake._replays.claim(scope_key, fingerprint)
@@ -165,29 +174,28 @@ class SomiaApp:
             return response
         ran: StoredAnswer | None = None
         try:
-            ran = await self._run_turn(agent, session, body, request, new=new)
+            ran = await run()
         finally:
             # Nothing stored when the turn failed: a retry with the key may run it.
             self.fake._replays.finish(scope_key, ran)
         return self._respond(ran)
 
     async def _run_turn(
-        self,
-        agent: Callable[[Turn], Any],
-        session: Session,
-        body: dict[str, Any],
-        request: ReceivedRequest,
-        *,
-        new: bool,
+        self, agent: Callable[[Turn], Any], turn: Turn, operation: Operation, session: Session
     ) -> StoredAnswer:
-        turn = _turn(session, body, request, new=new, api_key_header=self.fake.api_key_header)
-        pieces = await run_in_threadpool(lambda: answer_pieces(agent(turn)))
+        shape = shape_of(operation)
+        pieces, answer = await run_in_threadpool(lambda: read_answer(agent(turn)))
+        shape.check_agent_fields(answer.fields, answer.omit)
         message = "".join(pieces)
+        body = turn.request
         user_entry = [{"role": "user", "content": body["input_data"]}] if turn.has_input else []
         assistant_entry = {"role": "assistant", "content": message}
-        before = [*session.history, *user_entry]
-        saved = self.fake._save_turn(session, [*user_entry, assistant_entry], turn.metadata)
-        final: dict[str, Any] = {
+        before = [*turn.history, *user_entry]
+        metadata = body.get("metadata")
+        saved = self.fake._save_turn(
+            session, [*user_entry, assistant_entry], metadata if isinstance(metadata, dict) else {}
+        )
+        computed: dict[str, Any] = {
             "session_id": saved.id,
             "message": message,
             "history": saved.history,
@@ -196,16 +204,31 @@ class SomiaApp:
             "finished": False,
         }
         if not turn.stream:
+            final = self._build(shape, JSON, computed, answer, fill=True)
             return StoredAnswer(saved.id, json_body=_dumps(final))
         events = []
         text = ""
         for piece in pieces:
             text += piece
-            chunk = {"session_id": saved.id, "message": text, "history": before, "pending": True}
-            events.append(_event(chunk))
-        events.append(_event(final))
+            so_far = {"session_id": saved.id, "message": text, "history": before, "pending": True}
+            no_fields = Answer(fields={}, omit=answer.omit)
+            events.append(_event(self._build(shape, EVENT_STREAM, so_far, no_fields, fill=False)))
+        events.append(_event(self._build(shape, EVENT_STREAM, computed, answer, fill=True)))
         events.append(_END_EVENT)
         return StoredAnswer(saved.id, events=tuple(events))
+
+    def _build(
+        self,
+        shape: AnswerShape,
+        media: str,
+        computed: dict[str, Any],
+        answer: Answer,
+        *,
+        fill: bool,
+    ) -> dict[str, Any]:
+        built = shape.build(media, computed, answer.fields, answer.omit, fill=fill)
+        self.fake._saw_answer_fields(media, shape.present(media, built))
+        return built
 
     def _respond(self, answer: StoredAnswer) -> Response:
         headers = {"X-Somia-Session-Id": answer.session_id}
@@ -213,7 +236,7 @@ class SomiaApp:
             return Response(answer.json_body, headers=headers, media_type="application/json")
         headers["Cache-Control"] = "no-cache"
         stream = _stream(answer.events, self.fake.faults.take_stream_fault(), self.fake.event_delay)
-        return StreamingResponse(stream, headers=headers, media_type=_EVENT_STREAM)
+        return StreamingResponse(stream, headers=headers, media_type=EVENT_STREAM)
 
 
 async def _stream(
@@ -241,35 +264,51 @@ async def _stream(
 
 
 def _turn(
+    operation: Operation,
     session: Session,
     body: dict[str, Any],
     request: ReceivedRequest,
-    *,
-    new: bool,
     api_key_header: str,
+    session_id: str | None,
 ) -> Turn:
-    version = body.get("pipeline_version", "production")
-    if is_json_integer(version):
-        version = int(version)
     return Turn(
         agent_id=session.agent_id,
         session_id=session.id,
-        new_session=new,
-        input_data=body.get("input_data"),
-        has_input="input_data" in body,
+        new_session=session_id is None,
         history=session.history,
-        stream=body.get("stream", False),
-        pipeline_version=version,
-        trace_enabled=body.get("trace_enabled", False),
-        test=body.get("test", False),
-        source=body.get("source"),
-        tags=list(body.get("tags", [])),
-        environment=body.get("environment"),
-        end_user_id=body.get("end_user_id"),
-        metadata=dict(body.get("metadata", {})),
         request=body,
         headers={k: v for k, v in request.headers.items() if k != api_key_header},
+        documented=_request_defaults(operation),
     )
+
+
+@functools.cache
+def _request_defaults(operation: Operation) -> Mapping[str, Any]:
+    # The request body's documented fields, each with its default (None without one).
+    return MappingProxyType(
+        {
+            name: schema.get("default") if isinstance(schema, dict) else None
+            for name, schema in body_properties(operation).items()
+        }
+    )
+
+
+def _route(method: str, path: str) -> tuple[Operation, dict[str, str]] | Response:
+    allowed: list[str] = []
+    for operation in operations():
+        params = operation.match(path)
+        if params is None:
+            continue
+        if operation.method == method:
+            if operation.operation_id not in _SERVED:
+                return _error(501, f"{operation.operation_id} is not served by the fake")
+            return operation, params
+        allowed.append(operation.method)
+    if not allowed:
+        return _error(404, "Not Found")
+    response = _error(405, "Method Not Allowed")
+    response.headers["Allow"] = ", ".join(allowed)
+    return response
 
 
 def _dumps(value: Any) -> bytes:
@@ -310,9 +349,9 @@ def _raw_path(scope: Scope) -> str:
     return str(scope["path"])
 
 
-async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
-    # Reads the whole body even past the limit, so that the client sees the 413 rather than
-    # a connection reset while it still uploads.
+async def _read_body(receive: Receive, limit: int, *, keep: bool) -> tuple[bytes, bool]:
+    # Reads the whole body even past the limit (or when not kept), so that the client sees
+    # the answer rather than a connection reset while it still uploads.
     body = bytearray()
     too_large = False
     while True:
@@ -320,11 +359,11 @@ async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
         if message["type"] != "http.request":
             break
         chunk = message.get("body", b"")
-        if not too_large:
+        if keep and not too_large:
             body += chunk
             if len(body) > limit:
                 too_large = True
-                del body[limit:]
+                body.clear()
         if not message.get("more_body", False):
             break
     return bytes(body), too_large

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import threading
 import uuid
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,7 @@ __all__ = ["FakeSomia", "ReceivedRequest"]
 DEFAULT_API_KEY = "sk-fake-somia"
 DEFAULT_API_KEY_HEADER = "x-api-key"
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+DEFAULT_MAX_REQUESTS = 256
 
 
 @dataclass(slots=True)
@@ -32,7 +34,8 @@ class ReceivedRequest:
     headers: dict[str, str] = field(repr=False)
     """Header names in lower case; repeated headers joined with ", "."""
     body: bytes = field(repr=False)
-    """The raw body (cut at the size limit)."""
+    """The raw body; empty when the request was refused before its body was read (no API
+    key, a wrong one, or a body over the size limit)."""
     json: Any
     """The parsed JSON body, or None when the body was not JSON."""
     time: float
@@ -56,7 +59,9 @@ class FakeSomia:
     """A fake Somia Agent API: the state, and the ASGI app (`.app`) that serves it.
 
     Agent 1 is the echo agent unless `agents` says otherwise. `default_agent` answers for
-    every agent id that was not registered (otherwise they are `404`).
+    every agent id that was not registered (otherwise they are `404`). A request body over
+    `max_body_bytes` (1 MiB by default) is answered `413`; the log keeps the last
+    `max_requests` requests (256 by default), so memory stays bounded however many arrive.
     """
 
     def __init__(
@@ -67,8 +72,11 @@ class FakeSomia:
         agents: Mapping[int, Agent] | None = None,
         default_agent: Agent | None = None,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        max_requests: int = DEFAULT_MAX_REQUESTS,
         event_delay: float = 0.0,
     ) -> None:
+        if max_requests < 0:
+            raise ValueError("max_requests must be 0 or more")
         if not api_key:
             raise ValueError("api_key must not be empty")
         if not api_key_header:
@@ -82,7 +90,8 @@ class FakeSomia:
         self._lock = threading.Lock()
         self._agents: dict[int, Agent] = dict({1: echo_agent} if agents is None else agents)
         self._sessions: dict[str, Session] = {}
-        self._requests: list[ReceivedRequest] = []
+        self._requests: deque[ReceivedRequest] = deque(maxlen=max_requests)
+        self._answer_fields: dict[str, set[str]] = {}
         self._app: ASGIApp | None = None
         self._replays = IdempotencyStore()
 
@@ -122,7 +131,7 @@ class FakeSomia:
 
     @property
     def requests(self) -> list[ReceivedRequest]:
-        """Every request received so far, oldest first (a copy of the log)."""
+        """The last `max_requests` requests received, oldest first (a copy of the log)."""
         with self._lock:
             return list(self._requests)
 
@@ -158,10 +167,37 @@ class FakeSomia:
         with self._lock:
             return list(self._sessions)
 
+    @property
+    def max_requests(self) -> int:
+        """How many requests the log keeps (the oldest are dropped first)."""
+        return self._requests.maxlen or 0
+
+    def unsent_answer_fields(self) -> list[str]:
+        """The documented answer fields no `200` answer has carried so far, per media type.
+
+        Entries read `"<media type>: <field>"`, nested fields as `a.b` (`a[].b` inside
+        arrays). A run that exercised both media types and got `[]` has seen every field.
+        """
+        from somia.testing._answers import documented_paths, shape_of
+        from somia.testing._schema import operations
+
+        missing: list[str] = []
+        for operation in operations():
+            for media, schema in shape_of(operation).schemas.items():
+                with self._lock:
+                    seen = set(self._answer_fields.get(media, ()))
+                missing += [f"{media}: {p}" for p in documented_paths(schema) if p not in seen]
+        return sorted(set(missing))
+
     # The rest is used by the ASGI app.
 
+    def _saw_answer_fields(self, media: str, fields: set[str]) -> None:
+        """Note which documented fields an answer carried."""
+        with self._lock:
+            self._answer_fields.setdefault(media, set()).update(fields)
+
     def _record(self, request: ReceivedRequest) -> None:
-        """Add a request to the log."""
+        """Add a request to the log (the oldest falls out once it holds `max_requests`)."""
         with self._lock:
             self._requests.append(request)
 

@@ -25,7 +25,7 @@ _GRACE_SECONDS = 0.25
 
 
 class _HideStreamCuts(logging.Filter):
-    """Drop uvicorn's traceback for a stream the fake cut on purpose."""
+    """Drop uvicorn's traceback for a stream the fake cut on purpose, or cut by stopping."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not (record.exc_info and _is_cut(record.exc_info[1]))
@@ -34,7 +34,8 @@ class _HideStreamCuts(logging.Filter):
 def _is_cut(exc: BaseException | None) -> bool:
     if isinstance(exc, BaseExceptionGroup):
         return all(_is_cut(inner) for inner in exc.exceptions)
-    return isinstance(exc, StreamCut)
+    # uvicorn cancels a request only when the server stops (serve() says so in one line).
+    return isinstance(exc, StreamCut | asyncio.CancelledError)
 
 
 def _hide_stream_cuts() -> None:
@@ -97,6 +98,10 @@ async def serve(
         tasks = set(server.server_state.tasks)
         if tasks:
             _, late = await asyncio.wait(tasks, timeout=_GRACE_SECONDS)
+            if late:
+                logging.getLogger("somia.testing").info(
+                    "stopping: %d unfinished answer(s) cut short", len(late)
+                )
             for task in late:
                 task.cancel()
         for listener in server.servers:

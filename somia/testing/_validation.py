@@ -1,111 +1,138 @@
-"""Request validation of the fake server, exact to openapi/somia.yaml, in plain Python.
+"""Request validation of the fake server, by the OpenAPI document's own schemas.
 
 Problems are reported the way FastAPI does (`{"loc": [...], "msg": ..., "type": ...}`), so
-that a malformed request gets the document's `422` body. The rules are JSON Schema's: `true`
-is not an integer, `1.0` is, and `null` is not a string. Bodies must be sent as
-`application/json`, the document's only media type, and JSON nested more than
-`MAX_JSON_DEPTH` levels deep is refused as malformed (it could not be stored and answered).
+that a malformed request gets the document's `422` body. The rules are JSON Schema's (see
+`_schema`): `true` is not an integer, `1.0` is, and `null` is not a string. A body must be
+sent as one of the media types the document lists for it, and JSON nested more than
+`MAX_JSON_DEPTH` levels deep, or holding a number no float can hold (`1e999`), is refused as
+malformed (it could not be stored and answered as JSON).
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
+from collections.abc import Mapping
 from typing import Any
 
+from somia.testing._schema import Operation, Parameter, Problem, operations, problem, schema_types
+
 __all__ = [
+    "MAX_JSON_DEPTH",
     "Problem",
     "check_content_type",
-    "check_idempotency_key",
-    "check_session_id",
-    "parse_agent_id",
+    "check_parameters",
     "parse_body",
+    "parse_json",
+    "request_problems",
 ]
 
-Problem = dict[str, Any]
-
-INT64_MAX = 2**63 - 1
-SESSION_ID_MAX_LENGTH = 256
-IDEMPOTENCY_KEY_MAX_LENGTH = 255
 MAX_JSON_DEPTH = 256
 """The deepest nesting of arrays and objects accepted in a body (the body itself is level 1)."""
 
-_BOOL_FIELDS = ("stream", "trace_enabled", "test")
-_STR_FIELDS = ("source", "environment", "end_user_id")
+_INTEGER = re.compile(r"-?[0-9]+")
+_MAX_DIGITS = 4300  # Python's int() refuses longer digit strings
 
 
-def _problem(loc: list[str | int], msg: str, type_: str) -> Problem:
-    return {"loc": loc, "msg": msg, "type": type_}
+class _OutOfRange(ValueError):
+    pass
 
 
-def parse_agent_id(raw: str) -> tuple[int | None, list[Problem]]:
-    """Read the `agent_id` path segment: an integer from 1 to 2**63-1."""
-    loc: list[str | int] = ["path", "agent_id"]
-    # Digits only: int() would also take "+1", " 1" or "1_0", which JSON Schema calls strings.
-    text = raw[1:] if raw.startswith("-") else raw
-    if not text.isascii() or not text.isdigit():
-        msg = "Input should be a valid integer, unable to parse string as an integer"
-        return None, [_problem(loc, msg, "int_parsing")]
-    value = int(raw)
-    if value < 1:
-        msg = "Input should be greater than or equal to 1"
-        return None, [_problem(loc, msg, "greater_than_equal")]
-    if value > INT64_MAX:
-        msg = f"Input should be less than or equal to {INT64_MAX}"
-        return None, [_problem(loc, msg, "less_than_equal")]
-    return value, []
+def _parameter_value(raw: str, parameter: Parameter) -> tuple[Any, list[Problem]]:
+    """A parameter's text as the JSON value its schema describes (a path has only text)."""
+    loc: list[str | int] = [parameter.location, parameter.name]
+    types = schema_types(parameter.schema)
+    if "integer" in types or "number" in types:
+        # Digits only: int() would also take "+1", " 1" or "1_0", which JSON Schema calls strings.
+        if _INTEGER.fullmatch(raw):
+            sign = -1 if raw.startswith("-") else 1
+            digits = raw.lstrip("-").lstrip("0") or "0"
+            if len(digits) <= _MAX_DIGITS:
+                return sign * int(digits), []
+            # Too long for int(). Such a number lies beyond any bound a document states in
+            # practice; 10**4299, the largest power of ten the validator converts, stands in.
+            return sign * 10 ** (_MAX_DIGITS - 1), []
+        if "number" in types:
+            try:
+                value = float(raw)
+            except ValueError:
+                pass
+            else:
+                if math.isfinite(value):
+                    return value, []
+        if "string" not in types:
+            noun, code = ("integer", "int") if "integer" in types else ("number", "float")
+            msg = f"Input should be a valid {noun}, unable to parse string as {_article(noun)}"
+            return None, [problem(loc, msg, f"{code}_parsing")]
+    if "boolean" in types and "string" not in types:
+        if raw in ("true", "false"):
+            return raw == "true", []
+        msg = "Input should be a valid boolean, unable to interpret input"
+        return None, [problem(loc, msg, "bool_parsing")]
+    return raw, []
 
 
-def check_session_id(raw: str) -> list[Problem]:
-    """Check the `session_id` path segment: 1 to 256 characters."""
-    loc: list[str | int] = ["path", "session_id"]
-    if not raw:
-        return [_problem(loc, "String should have at least 1 character", "string_too_short")]
-    if len(raw) > SESSION_ID_MAX_LENGTH:
-        msg = f"String should have at most {SESSION_ID_MAX_LENGTH} characters"
-        return [_problem(loc, msg, "string_too_long")]
-    return []
+def _article(noun: str) -> str:
+    return f"an {noun}" if noun[0] in "aeiou" else f"a {noun}"
 
 
-def check_idempotency_key(value: str | None) -> list[Problem]:
-    """Check an `Idempotency-Key` header: 1 to 255 visible ASCII characters."""
-    if value is None:
-        return []
-    loc: list[str | int] = ["header", "Idempotency-Key"]
-    if not value:
-        return [_problem(loc, "String should have at least 1 character", "string_too_short")]
-    if len(value) > IDEMPOTENCY_KEY_MAX_LENGTH:
-        msg = f"String should have at most {IDEMPOTENCY_KEY_MAX_LENGTH} characters"
-        return [_problem(loc, msg, "string_too_long")]
-    if any(not "!" <= char <= "~" for char in value):
-        msg = "String should match pattern '^[!-~]+$'"
-        return [_problem(loc, msg, "string_pattern_mismatch")]
-    return []
+def check_parameters(
+    operation: Operation, location: str, values: Mapping[str, str | None]
+) -> tuple[dict[str, Any], list[Problem]]:
+    """Read and check an operation's parameters of one location ("path", "header", "query").
+
+    `values` maps each parameter's name (a header's in lower case) to its decoded text, or
+    None when absent.
+    """
+    found: dict[str, Any] = {}
+    problems: list[Problem] = []
+    for parameter in operation.parameters:
+        if parameter.location != location:
+            continue
+        key = parameter.name.lower() if location == "header" else parameter.name
+        raw = values.get(key)
+        if raw is None:
+            if parameter.required:
+                problems.append(problem([location, parameter.name], "Field required", "missing"))
+            continue
+        value, wrong = _parameter_value(raw, parameter)
+        wrong = wrong or parameter.check.problems(value, [location, parameter.name])
+        if wrong:
+            problems += wrong
+        else:
+            found[parameter.name] = value
+    return found, problems
 
 
-def check_content_type(value: str | None) -> list[Problem]:
-    """Check the `Content-Type` of a request body: `application/json`, parameters allowed."""
+def check_content_type(value: str | None, media_types: tuple[str, ...]) -> list[Problem]:
+    """Check the `Content-Type` of a request body: a documented type, parameters allowed."""
     media = (value or "").split(";", 1)[0].strip().lower()
-    if media == "application/json":
+    if media in media_types:
         return []
     sent = f"got {value!r}" if value else "none was sent"
-    msg = f"Content-Type should be application/json, {sent}"
-    return [_problem(["body"], msg, "content_type")]
+    wanted = " or ".join(media_types) or "absent"
+    msg = f"Content-Type should be {wanted}, {sent}"
+    return [problem(["body"], msg, "content_type")]
 
 
 def parse_json(raw: bytes) -> tuple[Any, list[Problem]]:
     """Decode a JSON request body, or report why it is not JSON."""
     if not raw:
-        return None, [_problem(["body"], "Field required", "missing")]
+        return None, [problem(["body"], "Field required", "missing")]
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return None, [_problem(["body", exc.start], "JSON decode error", "json_invalid")]
+        return None, [problem(["body", exc.start], "JSON decode error", "json_invalid")]
     try:
-        data = json.loads(text, parse_constant=_reject_constant)
+        data = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except json.JSONDecodeError as exc:
-        return None, [_problem(["body", exc.pos], "JSON decode error", "json_invalid")]
-    except ValueError:
-        return None, [_problem(["body"], "JSON decode error", "json_invalid")]
+        return None, [problem(["body", exc.pos], "JSON decode error", "json_invalid")]
+    except _OutOfRange:
+        msg = "JSON decode error: a number is too large to be stored"
+        return None, [problem(["body"], msg, "json_invalid")]
+    except ValueError:  # NaN, Infinity, or an integer of more than 4300 digits
+        return None, [problem(["body"], "JSON decode error", "json_invalid")]
     except RecursionError:  # deeper than the interpreter's recursion limit
         return None, [_too_deep()]
     if _nested_deeper_than(data, MAX_JSON_DEPTH):
@@ -115,7 +142,7 @@ def parse_json(raw: bytes) -> tuple[Any, list[Problem]]:
 
 def _too_deep() -> Problem:
     msg = f"JSON decode error: nested more than {MAX_JSON_DEPTH} levels deep"
-    return _problem(["body"], msg, "json_invalid")
+    return problem(["body"], msg, "json_invalid")
 
 
 def _nested_deeper_than(value: Any, limit: int) -> bool:
@@ -135,53 +162,26 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(name)
 
 
-def parse_body(raw: bytes) -> tuple[dict[str, Any] | None, list[Problem]]:
-    """Decode and check an AgentExecutionRequest body."""
+def _finite_float(text: str) -> float:
+    # 1e999 is valid JSON, but as a float it is infinite and could only be answered as the
+    # non-JSON `Infinity`.
+    value = float(text)
+    if math.isinf(value):
+        raise _OutOfRange(text)
+    return value
+
+
+def parse_body(operation: Operation, raw: bytes) -> tuple[Any, list[Problem]]:
+    """Decode a JSON request body and check it against the operation's schema."""
     data, problems = parse_json(raw)
     if problems:
         return None, problems
-    if not isinstance(data, dict):
-        msg = "Input should be a valid dictionary or object to extract fields from"
-        return None, [_problem(["body"], msg, "model_attributes_type")]
-    problems = check_request(data)
+    if operation.body is not None:
+        problems = operation.body.problems(data, ["body"])
     return (None, problems) if problems else (data, [])
 
 
-def check_request(data: dict[str, Any]) -> list[Problem]:
-    """Check the fields of an AgentExecutionRequest; unknown fields are allowed."""
-    problems: list[Problem] = []
-    for name in _BOOL_FIELDS:
-        if name in data and not isinstance(data[name], bool):
-            msg = "Input should be a valid boolean"
-            problems.append(_problem(["body", name], msg, "bool_type"))
-    for name in _STR_FIELDS:
-        if name in data and not isinstance(data[name], str):
-            msg = "Input should be a valid string"
-            problems.append(_problem(["body", name], msg, "string_type"))
-    if "pipeline_version" in data and not (
-        isinstance(data["pipeline_version"], str) or is_json_integer(data["pipeline_version"])
-    ):
-        msg = "Input should be a valid integer or string"
-        problems.append(_problem(["body", "pipeline_version"], msg, "union_type"))
-    if "tags" in data:
-        tags = data["tags"]
-        if not isinstance(tags, list):
-            problems.append(_problem(["body", "tags"], "Input should be a valid list", "list_type"))
-        else:
-            for index, tag in enumerate(tags):
-                if not isinstance(tag, str):
-                    msg = "Input should be a valid string"
-                    problems.append(_problem(["body", "tags", index], msg, "string_type"))
-    if "metadata" in data and not isinstance(data["metadata"], dict):
-        msg = "Input should be a valid dictionary"
-        problems.append(_problem(["body", "metadata"], msg, "dict_type"))
-    return problems
-
-
-def is_json_integer(value: object) -> bool:
-    """Whether JSON Schema calls `value` an integer (1 and 1.0 are; True is not)."""
-    if isinstance(value, bool):
-        return False
-    if isinstance(value, int):
-        return True
-    return isinstance(value, float) and value.is_integer()
+def request_problems(operation_id: str, body: Any) -> list[Problem]:
+    """The fake's problems with a decoded request body of an operation ([] when valid)."""
+    (operation,) = (op for op in operations() if op.operation_id == operation_id)
+    return [] if operation.body is None else operation.body.problems(body, ["body"])

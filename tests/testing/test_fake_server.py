@@ -378,3 +378,51 @@ def test_answers_stay_utf_8_when_they_can(client: httpx.Client, somia_server: Fa
     response = client.post(create_url(somia_server), json={"input_data": "héllo ✓"})
 
     assert "You said: héllo ✓".encode() in response.content
+
+
+def test_the_log_keeps_the_last_max_requests() -> None:
+    with FakeServer(FakeSomia(max_requests=3)) as server, http_client(server) as client:
+        for index in range(5):
+            client.post(create_url(server), json={"input_data": index})
+
+    assert server.fake.max_requests == 3
+    assert [request.json["input_data"] for request in server.requests] == [2, 3, 4]
+
+
+def test_bodies_of_unauthenticated_requests_are_not_kept(somia_server: FakeServer) -> None:
+    big = b"x" * (512 * 1024)
+
+    missing = post(create_url(somia_server), content=big)
+    wrong = post(create_url(somia_server), content=big, headers={"x-api-key": "wrong"})
+
+    assert (missing.status_code, wrong.status_code) == (401, 401)
+    assert [(r.status, r.body, r.json) for r in somia_server.requests] == [(401, b"", None)] * 2
+
+
+def test_max_requests_must_not_be_negative() -> None:
+    with pytest.raises(ValueError, match="max_requests"):
+        FakeSomia(max_requests=-1)
+
+
+def test_stopping_during_a_stream_logs_one_line_not_a_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server = FakeServer(FakeSomia(api_key=KEY)).start()
+    server.faults.stall_stream_after(1, 30)
+    try:
+        with (
+            caplog.at_level(logging.DEBUG),
+            http_client(server) as client,
+            client.stream("POST", create_url(server), json={"stream": True}) as response,
+        ):
+            raw = response.iter_raw()
+            next(raw)  # the first event arrived; the stream now stalls
+            server.stop()
+            with pytest.raises(httpx.RemoteProtocolError):
+                for _ in raw:
+                    pass
+    finally:
+        server.stop()
+
+    assert [r for r in caplog.records if r.exc_info or r.levelno >= logging.WARNING] == []
+    assert "stopping: 1 unfinished answer(s) cut short" in caplog.messages

@@ -1,0 +1,210 @@
+"""The fake server's answers, shaped by the document's answer schemas.
+
+An answer holds only documented fields, at every level where the document lists
+properties (those schemas are treated as closed); a field the fake does not compute and the
+agent did not set is produced from its schema (`default`, else `example`, else a simple
+value per type; an object with properties gets each of them, recursively). What was sent is
+recorded per media type, so a run can check that every documented field appeared.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from collections.abc import Collection, Iterator, Mapping
+from typing import Any
+
+from somia.testing._schema import Operation, SchemaCheck, resolve, schema_types
+
+__all__ = ["AnswerShape", "documented_paths", "example_value", "shape_of"]
+
+JSON = "application/json"
+EVENT_STREAM = "text/event-stream"
+
+
+def _merged(schema: Any) -> dict[str, Any]:
+    """A schema with `$ref` followed and `allOf` members merged into one mapping."""
+    schema = resolve(schema)
+    if not isinstance(schema, Mapping):
+        return {}
+    out = {key: value for key, value in schema.items() if key != "allOf"}
+    for member in schema.get("allOf", []):
+        part = _merged(member)
+        properties = {**part.get("properties", {}), **out.get("properties", {})}
+        required = [*part.get("required", []), *out.get("required", [])]
+        out = {**part, **out}
+        if properties:
+            out["properties"] = properties
+        if required:
+            out["required"] = required
+    return out
+
+
+def properties_of(schema: Any) -> dict[str, Any]:
+    """The documented properties of an object schema (name to resolved schema)."""
+    return {name: _merged(value) for name, value in _merged(schema).get("properties", {}).items()}
+
+
+def example_value(schema: Any) -> Any:
+    """A valid value for `schema`: its default, else its example, else a simple one."""
+    schema = _merged(schema)
+    for key in ("default", "const", "example"):
+        if key in schema:
+            return copy.deepcopy(schema[key])
+    for key in ("examples", "enum"):
+        if schema.get(key):
+            return copy.deepcopy(schema[key][0])
+    for key in ("oneOf", "anyOf"):
+        if schema.get(key):
+            return example_value(schema[key][0])
+    types = [name for name in schema_types(schema) if name != "null"] or schema_types(schema)
+    kind = types[0] if types else ("object" if "properties" in schema else None)
+    if kind == "object":
+        return {name: example_value(value) for name, value in properties_of(schema).items()}
+    if kind == "array":
+        return [example_value(schema.get("items", {})) for _ in range(schema.get("minItems", 0))]
+    if kind in ("integer", "number"):
+        low = schema.get("minimum", schema.get("exclusiveMinimum", -1) + 1)
+        high = schema.get("maximum", schema.get("exclusiveMaximum", 1) - 1)
+        value = max(low, 0) if low <= 0 <= high or low > 0 else high
+        return int(value) if kind == "integer" else float(value)
+    if kind == "string":
+        return "x" * int(schema.get("minLength", 0))
+    if kind == "boolean":
+        return False
+    return None
+
+
+def _walk(schema: Any, prefix: str) -> Iterator[tuple[str, Any]]:
+    for name, value in properties_of(schema).items():
+        path = f"{prefix}{name}"
+        yield path, value
+        yield from _walk(value, path + ".")
+        if "array" in schema_types(value):
+            yield from _walk(value.get("items", {}), path + "[].")
+
+
+def documented_paths(schema: Any) -> list[str]:
+    """Every documented field of an answer schema, nested ones as `a.b` (`a[].b` in arrays)."""
+    return [path for path, _ in _walk(schema, "")]
+
+
+_Tree = tuple[tuple[str, str, "_Tree", "_Tree"], ...]
+"""Per documented property: its name, its path, its own fields and its items' fields."""
+
+
+def _field_tree(schema: Any, prefix: str, depth: int = 0) -> _Tree:
+    if depth > 32:  # a recursive schema: deeper fields are not tracked
+        return ()
+    return tuple(
+        (
+            name,
+            prefix + name,
+            _field_tree(sub, f"{prefix}{name}.", depth + 1),
+            _field_tree(sub.get("items", {}), f"{prefix}{name}[].", depth + 1),
+        )
+        for name, sub in properties_of(schema).items()
+    )
+
+
+def _present(tree: _Tree, value: Any) -> set[str]:
+    found: set[str] = set()
+    if not isinstance(value, dict):
+        return found
+    for name, path, fields, items in tree:
+        if name not in value:
+            continue
+        found.add(path)
+        if fields:
+            found |= _present(fields, value[name])
+        if items and isinstance(value[name], list):
+            for item in value[name]:
+                found |= _present(items, item)
+    return found
+
+
+def _chunk_schema(answers: Mapping[str, Any], json_schema: Any) -> Any:
+    """The stream's chunk schema: the event data alternative requiring what the answer does."""
+    event = _merged(answers.get(EVENT_STREAM, {}))
+    data = _merged(event.get("properties", {}).get("data", {}))
+    content = _merged(data.get("contentSchema", {}))
+    options = content.get("anyOf") or content.get("oneOf") or [content]
+    needed = set(_merged(json_schema).get("required", []))
+    for option in options:
+        merged = _merged(option)
+        if merged.get("properties") and needed <= set(merged.get("required", [])):
+            return option
+    return json_schema
+
+
+class AnswerShape:
+    """How the answers of one operation are built and checked."""
+
+    def __init__(self, operation: Operation) -> None:
+        self.json_schema = operation.answers.get(JSON, {})
+        self.chunk_schema = _chunk_schema(operation.answers, self.json_schema)
+        self.schemas = {JSON: self.json_schema, EVENT_STREAM: self.chunk_schema}
+        self._checks = {
+            media: SchemaCheck(schema, closed=True) for media, schema in self.schemas.items()
+        }
+        self._fill = {
+            media: {name: example_value(sub) for name, sub in properties_of(schema).items()}
+            for media, schema in self.schemas.items()
+        }
+        self._trees = {media: _field_tree(schema, "") for media, schema in self.schemas.items()}
+        self._documented = frozenset(self._fill[JSON]) | frozenset(self._fill[EVENT_STREAM])
+        self._required = frozenset(
+            name for schema in self.schemas.values() for name in _merged(schema).get("required", [])
+        )
+
+    def check_agent_fields(self, fields: Mapping[str, Any], omit: Collection[str]) -> None:
+        """Refuse fields an agent may not set or leave out (TypeError naming them)."""
+        if not fields and not omit:
+            return
+        documented = self._documented
+        unknown = sorted(set(fields) - documented) + sorted(set(omit) - documented)
+        if unknown:
+            raise TypeError(
+                f"the agent's answer names {', '.join(map(repr, unknown))}, not documented"
+                f" answer fields ({', '.join(sorted(documented))})"
+            )
+        fixed = sorted({"session_id"} & set(fields) | self._required & set(omit))
+        if fixed:
+            raise TypeError(f"an agent may not set or leave out {', '.join(fixed)}")
+
+    def present(self, media: str, answer: Any) -> set[str]:
+        """The documented fields an answer of this media type carries."""
+        return _present(self._trees[media], answer)
+
+    def build(
+        self,
+        media: str,
+        computed: Mapping[str, Any],
+        fields: Mapping[str, Any],
+        omit: Collection[str],
+        *,
+        fill: bool,
+    ) -> dict[str, Any]:
+        """The answer (or chunk): documented fields only, from `fields`, then `computed`, then
+        (with `fill`) the schema's example values; raises TypeError when it breaks the schema.
+        """
+        out: dict[str, Any] = {}
+        for name in self._fill[media]:
+            if name in omit:
+                continue
+            if name in fields:
+                out[name] = fields[name]
+            elif name in computed:
+                out[name] = computed[name]
+            elif fill:
+                out[name] = copy.deepcopy(self._fill[media][name])
+        problems = self._checks[media].problems(out, [])
+        if problems:
+            raise TypeError(f"the answer breaks the document's {media} schema: {problems}")
+        return out
+
+
+@functools.cache
+def shape_of(operation: Operation) -> AnswerShape:
+    """The answer shape of an operation (built once)."""
+    return AnswerShape(operation)

@@ -1,0 +1,351 @@
+"""The fake server's reading of the OpenAPI document: operations, parameters and schemas.
+
+Everything the fake validates or answers comes from the normalised document that
+`make generate` writes (read through `somia._bridge`). Schemas are checked with
+`jsonschema-rs` (JSON Schema draft 2020-12, what OpenAPI 3.1 uses); the document's
+`components` are embedded in each compiled schema, so `#/components/...` references resolve.
+Problems are reported the way FastAPI does (`{"loc": [...], "msg": ..., "type": ...}`).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import jsonschema_rs
+
+from somia._bridge import openapi_document
+
+__all__ = [
+    "Operation",
+    "Parameter",
+    "Problem",
+    "SchemaCheck",
+    "body_properties",
+    "operations",
+    "problem",
+    "resolve",
+    "schema_types",
+]
+
+Problem = dict[str, Any]
+
+_DRAFT = "https://json-schema.org/draft/2020-12/schema"
+_TYPE_NAMES = {
+    "boolean": ("bool_type", "a valid boolean"),
+    "string": ("string_type", "a valid string"),
+    "integer": ("int_type", "a valid integer"),
+    "number": ("float_type", "a valid number"),
+    "array": ("list_type", "a valid list"),
+    "object": ("dict_type", "a valid dictionary"),
+    "null": ("none_required", "None"),
+}
+
+
+def problem(loc: list[str | int], msg: str, type_: str) -> Problem:
+    """One problem of a refused request, as the document's `ValidationProblem`."""
+    return {"loc": loc, "msg": msg, "type": type_}
+
+
+def resolve(node: Any, document: Mapping[str, Any] | None = None) -> Any:
+    """`node` with its local `$ref` followed (repeatedly); other nodes as they are."""
+    root = openapi_document() if document is None else document
+    seen = 0
+    while isinstance(node, Mapping) and isinstance(node.get("$ref"), str):
+        ref: str = node["$ref"]
+        if not ref.startswith("#/") or seen > 64:
+            raise ValueError(f"cannot follow $ref {ref!r} of the OpenAPI document")
+        target: Any = root
+        for part in ref[2:].split("/"):
+            target = target[part.replace("~1", "/").replace("~0", "~")]
+        node, seen = target, seen + 1
+    return node
+
+
+def schema_types(schema: Any) -> list[str]:
+    """The JSON types a schema names with `type` (after `$ref`), in its order."""
+    schema = resolve(schema)
+    if not isinstance(schema, Mapping):
+        return []
+    kind = schema.get("type")
+    if isinstance(kind, str):
+        return [kind]
+    return [str(name) for name in kind] if isinstance(kind, list) else []
+
+
+class SchemaCheck:
+    """One compiled schema of the document, reporting problems the FastAPI way."""
+
+    def __init__(self, schema: Any, *, closed: bool = False) -> None:
+        components = openapi_document().get("components", {})
+        root: dict[str, Any] = {"$schema": _DRAFT, "components": components}
+        root.update(schema if isinstance(schema, Mapping) else {"allOf": [schema]})
+        if closed:
+            root = _closed(root)
+        self.root = root
+        self._validator = jsonschema_rs.Draft202012Validator(root)
+
+    def is_valid(self, instance: Any) -> bool:
+        """Whether `instance` follows the schema."""
+        return bool(self._validator.is_valid(instance))
+
+    def problems(self, instance: Any, loc: list[str | int]) -> list[Problem]:
+        """Every problem of `instance`, in the order its values appear; [] when valid."""
+        found = [
+            item
+            for error in self._validator.iter_errors(instance)
+            for item in _problems_of(error, self.root, instance, loc)
+        ]
+        # One problem per value, as FastAPI reports it: its type first, then its size or
+        # range, then the rest (an empty key breaks minLength and pattern: minLength wins).
+        first: dict[str, Problem] = {}
+        for item in sorted(found, key=_rank):
+            first.setdefault(repr(item["loc"]), item)
+        # Order by where the value sits in the instance, not by the library's walk.
+        return sorted(first.values(), key=lambda item: _position(instance, item["loc"][len(loc) :]))
+
+
+_SIZES = {"string_too_short", "string_too_long", "too_short", "too_long", "greater_than_equal"}
+_SIZES |= {"less_than_equal", "greater_than", "less_than"}
+
+
+def _rank(item: Problem) -> int:
+    code = item["type"]
+    return 0 if code.endswith("_type") else 1 if code in _SIZES else 2
+
+
+def _closed(node: Any) -> Any:
+    """A copy where every object schema with `properties` takes no other property."""
+    if isinstance(node, list):
+        return [_closed(item) for item in node]
+    if not isinstance(node, Mapping):
+        return node
+    out = {key: _closed(value) for key, value in node.items()}
+    if isinstance(node.get("properties"), Mapping) and "patternProperties" not in node:
+        out["additionalProperties"] = False
+    return out
+
+
+def _position(instance: Any, path: list[str | int]) -> tuple[int, ...]:
+    out: list[int] = []
+    for part in path:
+        if isinstance(instance, dict) and part in instance:
+            out.append(list(instance).index(part))
+            instance = instance[part]
+        elif isinstance(instance, list) and isinstance(part, int) and part < len(instance):
+            out.append(part)
+            instance = instance[part]
+        else:  # a missing property sorts after those that are there
+            out.append(1 << 30)
+            break
+    return tuple(out)
+
+
+def _keyword_value(root: Mapping[str, Any], schema_path: list[str | int]) -> Any:
+    node: Any = root
+    try:
+        for part in schema_path:
+            if part == "$ref":  # followed by resolve() at the next step
+                continue
+            if not (isinstance(node, Mapping) and part in node):
+                node = resolve(node, root)  # the path went through this node's $ref
+            node = node[part] if isinstance(node, Mapping) else node[int(part)]
+    except (KeyError, IndexError, TypeError, ValueError):
+        return None
+    return node
+
+
+def _plural(count: Any, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def _types_phrase(types: list[str]) -> str:
+    names = [_TYPE_NAMES.get(name, ("", f"a valid {name}"))[1] for name in types]
+    names = [name.removeprefix("a valid ") for name in names]
+    if len(names) == 1:
+        return names[0]
+    return ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def _union_types(branches: Any) -> list[str]:
+    types: list[str] = []
+    for branch in branches if isinstance(branches, list) else []:
+        for name in schema_types(branch):
+            if name not in types:
+                types.append(name)
+    return types
+
+
+def _problems_of(
+    error: Any, root: Mapping[str, Any], instance: Any, prefix: list[str | int]
+) -> list[Problem]:
+    kind = type(error.kind).__name__
+    detail = error.kind.as_dict()
+    loc: list[str | int] = [*prefix, *error.instance_path]
+    path = list(error.schema_path)
+    value = _keyword_value(root, path) if path else None
+    if kind == "Type":
+        types = [name for name in (detail.get("types") or []) if name != "null"] or ["null"]
+        if loc == prefix and types == ["object"] and prefix == ["body"]:
+            msg = "Input should be a valid dictionary or object to extract fields from"
+            return [problem(loc, msg, "model_attributes_type")]
+        if len(types) == 1:
+            code, phrase = _TYPE_NAMES.get(types[0], ("type_error", f"a valid {types[0]}"))
+            return [problem(loc, f"Input should be {phrase}", code)]
+        return [problem(loc, f"Input should be a valid {_types_phrase(types)}", "union_type")]
+    if kind in ("OneOfNotValid", "AnyOf"):
+        # A value of one alternative's type breaks only that one's rules: report them.
+        here = list(error.instance_path)
+        matching = [
+            branch
+            for branch in detail.get("context") or []
+            if branch
+            and not any(
+                type(inner.kind).__name__ == "Type" and list(inner.instance_path) == here
+                for inner in branch
+            )
+        ]
+        if len(matching) == 1:
+            return [
+                item
+                for inner in matching[0]
+                for item in _problems_of(inner, root, instance, prefix)
+            ]
+        types = _union_types(value)
+        msg = f"Input should be a valid {_types_phrase(types)}" if types else error.message
+        return [problem(loc, msg, "union_type")]
+    if kind == "OneOfMultipleValid":
+        return [problem(loc, "Input should match exactly one allowed schema", "union_type")]
+    if kind == "Required":
+        return [problem([*loc, detail["property"]], "Field required", "missing")]
+    if kind == "AdditionalProperties":
+        extra = "Extra inputs are not permitted"
+        return [problem([*loc, name], extra, "extra_forbidden") for name in detail["unexpected"]]
+    simple = {
+        "Minimum": ("greater_than_equal", "Input should be greater than or equal to {}"),
+        "Maximum": ("less_than_equal", "Input should be less than or equal to {}"),
+        "ExclusiveMinimum": ("greater_than", "Input should be greater than {}"),
+        "ExclusiveMaximum": ("less_than", "Input should be less than {}"),
+        "MultipleOf": ("multiple_of", "Input should be a multiple of {}"),
+        "Pattern": ("string_pattern_mismatch", "String should match pattern '{}'"),
+        "Constant": ("literal_error", "Input should be {!r}"),
+    }
+    if kind in simple:
+        code, template = simple[kind]
+        return [problem(loc, template.format(value), code)]
+    sized = {
+        "MinLength": ("string_too_short", "String should have at least {}", "character"),
+        "MaxLength": ("string_too_long", "String should have at most {}", "character"),
+        "MinItems": ("too_short", "List should have at least {}", "item"),
+        "MaxItems": ("too_long", "List should have at most {}", "item"),
+        "MinProperties": ("too_short", "Dictionary should have at least {}", "item"),
+        "MaxProperties": ("too_long", "Dictionary should have at most {}", "item"),
+    }
+    if kind in sized:
+        code, template, word = sized[kind]
+        return [problem(loc, template.format(_plural(value, word)), code)]
+    if kind == "Enum":
+        options = [repr(option) for option in value or []]
+        listed = options[0] if len(options) == 1 else ", ".join(options[:-1]) + " or " + options[-1]
+        return [problem(loc, f"Input should be {listed}", "enum")]
+    return [problem(loc, error.message, "value_error")]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Parameter:
+    """A path, query or header parameter of an operation."""
+
+    name: str
+    location: str
+    required: bool
+    schema: Any
+    check: SchemaCheck
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Operation:
+    """One operation of the document, as the fake serves it."""
+
+    operation_id: str
+    method: str
+    pattern: re.Pattern[str]
+    parameters: tuple[Parameter, ...]
+    body_required: bool
+    body_media_types: tuple[str, ...]
+    body: SchemaCheck | None
+    body_schema: Any
+    answers: Mapping[str, Any]
+    """The schema of each media type of the `200` answer."""
+
+    def match(self, path: str) -> dict[str, str] | None:
+        """The raw (still percent-encoded) path parameters, if `path` is this operation's."""
+        found = self.pattern.fullmatch(path)
+        return None if found is None else found.groupdict()
+
+
+def _path_pattern(template: str) -> re.Pattern[str]:
+    parts = re.split(r"\{([^}]+)\}", template)
+    regex = "".join(
+        re.escape(part) if index % 2 == 0 else f"(?P<{part}>[^/]*)"
+        for index, part in enumerate(parts)
+    )
+    return re.compile(regex)
+
+
+def _parameters(path_item: Mapping[str, Any], operation: Mapping[str, Any]) -> list[Parameter]:
+    found: dict[tuple[str, str], Parameter] = {}
+    for raw in [*path_item.get("parameters", []), *operation.get("parameters", [])]:
+        spec = resolve(raw)
+        schema = spec.get("schema", {})
+        location = spec["in"]
+        name = spec["name"]
+        key = (location, name.lower() if location == "header" else name)
+        required = bool(spec.get("required", location == "path"))
+        found[key] = Parameter(name, location, required, schema, SchemaCheck(schema))
+    return list(found.values())
+
+
+@functools.cache
+def operations() -> tuple[Operation, ...]:
+    """Every operation of the document."""
+    document = openapi_document()
+    out: list[Operation] = []
+    for template, path_item in document.get("paths", {}).items():
+        for method, spec in path_item.items():
+            if method not in ("get", "put", "post", "delete", "patch", "head", "options"):
+                continue
+            body_spec = resolve(spec.get("requestBody", {}))
+            content = body_spec.get("content", {})
+            media = tuple(content)
+            schema = content[media[0]].get("schema", {}) if media else None
+            answers = {
+                name: value.get("schema", {})
+                for name, value in resolve(spec.get("responses", {}).get("200", {}))
+                .get("content", {})
+                .items()
+            }
+            out.append(
+                Operation(
+                    operation_id=spec.get("operationId", f"{method} {template}"),
+                    method=method.upper(),
+                    pattern=_path_pattern(template),
+                    parameters=tuple(_parameters(path_item, spec)),
+                    body_required=bool(body_spec.get("required", False)),
+                    body_media_types=media,
+                    body=None if schema is None else SchemaCheck(schema),
+                    body_schema=schema,
+                    answers=answers,
+                )
+            )
+    return tuple(out)
+
+
+def body_properties(operation: Operation) -> Mapping[str, Any]:
+    """The documented properties of an operation's request body."""
+    schema = resolve(operation.body_schema)
+    if not isinstance(schema, Mapping):
+        return {}
+    return {name: resolve(value) for name, value in schema.get("properties", {}).items()}
