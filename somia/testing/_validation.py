@@ -31,6 +31,14 @@ MAX_JSON_DEPTH = 256
 
 _BOOL_FIELDS = ("stream", "trace_enabled", "test")
 _STR_FIELDS = ("source", "environment", "end_user_id")
+# What the document's pattern \S excludes: ECMAScript's whitespace (Unicode White_Space and
+# the BOM), not Python's str.isspace (which also takes \x1c-\x1f).
+_WHITE_SPACE = "\t\n\v\f\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B)))
+_WHITE_SPACE += "\u2028\u2029\u202f\u205f\u3000\ufeff"
+
+
+def _blank(text: str) -> bool:
+    return not text.strip(_WHITE_SPACE)
 
 
 def _problem(loc: list[str | int], msg: str, type_: str) -> Problem:
@@ -163,6 +171,9 @@ def check_request(data: dict[str, Any]) -> list[Problem]:
     ):
         msg = "Input should be a valid integer or string"
         problems.append(_problem(["body", "pipeline_version"], msg, "union_type"))
+    elif isinstance(data.get("pipeline_version"), str) and _blank(data["pipeline_version"]):
+        msg = "String should match pattern '\\S'"  # a name is not blank
+        problems.append(_problem(["body", "pipeline_version"], msg, "string_pattern_mismatch"))
     if "tags" in data:
         tags = data["tags"]
         if not isinstance(tags, list):
