@@ -145,3 +145,26 @@ def test_without_another_agent_the_cross_agent_check_is_said_to_be_weak() -> Non
     (note,) = report.notes
     assert note.startswith("weak check [other-agent]: SOMIA_OTHER_AGENT_ID is not set")
     assert f"note: {note}" in report.render()
+
+
+def test_answer_checks_run_on_every_answer_and_report_under_their_group() -> None:
+    # Where the fake's strict answers (test_fake_strict_answers.py) plug in.
+    seen: list[tuple[int, str]] = []
+
+    def record(ctx: Any, response: Any, case: Any) -> None:
+        media = (response.headers.get("content-type") or [""])[0].split(";")[0]
+        seen.append((response.status_code, media))
+        if response.status_code == 200 and media == "text/event-stream":
+            raise AssertionError("no streams today")
+
+    with serving() as server:
+        report = run_suite(fake_target(server), only=["paid-turns"], answer_checks=[record])
+
+    assert seen == [
+        (200, "application/json"),
+        (200, "text/event-stream"),
+        (200, "text/event-stream"),
+        (200, "application/json"),
+    ]
+    assert report.failed_checks() == {"paid-turns"}, report.render()
+    assert "no streams today" in report.findings[0].line

@@ -348,3 +348,35 @@ def test_the_reproduction_command_reproduces_without_showing_the_key(
         assert f'"{server.api_key_header}: ${ENV_API_KEY}"' in finding.reproduce
     else:
         assert f"${ENV_API_KEY}" not in finding.reproduce
+
+
+def _needs_pipeline_version(version: str) -> Breakage:
+    """A deployment on which only pipeline `version` exists (others: 404, nothing runs)."""
+
+    def before(request: Request, fake: FakeSomia) -> Answer | None:
+        body = request.json()
+        authorised = fake.api_key == request.headers.get(fake.api_key_header)
+        other = isinstance(body, dict) and body.get("pipeline_version", "production") != version
+        if authorised and other and request.agent == "1":
+            return reply(404, {"detail": "Pipeline version not found"})
+        return None
+
+    return Breakage(before=before)
+
+
+def test_a_deployment_that_needs_a_pipeline_version_passes_with_the_variable() -> None:
+    with serving() as server:
+        plain = run_suite(fake_target(server))
+
+    report = run_broken(_needs_pipeline_version("v7"), pipeline_version="v7")
+
+    assert report.passed, report.render()
+    # Generated requests carry it too: as many of them ran a turn as on the plain fake.
+    assert report.turns_spent == plain.turns_spent
+
+
+def test_without_the_pipeline_version_such_a_deployment_fails_the_paid_turns() -> None:
+    report = run_broken(_needs_pipeline_version("v7"), "paid-turns")
+
+    assert report.failed_checks() == {"paid-turns"}, report.render()
+    assert "expected 200, got 404" in report.findings[0].line
