@@ -242,6 +242,10 @@ class Ledger:
             self.turns_spent += 1
         return Exchange(case, response, None, response.request)
 
+    def refund(self) -> None:
+        """Give back the turn of an answer known to have run nothing (a replay)."""
+        self.turns_spent -= 1
+
     def _key(self, key: str) -> str:
         return self.target.api_key if key == "valid" else WRONG_API_KEY
 

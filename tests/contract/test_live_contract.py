@@ -45,7 +45,11 @@ def test_the_fake_keeps_every_promise_within_the_budget() -> None:
     assert report.notes == []  # strong cross-agent check, idempotency honoured
     # Every request went through the ledger, and every paid turn was counted.
     assert report.requests_sent == len(received)
-    assert report.turns_spent == sum(1 for r in received if r.status == 200)
+    # The idempotency check's repeat is a replay: a 200 that ran nothing.
+    key = "somia-contract-"
+    keyed = [r for r in received if r.headers.get("idempotency-key", "").startswith(key)]
+    assert [r.status for r in keyed] == [200, 200, 409]
+    assert report.turns_spent == sum(1 for r in received if r.status == 200) - 1
     assert report.turns_spent <= HONEST_TURNS <= TURN_BUDGET
     assert report.render().splitlines()[-1] == report.summary()
 
