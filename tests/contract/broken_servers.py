@@ -172,6 +172,14 @@ def fake_target(server: FakeServer, **changes: Any) -> Target:
     return Target(**settings)
 
 
+def turns_ran(server: FakeServer) -> int:
+    """How many agent turns the fake behind `server` ran (replays run none)."""
+    fake = server.fake
+    return sum(
+        1 for sid in fake.session_ids for entry in fake.history(sid) if entry["role"] == "assistant"
+    )
+
+
 @contextmanager
 def serving(breakage: Breakage | None = None) -> Iterator[FakeServer]:
     """A loopback server: the contract fake, broken by `breakage` if given."""

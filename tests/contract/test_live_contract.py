@@ -11,7 +11,7 @@ import copy
 from typing import Any
 
 import pytest
-from broken_servers import fake_target, serving
+from broken_servers import fake_target, serving, turns_ran
 from live_plan import (
     LONG_INPUT_CHARS,
     MULTI_LINE_INPUT,
@@ -39,17 +39,14 @@ def test_the_fake_keeps_every_promise_within_the_budget() -> None:
     with serving() as server:
         report = run_suite(fake_target(server))
         received = server.requests
+        ran = turns_ran(server)
 
     assert report.passed, report.render()
     assert report.checks_run == list(GROUPS)
     assert report.notes == []  # strong cross-agent check, idempotency honoured
     # Every request went through the ledger, and every paid turn was counted.
     assert report.requests_sent == len(received)
-    # The idempotency check's repeat is a replay: a 200 that ran nothing.
-    key = "somia-contract-"
-    keyed = [r for r in received if r.headers.get("idempotency-key", "").startswith(key)]
-    assert [r.status for r in keyed] == [200, 200, 409]
-    assert report.turns_spent == sum(1 for r in received if r.status == 200) - 1
+    assert report.turns_spent == ran
     assert report.turns_spent <= HONEST_TURNS <= TURN_BUDGET
     assert report.render().splitlines()[-1] == report.summary()
 
