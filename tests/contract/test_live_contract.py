@@ -46,7 +46,7 @@ def test_the_fake_keeps_every_promise_within_the_budget() -> None:
     assert report.notes == []  # strong cross-agent check, idempotency honoured
     # Every request went through the ledger, and every paid turn was counted.
     assert report.requests_sent == len(received)
-    assert report.turns_spent == ran
+    assert ran <= report.turns_spent  # a replay of a generated request may be counted
     assert report.turns_spent <= HONEST_TURNS <= TURN_BUDGET
     assert report.render().splitlines()[-1] == report.summary()
 
