@@ -15,7 +15,7 @@ help:
 	@echo "make generate         regenerate generated/somia_api from openapi/somia.yaml"
 	@echo "make check-generated  fail with a diff when generated/ is stale"
 	@echo "make api-diff BASE=<git ref>  the API's changes since that ref; fails on breaking"
-	@echo "make contract         contract-test a live deployment (SOMIA_CONTRACT_BASE_URL, ...)"
+	@echo "make contract         contract-test a live deployment (SOMIA_CONTRACT_BASE_URL, ...; <= 15 paid turns)"
 	@echo "make bench            measure the SDK against raw httpx and httpx-sse"
 
 $(STAMP): pyproject.toml
@@ -56,7 +56,7 @@ demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
 
 contract: $(STAMP)
-	$(BIN)/pytest -q tests/contract -m live
+	@$(BIN)/python scripts/contract.py
 
 bench: $(STAMP)
 	$(BIN)/python scripts/bench.py

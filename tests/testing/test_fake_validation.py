@@ -161,6 +161,11 @@ def test_application_json_with_parameters_and_in_any_case_is_accepted(
         ({"pipeline_version": True}, ["body", "pipeline_version"], "union_type"),
         ({"pipeline_version": None}, ["body", "pipeline_version"], "union_type"),
         ({"pipeline_version": " "}, ["body", "pipeline_version"], "string_pattern_mismatch"),
+        (
+            {"pipeline_version": " \t\u3000"},
+            ["body", "pipeline_version"],
+            "string_pattern_mismatch",
+        ),
         ({"source": 1}, ["body", "source"], "string_type"),
         ({"environment": []}, ["body", "environment"], "string_type"),
         ({"end_user_id": None}, ["body", "end_user_id"], "string_type"),
