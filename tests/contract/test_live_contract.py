@@ -10,7 +10,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import httpx
 import pytest
+from answer_audit import AnswerAudit
 from broken_servers import fake_target, serving, turns_ran
 from live_plan import (
     LONG_INPUT_CHARS,
@@ -36,12 +38,26 @@ def test_the_live_deployment_keeps_the_documents_promises() -> None:
 
 
 def test_the_fake_keeps_every_promise_within_the_budget() -> None:
+    audit = AnswerAudit()
+
+    def strict_answers(ctx: Any, response: Any, case: Any) -> None:
+        # Against the fake, answer schemas are closed and each documented field must show.
+        if response.status_code == 200:
+            headers = [
+                (name, value) for name, values in response.headers.items() for value in values
+            ]
+            audit.add_response(httpx.Response(200, headers=headers, content=response.content))
+
     with serving() as server:
-        report = run_suite(fake_target(server))
+        report = run_suite(fake_target(server), answer_checks=[strict_answers])
         received = server.requests
         ran = turns_ran(server)
+        unsent = server.fake.unsent_answer_fields()
 
     assert report.passed, report.render()
+    assert audit.problems == []
+    assert audit.unseen() == []
+    assert unsent == []
     assert report.checks_run == list(GROUPS)
     assert report.notes == []  # strong cross-agent check, idempotency honoured
     # Every request went through the ledger, and every paid turn was counted.
