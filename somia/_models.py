@@ -83,23 +83,30 @@ class AgentSessionResponse(AgentSessionResponseFields):
         """The server's id for the request that produced this answer, if it sent one."""
         return self.http.request_id if self.http else None
 
+    @classmethod
+    def from_data_or_error(
+        cls, data: Any, info: ResponseInfo | None = None, *, raw: bytes | None = None
+    ) -> AgentSessionResponse:
+        """The typed answer for a decoded JSON session object; InvalidResponseError otherwise.
+
+        `raw` is the body quoted by the error (the JSON of `data` when not given).
+        """
+        try:
+            return cls.from_data(data, http=info)
+        except ShapeError as exc:
+            body = raw.decode("utf-8", errors="replace") if raw is not None else _json_text(data)
+            raise InvalidResponseError(
+                f"the server's answer is not a session ({exc})",
+                status_code=info.status_code if info else 200,
+                body=body,
+            ) from None
+
 
 def parse_session(
     data: Any, info: ResponseInfo, *, raw: bytes | None = None
 ) -> AgentSessionResponse:
-    """The typed answer for a decoded JSON session object; InvalidResponseError otherwise.
-
-    `raw` is the body quoted by the error (the JSON of `data` when not given).
-    """
-    try:
-        return AgentSessionResponse.from_data(data, http=info)
-    except ShapeError as exc:
-        body = raw.decode("utf-8", errors="replace") if raw is not None else _json_text(data)
-        raise InvalidResponseError(
-            f"the server's answer is not a session ({exc})",
-            status_code=info.status_code,
-            body=body,
-        ) from None
+    """The typed answer for a decoded JSON session object; InvalidResponseError otherwise."""
+    return AgentSessionResponse.from_data_or_error(data, info, raw=raw)
 
 
 def _json_text(data: Any) -> str:
@@ -123,6 +130,17 @@ class StreamEvent(NamedTuple):
     def is_chunk(self) -> bool:
         """The event carries the session so far."""
         return self.event_type == "chunk"
+
+    @property
+    def chunk(self) -> AgentSessionResponse | None:
+        """A chunk's data as a typed answer (parsed when read); None for other events.
+
+        Raises InvalidResponseError, quoting this event's data, when a documented field has
+        the wrong type.
+        """
+        if self.event_type != "chunk":
+            return None
+        return AgentSessionResponse.from_data_or_error(self.data)
 
     @property
     def session_id(self) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import pickle
 from types import MappingProxyType
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from somia._errors import InvalidResponseError
 from somia._models import AgentExecutionRequest, AgentSessionResponse, ResponseInfo, StreamEvent
 
 # -- AgentExecutionRequest ------------------------------------------------------------------
@@ -248,3 +250,19 @@ def test_the_0_1_0a1_pydantic_spelling_model_dump_still_works() -> None:
         "event_type": "chunk",
         "data": {"message": "hi"},
     }
+
+
+def test_a_chunk_event_reads_as_a_typed_answer_when_asked() -> None:
+    event = StreamEvent("chunk", {"session_id": "s", "message": "Hel", "extra_field": 1})
+    chunk = event.chunk
+    assert chunk is not None
+    assert (chunk.session_id, chunk.message, chunk.pending) == ("s", "Hel", False)
+    assert chunk.extra == {"extra_field": 1}
+    assert StreamEvent("end", True).chunk is None
+
+
+def test_a_mistyped_chunk_is_an_invalid_response_quoting_the_event() -> None:
+    event = StreamEvent("chunk", {"session_id": "s", "pending": "no"})
+    with pytest.raises(InvalidResponseError, match="pending is a str") as info:
+        _ = event.chunk
+    assert json.loads(info.value.body) == {"session_id": "s", "pending": "no"}
