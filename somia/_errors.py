@@ -64,7 +64,20 @@ def _excerpt(text: str) -> str:
 
 
 class SomiaError(Exception):
-    """Base class of every error the Somia SDK raises."""
+    """Base class of every error the Somia SDK raises.
+
+    Every one pickles and copies with its type, message and fields (a `ProcessPoolExecutor`
+    job may raise it).
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The default rebuilds by calling the class with `args` alone, which fails for the
+        # keyword-only fields; build the instance bare, then restore its fields.
+        return (_bare, (type(self), self.args), self.__dict__)
+
+
+def _bare(cls: type[SomiaError], args: tuple[Any, ...]) -> SomiaError:
+    return cls.__new__(cls, *args)
 
 
 class ApiError(SomiaError):

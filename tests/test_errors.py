@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import inspect
+import multiprocessing
+import pickle
 import re
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
 
 import httpx
 import pytest
@@ -321,3 +327,110 @@ def test_every_error_class_is_exported_from_somia() -> None:
         assert getattr(somia, name) is cls
         assert name in somia.__all__
         assert name in _errors.__all__
+
+
+# -- pickling and copying -------------------------------------------------------------------
+
+
+def _public_error_classes() -> list[type[BaseException]]:
+    """Every exception class `somia` exports, so that a new one is covered without a change."""
+    exported = [getattr(somia, name) for name in somia.__all__]
+    return [obj for obj in exported if isinstance(obj, type) and issubclass(obj, BaseException)]
+
+
+# A value for each field an error class takes; a field not listed gets a string.
+_FIELD_SAMPLES: dict[str, Any] = {
+    "status_code": 404,
+    "response_body": {"detail": "Agent not found", "extra": [1, 2]},
+    "headers": {"X-Request-Id": "req-7", "Retry-After": "3"},
+    "request_id": "req-7",
+    "events_received": 3,
+    "last_chunk": {"session_id": "s-1", "message": "Once upon"},
+    "payload": "{not json",
+    "data": {"error": "the agent broke"},
+    "body": '{"unexpected": true}',
+}
+
+
+def _sample_error(cls: type[BaseException]) -> BaseException:
+    """An instance of `cls` with every field its constructor takes set to a sample value."""
+    try:
+        params = list(inspect.signature(cls).parameters.values())
+    except ValueError:  # no __init__ of its own: Exception's, which takes the message
+        return cls(f"{cls.__name__} message")
+    args: list[Any] = []
+    kwargs: dict[str, Any] = {}
+    for param in params:
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            continue
+        value = _FIELD_SAMPLES.get(param.name, f"{cls.__name__} {param.name}")
+        if param.kind is param.KEYWORD_ONLY:
+            kwargs[param.name] = value
+        else:
+            args.append(value)
+    return cls(*args, **kwargs)
+
+
+def _pickled(exc: BaseException) -> BaseException:
+    return pickle.loads(pickle.dumps(exc))  # type: ignore[no-any-return]
+
+
+def test_the_exported_error_classes_are_found() -> None:
+    names = {cls.__name__ for cls in _public_error_classes()}
+    assert {"SomiaError", "NotFoundError", "StreamTimeoutError", "InvalidResponseError"} <= names
+    assert names == set(_error_classes())
+
+
+@pytest.mark.parametrize("cls", _public_error_classes(), ids=lambda cls: cls.__name__)
+@pytest.mark.parametrize(
+    "duplicate",
+    [_pickled, copy.copy, copy.deepcopy],
+    ids=["pickle", "copy", "deepcopy"],
+)
+def test_every_public_error_round_trips_with_its_type_message_and_fields(
+    cls: type[BaseException], duplicate: Callable[[BaseException], BaseException]
+) -> None:
+    original = _sample_error(cls)
+    original.add_note("raised in job 3")
+
+    twin = duplicate(original)
+
+    assert twin is not original
+    assert type(twin) is cls
+    assert str(twin) == str(original)
+    assert twin.args == original.args
+    assert vars(twin) == vars(original)
+    assert twin.__notes__ == ["raised in job 3"]
+
+
+def test_an_api_error_keeps_every_field_through_pickle() -> None:
+    original = error_from_response(
+        _response(404, json={"detail": "Agent not found"}, headers={"X-Request-Id": "r-9"})
+    )
+
+    twin = _pickled(original)
+
+    assert isinstance(twin, NotFoundError)
+    assert str(twin) == "404 Not Found: Agent not found (request id r-9)"
+    assert twin.status_code == 404
+    assert twin.response_body == {"detail": "Agent not found"}
+    assert twin.request_id == "r-9"
+    assert isinstance(twin.headers, httpx.Headers)
+    assert twin.headers["x-request-id"] == "r-9"
+
+
+def _job(agent_id: int) -> int:
+    if agent_id == 404:
+        raise NotFoundError("404 Not Found", status_code=404, response_body={"detail": "gone"})
+    return agent_id * 2
+
+
+def test_an_error_raised_in_a_process_pool_job_reaches_the_caller_and_spares_the_others() -> None:
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork")) as pool:
+        futures = [pool.submit(_job, agent_id) for agent_id in (1, 404, 3)]
+        error = futures[1].exception(timeout=20)
+        results = [futures[0].result(timeout=20), futures[2].result(timeout=20)]
+
+    assert isinstance(error, NotFoundError)
+    assert (error.status_code, error.response_body) == (404, {"detail": "gone"})
+    assert results == [2, 6]
