@@ -74,13 +74,35 @@ def check_api_key(api_key: object) -> str:
     return api_key
 
 
+# Headers that frame the message or describe one connection (RFC 9112 and 9110 section 7.6.1):
+# httpx sets them itself, and a second framing header makes the request ambiguous. Host is
+# left to the caller: routing through an address has legitimate uses.
+_CONNECTION_HEADERS = frozenset(
+    {
+        "connection",
+        "content-length",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+
+
 def check_header_name(name: str, value: object) -> str:
-    """An HTTP header name (an RFC 9110 token)."""
+    """An HTTP header name (an RFC 9110 token) other than a framing or hop-by-hop header."""
     if not isinstance(value, str):
         raise TypeError(f"{name} must be a str, not {type(value).__name__}")
     token_chars = "!#$%&'*+-.^_`|~"
     if not value or not all(ch.isascii() and (ch.isalnum() or ch in token_chars) for ch in value):
         raise ValueError(f"{name} must be an HTTP header name, not {value!r}")
+    if value.lower() in _CONNECTION_HEADERS:
+        raise ValueError(
+            f"{name} must not be {value!r}: the SDK frames each request and manages "
+            "its connections itself"
+        )
     return value
 
 
@@ -96,7 +118,11 @@ def check_idempotency_key(key: object) -> str:
 
 
 def check_headers(name: str, headers: object) -> dict[str, str]:
-    """A mapping of header names to values without control characters."""
+    """A mapping of header names to values without control characters or surrounding spaces.
+
+    Framing and hop-by-hop headers (Content-Length, Transfer-Encoding, Connection, ...) are
+    refused. Values are never quoted: one may be a credential.
+    """
     if headers is None:
         return {}
     if not isinstance(headers, Mapping):
@@ -108,6 +134,9 @@ def check_headers(name: str, headers: object) -> dict[str, str]:
             raise TypeError(f"{name}[{key!r}] must be a str, not {type(value).__name__}")
         if _has_control_characters(value) or not value.isascii():
             raise ValueError(f"{name}[{key!r}] must be printable ASCII")
+        if value != value.strip():
+            # HTTP/1.1 refuses such a value at send time, as a failure to send.
+            raise ValueError(f"{name}[{key!r}] must not start or end with white space")
         checked[key] = value
     return checked
 
@@ -154,7 +183,9 @@ def check_base_url(base_url: object) -> str:
     shown = f"{url.scheme}://{url.host}" if url.scheme else "a URL without a scheme"
     if url.scheme not in {"http", "https"} or not url.host:
         raise ValueError(f"base_url must be an http(s) URL with a host, not {shown}")
-    if url.query or url.fragment:
+    # A bare "?" or "#" parses as an empty query or fragment, yet the paths appended to the
+    # base URL would land in it.
+    if url.query or url.fragment or "?" in base_url or "#" in base_url:
         raise ValueError(f"base_url must not have a query or fragment ({shown})")
     if url.userinfo:
         raise ValueError("base_url must not carry credentials; pass api_key instead")

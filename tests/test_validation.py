@@ -8,6 +8,7 @@ import warnings
 import httpx
 import pytest
 
+from somia import SomiaClient
 from somia._validation import (
     check_agent_id,
     check_api_key,
@@ -18,6 +19,7 @@ from somia._validation import (
     check_session_id,
     check_timeout,
 )
+from somia.testing import FakeServer
 
 # -- agent_id -------------------------------------------------------------------------------
 
@@ -96,6 +98,11 @@ def test_an_https_base_url_is_accepted_without_its_trailing_slash(
         "https:///path-only",
         "https://api.example.com?x=1",
         "https://api.example.com/#frag",
+        "https://api.example.com?",
+        "https://api.example.com/v1?",
+        "https://api.example.com#",
+        "https://api.example.com/v1/#",
+        "https://api.example.com/?#",
     ],
 )
 def test_a_base_url_that_is_not_http_with_a_host_and_nothing_else_is_refused(value: str) -> None:
@@ -326,3 +333,109 @@ def test_a_rejected_base_url_is_not_quoted_whole(url: str) -> None:
     with pytest.raises(ValueError, match="base_url") as info:
         check_base_url(url)
     assert "s3cr3t" not in str(info.value)
+
+
+# -- headers the SDK must own: framing, hop-by-hop, padded values -----------------------------
+
+CONNECTION_HEADERS = [
+    "Content-Length",
+    "Transfer-Encoding",
+    "Connection",
+    "Keep-Alive",
+    "Proxy-Connection",
+    "TE",
+    "Trailer",
+    "Upgrade",
+]
+
+
+@pytest.mark.parametrize("header", [*CONNECTION_HEADERS, "content-length", "TRANSFER-ENCODING"])
+@pytest.mark.parametrize("argument", ["extra_headers", "default_headers"])
+def test_a_framing_or_hop_by_hop_header_is_refused_naming_the_argument_and_header(
+    argument: str, header: str
+) -> None:
+    with pytest.raises(ValueError, match=argument) as info:
+        check_headers(argument, {"X-Fine": "1", header: "5"})
+    assert repr(header) in str(info.value)
+
+
+def test_a_host_header_is_allowed() -> None:
+    assert check_headers("extra_headers", {"Host": "api.example.com"}) == {
+        "Host": "api.example.com"
+    }
+
+
+@pytest.mark.parametrize("value", [" secret", "secret ", "  ", "a b "])
+@pytest.mark.parametrize("argument", ["extra_headers", "default_headers"])
+def test_a_header_value_with_surrounding_spaces_is_refused_without_quoting_it(
+    argument: str, value: str
+) -> None:
+    with pytest.raises(ValueError, match=rf"{argument}\['X-Token'\].*white space") as info:
+        check_headers(argument, {"X-Token": value})
+    assert "secret" not in str(info.value)
+
+
+def test_spaces_inside_a_header_value_are_allowed() -> None:
+    assert check_headers("extra_headers", {"X-Note": "a b"}) == {"X-Note": "a b"}
+
+
+@pytest.mark.parametrize("header", CONNECTION_HEADERS)
+def test_a_framing_or_hop_by_hop_api_key_header_is_refused(header: str) -> None:
+    with pytest.raises(ValueError, match="api_key_header"):
+        check_header_name("api_key_header", header)
+
+
+# The same refusals through a client, against a real server: nothing reaches it.
+
+BAD_HEADERS = [
+    {"Content-Length": "5"},
+    {"Transfer-Encoding": "chunked"},
+    {"Connection": "close"},
+    {"TE": "trailers"},
+    {"X-Token": "padded "},
+]
+
+
+@pytest.mark.parametrize("headers", BAD_HEADERS, ids=lambda h: next(iter(h)))
+def test_bad_extra_headers_raise_value_error_before_any_request(
+    somia_server: FakeServer, headers: dict[str, str]
+) -> None:
+    with SomiaClient(base_url=somia_server.base_url, api_key=somia_server.api_key) as client:
+        with pytest.raises(ValueError, match="extra_headers"):
+            client.sessions.run(1, input_data="hi", extra_headers=headers)
+        with pytest.raises(ValueError, match="extra_headers"):
+            client.sessions.run(1, input_data="hi", stream=True, extra_headers=headers)
+
+    assert somia_server.requests == []
+
+
+@pytest.mark.parametrize("headers", BAD_HEADERS, ids=lambda h: next(iter(h)))
+def test_bad_default_headers_raise_value_error_when_the_client_is_made(
+    somia_server: FakeServer, headers: dict[str, str]
+) -> None:
+    with pytest.raises(ValueError, match="default_headers"):
+        SomiaClient(
+            base_url=somia_server.base_url, api_key=somia_server.api_key, default_headers=headers
+        )
+
+    assert somia_server.requests == []
+
+
+def test_a_host_header_is_sent_as_given(somia_server: FakeServer) -> None:
+    with SomiaClient(base_url=somia_server.base_url, api_key=somia_server.api_key) as client:
+        answer = client.sessions.run(
+            1, input_data="hi", extra_headers={"Host": "agents.example.test"}
+        )
+
+    assert answer.message == "You said: hi"
+    assert somia_server.requests[0].headers["host"] == "agents.example.test"
+
+
+@pytest.mark.parametrize("tail", ["?", "/?", "#", "/#"])
+def test_a_base_url_with_a_bare_query_or_fragment_mark_is_refused_by_the_client(
+    somia_server: FakeServer, tail: str
+) -> None:
+    with pytest.raises(ValueError, match="query or fragment"):
+        SomiaClient(base_url=somia_server.base_url + tail, api_key=somia_server.api_key)
+
+    assert somia_server.requests == []
