@@ -49,6 +49,14 @@ def _non_negative(text: str) -> int:
     return value
 
 
+def _port(text: str) -> int:
+    # bind() would raise OverflowError for a number outside 0-65535.
+    port = int(text) if text.isascii() and text.isdigit() else -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"not a port (0 to 65535): {text!r}")
+    return port
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the fake server's command line."""
     parser = argparse.ArgumentParser(
@@ -57,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (%(default)s)")
     parser.add_argument(
-        "--port", type=int, default=DEFAULT_PORT, help="port, 0 for any free one (%(default)s)"
+        "--port", type=_port, default=DEFAULT_PORT, help="port, 0 for any free one (%(default)s)"
     )
     parser.add_argument(
         "--api-key", default=DEFAULT_API_KEY, help="the accepted API key (%(default)s)"

@@ -144,6 +144,23 @@ def test_bad_flags_exit_2_with_usage(tmp_path: Path) -> None:
     assert "N:STATUS" in result.stderr
 
 
+@pytest.mark.parametrize("port", ["99999", "65536", "-1", "x"])
+def test_a_port_out_of_range_is_one_usage_line_and_exit_2(tmp_path: Path, port: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "somia.testing", "--port", port],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=30,
+    )
+
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        f"python -m somia.testing: error: argument --port: not a port (0 to 65535): {port!r}"
+    )
+
+
 def test_a_busy_port_exits_1(somia_server: FakeServer, tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "somia.testing", "--port", str(somia_server.port)],
