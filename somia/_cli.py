@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
 import logging
 import os
+import select
+import signal
 import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -48,14 +51,15 @@ class UsageError(Exception):
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line on `argv` (default `sys.argv[1:]`); return the exit status."""
-    parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
-    if args.command == "fake-server":
-        return _fake_server(extra)
-    if extra:
-        args.command_parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    _configure_logging(getattr(args, "verbose", 0))
     try:
+        parser = build_parser()
+        args, extra = parser.parse_known_args(argv)
+        if args.command == "fake-server":
+            return _fake_server(extra)
+        if extra:
+            args.command_parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        _configure_logging(getattr(args, "verbose", 0))
+        _configure_text_streams()
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning
             client = _client(args)
@@ -111,6 +115,26 @@ def _show_warning(
     line: str | None = None,
 ) -> None:
     print(f"{PROG}: warning: {' '.join(str(message).split())}", file=sys.stderr)
+
+
+def _configure_text_streams() -> None:
+    # A terminal that cannot encode a character of the answer (ASCII, cp1252) shows it
+    # escaped (\xe9) rather than losing a paid answer to a UnicodeEncodeError.
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(errors="backslashreplace")
+    # Input bytes that do not decode become lone surrogates, refused by `_text` as one line,
+    # instead of a UnicodeDecodeError that would end a chat.
+    if isinstance(sys.stdin, io.TextIOWrapper):
+        sys.stdin.reconfigure(errors="surrogateescape")
+
+
+def _text(text: str, what: str, encoding: str | None) -> str:
+    """`text` as typed, or UsageError when some of its bytes did not decode."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UsageError(f"{what} is not valid {encoding or 'UTF-8'} text: not sent") from None
+    return text
 
 
 def _configure_logging(verbosity: int) -> None:
@@ -285,6 +309,10 @@ class Conversation:
     """
 
     def __init__(self, client: SomiaClient, args: argparse.Namespace) -> None:
+        if args.session is not None and not args.session.strip():
+            # An empty session file in `--session "$(cat file)"`: a new paid session would
+            # start unasked.
+            raise UsageError("--session is empty; leave it out to start a new session")
         self.client = client
         self.agent_id: int = args.agent_id
         self.session_id: str | None = args.session
@@ -360,12 +388,14 @@ def write_text(stream: Stream[StreamEvent], out: TextIO) -> None:
 
 
 def _read_message(message: str | None) -> str | None:
+    if message is None:
+        return None
     if message != "-":
-        return message
+        return _text(message, "MESSAGE", sys.getfilesystemencoding())
     text = sys.stdin.read()
     if not text.strip():  # nothing worth a (paid) turn
         raise UsageError("no message on standard input")
-    return text.rstrip("\r\n")
+    return _text(text.rstrip("\r\n"), "standard input", sys.stdin.encoding)
 
 
 def _run(args: argparse.Namespace, client: SomiaClient) -> int:
@@ -373,7 +403,7 @@ def _run(args: argparse.Namespace, client: SomiaClient) -> int:
     input_data = _read_message(args.message)
     if args.json:
         response = talk.answer(input_data, stream=True)
-        sys.stdout.write(json.dumps(response.to_dict(), ensure_ascii=False, indent=2) + "\n")
+        sys.stdout.write(_json(response.to_dict(), sys.stdout.encoding) + "\n")
     elif args.no_stream:
         response = talk.answer(input_data, stream=False)
         if response.message:
@@ -382,6 +412,17 @@ def _run(args: argparse.Namespace, client: SomiaClient) -> int:
         talk.stream_text(input_data, sys.stdout)
     sys.stdout.flush()
     return 0
+
+
+def _json(value: Any, encoding: str | None) -> str:
+    # Characters stay readable where the terminal can show them; elsewhere they are JSON
+    # escapes, so the output stays valid JSON.
+    text = json.dumps(value, ensure_ascii=False, indent=2)
+    try:
+        text.encode(encoding or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        return json.dumps(value, indent=2)
+    return text
 
 
 def _chat(args: argparse.Namespace, client: SomiaClient) -> int:
@@ -394,7 +435,7 @@ def _chat(args: argparse.Namespace, client: SomiaClient) -> int:
     )
     while True:
         try:
-            line = input("> ")
+            line = _prompt("> ")
         except EOFError:
             print(file=sys.stderr)
             return 0
@@ -404,6 +445,11 @@ def _chat(args: argparse.Namespace, client: SomiaClient) -> int:
         if not text:
             continue
         try:
+            text = _text(text, "that line", sys.stdin.encoding)
+        except UsageError as exc:
+            _fail(str(exc), EXIT_USAGE)  # one bad line does not end the conversation
+            continue
+        try:
             talk.stream_text(text, sys.stdout)
         except KeyboardInterrupt:
             # Leaving the `with` closed the stream; the session goes on.
@@ -411,6 +457,35 @@ def _chat(args: argparse.Namespace, client: SomiaClient) -> int:
         except SomiaError as exc:
             # One failed turn does not end the conversation.
             _fail(describe_error(exc, client.base_url), exit_code(exc))
+
+
+def _prompt(prompt: str) -> str:
+    """Like `input(prompt)`, but a Ctrl-C as the prompt appears is never missed.
+
+    `input` writes the prompt, then blocks in read(): a SIGINT that arrives in between only
+    marks the signal as pending, and Python would act on it after the next Enter. Waiting in
+    select() on the terminal and on a signal wake-up pipe closes that window.
+    """
+    if os.name != "posix" or sys.stdin is None or not sys.stdin.isatty():
+        return input(prompt)
+    sys.stdout.flush()
+    print(prompt, end="", file=sys.stderr, flush=True)  # where input() puts it on a terminal
+    wake_read, wake_write = os.pipe()
+    try:
+        os.set_blocking(wake_write, False)
+        previous = signal.set_wakeup_fd(wake_write)
+        try:
+            # Returns once a line (or Ctrl-D) is typed; a signal raises here, or wakes it.
+            select.select([sys.stdin, wake_read], [], [])
+        finally:
+            signal.set_wakeup_fd(previous)
+    finally:
+        os.close(wake_read)
+        os.close(wake_write)
+    line = sys.stdin.readline()  # a terminal hands over one line per read
+    if not line:
+        raise EOFError
+    return line.removesuffix("\n")
 
 
 def _fake_server(argv: list[str]) -> int:

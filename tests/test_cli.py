@@ -1,7 +1,9 @@
 """The `somia` command, driven as a user would: a subprocess against the fake server.
 
 `chat` runs in a pseudo-terminal that is the process's controlling terminal, so that a
-typed Ctrl-C is a real SIGINT and Ctrl-D a real end of input. Every wait is bounded.
+typed Ctrl-C is a real SIGINT and Ctrl-D a real end of input. Every wait is bounded, and
+waits for something the command printed, never for a fixed time: an answer that must still
+be streaming when a test acts is held by a stalled stream, not by slow events.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 
 import pytest
 
@@ -38,6 +41,16 @@ def story_agent(turn: Turn) -> list[str]:
     if turn.input_data == "tell me a story":
         return [f"word{i} " for i in range(30)]
     return ["Short ", "answer."]
+
+
+@pytest.fixture(autouse=True)
+def interruptible_children() -> Iterator[None]:
+    """Children start with SIGINT at its default, even when the suite itself runs with it
+    ignored (a background job of a non-interactive shell): a Ctrl-C test must reach them."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    if previous is not None:
+        signal.signal(signal.SIGINT, previous)
 
 
 @pytest.fixture
@@ -74,6 +87,21 @@ def somia(
     )
     assert KEY not in result.stdout + result.stderr
     assert "Traceback" not in result.stderr
+    return result
+
+
+def somia_bytes(
+    *args: str, server: FakeServer, stdin: bytes = b"", **env: str
+) -> subprocess.CompletedProcess[bytes]:
+    """Run `python -m somia ARGS` with bytes in and out, `env` added to the environment."""
+    result = subprocess.run(
+        [sys.executable, "-m", "somia", *args],
+        env={**_env(server.base_url), **env},
+        input=stdin,
+        capture_output=True,
+        timeout=TIMEOUT,
+    )
+    assert b"Traceback" not in result.stderr
     return result
 
 
@@ -182,10 +210,15 @@ def test_run_streams_the_answer_to_stdout_and_the_session_to_stderr(
     assert somia_server.requests[0].json["stream"] is True
 
 
+def hold_the_next_answer_after_two_words(server: FakeServer) -> None:
+    """The next streamed answer stops after "word0 word1 " until the client leaves (or for
+    as long as any wait of these tests), so it is still streaming whenever a test acts."""
+    server.faults.stall_stream_after(2, TIMEOUT)
+
+
 @contextlib.contextmanager
-def story(server: FakeServer, event_delay: float) -> Iterator[subprocess.Popen[bytes]]:
-    """`somia run 2 "tell me a story"` streaming a slow story; killed on the way out."""
-    server.fake.event_delay = event_delay
+def story(server: FakeServer) -> Iterator[subprocess.Popen[bytes]]:
+    """`somia run 2 "tell me a story"` streaming a story; killed on the way out."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "somia", "run", "2", "tell me a story"],
         env=_env(server.base_url),
@@ -201,7 +234,8 @@ def story(server: FakeServer, event_delay: float) -> Iterator[subprocess.Popen[b
 
 
 def test_run_writes_each_piece_as_it_arrives(somia_server: FakeServer) -> None:
-    with story(somia_server, 0.3) as proc:
+    hold_the_next_answer_after_two_words(somia_server)
+    with story(somia_server) as proc:
         assert proc.stdout is not None
         out = bytearray()
         read_until(proc.stdout.fileno(), b"word1 ", out)
@@ -481,7 +515,8 @@ def test_a_reader_that_leaves_mid_stream_ends_it_quietly_with_exit_0(
     somia_server: FakeServer,
 ) -> None:
     # `somia run 2 "tell me a story" | head -c 12`
-    with story(somia_server, 0.05) as proc:
+    somia_server.fake.event_delay = 0.05  # the exit is 0 whether or not words remain unsent
+    with story(somia_server) as proc:
         assert proc.stdout is not None
         read_until(proc.stdout.fileno(), b"word1 ", bytearray())
         proc.stdout.close()
@@ -492,13 +527,150 @@ def test_a_reader_that_leaves_mid_stream_ends_it_quietly_with_exit_0(
 
 
 def test_sigint_during_an_answer_exits_130(somia_server: FakeServer) -> None:
-    with story(somia_server, 0.3) as proc:
+    hold_the_next_answer_after_two_words(somia_server)
+    with story(somia_server) as proc:
         assert proc.stdout is not None
-        read_until(proc.stdout.fileno(), b"word0", bytearray())
+        read_until(proc.stdout.fileno(), b"word1 ", bytearray())
         proc.send_signal(signal.SIGINT)
         _, stderr = proc.communicate(timeout=TIMEOUT)
     assert proc.returncode == 130
     assert stderr.decode().splitlines()[-1] == "somia: interrupted"
+
+
+# Ctrl-C before the answer
+
+
+# Run at the start of the child Python (PYTHONPATH points at it): holds the SDK's import of
+# httpx, the first ~0.1 s of every command, until a signal comes.
+_SITECUSTOMIZE_HOLDING_THE_IMPORT = f"""
+import sys, time
+
+class HoldHttpx:
+    def find_spec(self, name, path=None, target=None):
+        if name == "httpx":
+            print("loading", flush=True)
+            time.sleep({TIMEOUT})
+        return None
+
+sys.meta_path.insert(0, HoldHttpx())
+"""
+
+
+def test_ctrl_c_while_the_somia_command_loads_is_one_line_and_exit_130(
+    somia_server: FakeServer, tmp_path: Path
+) -> None:
+    (tmp_path / "sitecustomize.py").write_text(_SITECUSTOMIZE_HOLDING_THE_IMPORT)
+    script = Path(sys.executable).with_name("somia")  # the installed console script
+    proc = subprocess.Popen(
+        [str(script), "run", "1", "hi"],
+        env={**_env(somia_server.base_url), "PYTHONPATH": str(tmp_path)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        read_until(proc.stdout.fileno(), b"loading", bytearray())
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=TIMEOUT)
+    finally:
+        proc.kill()
+        proc.wait(timeout=TIMEOUT)
+
+    assert proc.returncode == 130
+    assert stderr.decode().splitlines() == ["", "somia: interrupted"]
+    assert somia_server.requests == []
+
+
+# characters the terminal cannot show, input that is not text
+
+
+@pytest.mark.parametrize(
+    ("encoding", "shown"),
+    [("ascii", b"You said: caf\\xe9 \\u2615\n"), ("cp1252", b"You said: caf\xe9 \\u2615\n")],
+)
+@pytest.mark.parametrize("mode", [[], ["--no-stream"]], ids=["stream", "whole"])
+def test_run_prints_an_answer_the_terminal_cannot_encode_with_those_characters_escaped(
+    somia_server: FakeServer, encoding: str, shown: bytes, mode: list[str]
+) -> None:
+    result = somia_bytes(
+        "run", "1", "café ☕", *mode, server=somia_server, PYTHONIOENCODING=encoding
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == shown
+    assert somia_server.requests[0].json["input_data"] == "café ☕"
+
+
+@pytest.mark.parametrize("encoding", ["ascii", "cp1252"])
+def test_run_json_on_a_terminal_that_cannot_encode_the_answer_is_still_valid_json(
+    somia_server: FakeServer, encoding: str
+) -> None:
+    result = somia_bytes(
+        "run", "1", "café ☕", "--json", server=somia_server, PYTHONIOENCODING=encoding
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["message"] == "You said: café ☕"
+
+
+@pytest.mark.parametrize("encoding", [None, "utf-8"], ids=["locale", "strict-utf-8"])
+def test_chat_refuses_a_line_that_is_not_valid_text_and_goes_on(
+    somia_server: FakeServer, encoding: str | None
+) -> None:
+    env = {} if encoding is None else {"PYTHONIOENCODING": encoding}
+
+    result = somia_bytes("chat", "1", server=somia_server, stdin=b"one\ncaf\xe9 \xff\ntwo\n", **env)
+
+    assert result.returncode == 0, result.stderr
+    errors = [line for line in result.stderr.decode().splitlines() if "error" in line]
+    assert errors == ["somia: error: that line is not valid utf-8 text: not sent"]
+    assert b"You said: one" in result.stdout
+    assert b"You said: two" in result.stdout
+    assert [r.json["input_data"] for r in somia_server.requests] == ["one", "two"]
+
+
+def test_chat_in_a_terminal_refuses_a_line_that_is_not_valid_text_and_goes_on(
+    somia_server: FakeServer, terminal: Callable[..., Terminal]
+) -> None:
+    term = terminal("chat", "1")
+    term.expect("> ")
+    os.write(term.fd, b"caf\xe9\n")  # typed in Latin-1 on a UTF-8 terminal
+    term.expect("is not valid utf-8 text: not sent")
+    term.expect("> ")
+    term.type("two\n")
+    term.expect("You said: two")
+    term.expect("> ")
+    term.type("/exit\n")
+
+    assert term.wait() == 0
+    assert [r.json["input_data"] for r in somia_server.requests] == ["two"]
+
+
+def test_run_with_standard_input_that_is_not_valid_text_is_one_line_and_exit_2(
+    somia_server: FakeServer,
+) -> None:
+    result = somia_bytes("run", "1", "-", server=somia_server, stdin=b"caf\xe9\n")
+
+    assert result.returncode == 2
+    assert result.stderr.decode().splitlines() == [
+        "somia: error: standard input is not valid utf-8 text: not sent"
+    ]
+    assert somia_server.requests == []
+
+
+@pytest.mark.parametrize("command", ["run", "chat"])
+@pytest.mark.parametrize("session", ["", " "], ids=["empty", "blank"])
+def test_an_empty_session_is_one_line_and_exit_2_before_any_request(
+    somia_server: FakeServer, command: str, session: str
+) -> None:
+    # `--session "$(cut -d' ' -f2 session.txt)"` with an empty session.txt
+    result = somia(command, "1", "--session", session, server=somia_server, stdin="hi\n")
+
+    assert result.returncode == 2
+    assert error_line(result) == (
+        "somia: error: --session is empty; leave it out to start a new session"
+    )
+    assert somia_server.requests == []
 
 
 # fake-server
@@ -575,7 +747,7 @@ def test_chat_ends_on_ctrl_d(terminal: Callable[..., Terminal]) -> None:
 def test_ctrl_c_cancels_the_answer_and_the_chat_goes_on_until_ctrl_c_at_the_prompt(
     somia_server: FakeServer, terminal: Callable[..., Terminal]
 ) -> None:
-    somia_server.fake.event_delay = 0.2
+    hold_the_next_answer_after_two_words(somia_server)
     term = terminal("chat", "2")
     term.expect("> ")
     term.type("tell me a story\n")
