@@ -54,8 +54,8 @@ class AsyncSomiaClient(BaseClient[httpx.AsyncClient, AsyncAgentSessionsClient]):
         call = self._prepare(agent_id, session_id, stream, options)
         response = await self._send(call)
         if stream:
-            return AsyncStream(response, what=call.what)
-        return session_from_response(response)
+            return AsyncStream(response, what=call.what, secret=call.secret)
+        return session_from_response(response, secret=call.secret)
 
     async def _send(self, call: PreparedCall) -> httpx.Response:
         """Send with retries; return the 2xx response (read, or open for a stream) or raise

@@ -14,7 +14,7 @@ import httpx
 
 from somia._bridge import BODY_FIELDS, build_request, check_body
 from somia._config import RETRY_ATTEMPT_HEADER, ClientConfig
-from somia._errors import InvalidResponseError, SomiaError, error_from_response
+from somia._errors import InvalidResponseError, SomiaError, error_from_response, redact
 from somia._models import AgentSessionResponse, ResponseInfo, parse_session
 from somia._validation import (
     check_agent_id,
@@ -42,6 +42,7 @@ class PreparedCall:
     timeout: httpx.Timeout | None  # None: the HTTP client's own
     stream: bool
     what: str  # "POST /api/..." for messages and logs; never holds a secret
+    secret: str | None = attrs.field(default=None, repr=False)  # to redact from server text
 
     def build(self, http: httpx.Client | httpx.AsyncClient, attempt: int) -> httpx.Request:
         """The httpx request for attempt number `attempt` (0 for the first)."""
@@ -106,6 +107,7 @@ def prepare_call(
         timeout=default_timeout if timeout is None else check_timeout("timeout", timeout),
         stream=stream,
         what=f"POST {path}",
+        secret=config.api_key,
     )
 
 
@@ -133,7 +135,7 @@ def log_response(call: PreparedCall, response: httpx.Response, attempt: int) -> 
             call.what,
             response.status_code,
             attempt + 1,
-            response.headers.get("x-request-id", "-"),
+            redact(response.headers.get("x-request-id", "-"), call.secret),
         )
 
 
@@ -142,21 +144,28 @@ def log_retry(call: PreparedCall, reason: str, delay: float, attempt: int) -> No
     logger.info("%s failed (%s); retry %d in %.2f s", call.what, reason, attempt + 1, delay)
 
 
-def session_from_response(response: httpx.Response) -> AgentSessionResponse:
-    """The typed answer of a read 2xx JSON response."""
+def session_from_response(
+    response: httpx.Response, *, secret: str | None = None
+) -> AgentSessionResponse:
+    """The typed answer of a read 2xx JSON response; `secret` is redacted from the body an
+    InvalidResponseError keeps."""
     info = ResponseInfo.from_response(response)
     content = response.content
     try:
         data = json.loads(content)
     except (ValueError, RecursionError) as exc:
-        text = content.decode("utf-8", errors="replace")
+        text = redact(content.decode("utf-8", errors="replace"), secret)
         raise InvalidResponseError(
             f"the server's {response.status_code} answer is not JSON "
-            f"(content type {response.headers.get('content-type', 'none')!r})",
+            f"(content type {redact(response.headers.get('content-type', 'none'), secret)!r})",
             status_code=response.status_code,
             body=text,
         ) from exc
-    return parse_session(data, info, raw=content)
+    try:
+        return parse_session(data, info, raw=content)
+    except InvalidResponseError as exc:
+        exc.body = redact(exc.body, secret)
+        raise
 
 
 def is_event_stream(response: httpx.Response) -> bool:
@@ -170,11 +179,12 @@ def answer_error(response: httpx.Response, config: ClientConfig) -> SomiaError:
     a streaming call that is not an event stream."""
     if not response.is_success:
         return error_from_response(response, secret=config.api_key)
-    content_type = response.headers.get("content-type") or "no content type"
+    secret = config.api_key
+    content_type = redact(response.headers.get("content-type") or "no content type", secret)
     return InvalidResponseError(
         f"asked for a stream, but the server answered {content_type!r}",
         status_code=response.status_code,
-        body=response.content.decode("utf-8", errors="replace"),
+        body=redact(response.content.decode("utf-8", errors="replace"), secret),
     )
 
 

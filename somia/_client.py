@@ -55,8 +55,8 @@ class SomiaClient(BaseClient[httpx.Client, AgentSessionsClient]):
         call = self._prepare(agent_id, session_id, stream, options)
         response = self._send(call)
         if stream:
-            return Stream(response, what=call.what)
-        return session_from_response(response)
+            return Stream(response, what=call.what, secret=call.secret)
+        return session_from_response(response, secret=call.secret)
 
     def _send(self, call: PreparedCall) -> httpx.Response:
         """Send with retries; return the 2xx response (read, or open for a stream) or raise

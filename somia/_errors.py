@@ -16,7 +16,8 @@
     ├── TransportError              no usable answer: connection failed, dropped or timed out
     │   ├── RequestTimeoutError     a connect, read, write or pool timeout
     │   └── StreamInterruptedError  a stream ended before its end event
-    │       └── StreamTimeoutError  ... because no byte came within the read timeout
+    │       ├── StreamTimeoutError  ... because no byte came within the read timeout
+    │       └── StreamClosedError   ... because it was closed, or its loop left, first
     ├── StreamParseError            a streamed event's data is not JSON
     ├── AgentStreamError            the stream reported an error event
     └── InvalidResponseError        a 2xx answer whose body is not the documented JSON
@@ -48,6 +49,7 @@ __all__ = [
     "ServerError",
     "ServiceUnavailableError",
     "SomiaError",
+    "StreamClosedError",
     "StreamInterruptedError",
     "StreamParseError",
     "StreamTimeoutError",
@@ -56,6 +58,7 @@ __all__ = [
 ]
 
 _EXCERPT = 200  # characters of a body or payload quoted in a message
+_REDACTED = "<redacted>"
 
 
 def _excerpt(text: str) -> str:
@@ -174,6 +177,11 @@ class StreamTimeoutError(StreamInterruptedError, RequestTimeoutError):
     """A stream stalled: no byte arrived within the read timeout."""
 
 
+class StreamClosedError(StreamInterruptedError):
+    """A stream was read after it was closed, or after a loop over it was left, before its
+    end event: the rest of the answer is not coming (a stream is read once)."""
+
+
 class StreamParseError(SomiaError):
     """A streamed event's data is not JSON; `payload` holds it (truncated)."""
 
@@ -225,7 +233,7 @@ def status_code_to_error(status_code: int) -> type[ApiError]:
 
 
 def _decode_body(content: bytes, secret: str | None) -> Any:
-    text = _redact(content.decode("utf-8", errors="replace"), secret)
+    text = redact(content.decode("utf-8", errors="replace"), secret)
     if not text.strip():
         return ""
     try:
@@ -266,20 +274,49 @@ def server_message(body: Any) -> str:
     return _excerpt(json.dumps(body, ensure_ascii=False))
 
 
-def _redact(text: str, secret: str | None) -> str:
-    return text.replace(secret, "<redacted>") if secret else text
+def redact(text: str, secret: str | None) -> str:
+    """`text` without `secret` (the API key): for any server text the SDK puts into an
+    exception, a log line or a span, since a server may echo the key."""
+    return text.replace(secret, _REDACTED) if secret and secret in text else text
+
+
+def redact_data(data: Any, secret: str | None) -> Any:
+    """Decoded JSON with `secret` redacted from every string in it (keys included)."""
+    if not secret:
+        return data
+    try:
+        return _redact_walk(data, secret)
+    except RecursionError:  # nested deeper than any real answer: keep it as redacted text
+        return redact(json.dumps(data, ensure_ascii=False, default=str), secret)
+
+
+def _redact_walk(data: Any, secret: str) -> Any:
+    if isinstance(data, str):
+        return data.replace(secret, _REDACTED)
+    if isinstance(data, dict):
+        return {_redact_walk(k, secret): _redact_walk(v, secret) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_redact_walk(item, secret) for item in data]
+    return data
+
+
+def _redact_headers(headers: httpx.Headers, secret: str | None) -> httpx.Headers:
+    if not secret or not any(secret in value for value in headers.values()):
+        return headers
+    return httpx.Headers([(name, redact(value, secret)) for name, value in headers.multi_items()])
 
 
 def error_from_response(response: httpx.Response, *, secret: str | None = None) -> ApiError:
     """The typed error for a non-2xx response whose body has been read.
 
-    `secret` (the API key) is redacted from the body, and so from the message, should the
-    server echo it.
+    `secret` (the API key) is redacted from the body, the reason phrase and the headers, and
+    so from the message, should the server echo it.
     """
     status = response.status_code
     body = _decode_body(response.content, secret)
-    request_id = response.headers.get("x-request-id")
-    reason = response.reason_phrase or "error"
+    headers = _redact_headers(response.headers, secret)
+    request_id = headers.get("x-request-id")
+    reason = redact(response.reason_phrase, secret) or "error"
     text = server_message(body)
     message = f"{status} {reason}" + (f": {text}" if text else "")
     if request_id:
@@ -288,7 +325,7 @@ def error_from_response(response: httpx.Response, *, secret: str | None = None) 
         message,
         status_code=status,
         response_body=body,
-        headers=response.headers,
+        headers=headers,
         request_id=request_id,
     )
 

@@ -1,5 +1,10 @@
 """Streams of agent events: `Stream` and `AsyncStream` share one decoder and one state;
-only their read loops differ."""
+only their read loops differ.
+
+Where a stream's life is decided, one place each: its end event is recorded in
+`_StreamState.accept`, a cut in `_StreamState.interrupted`, and the connection is released
+in `Stream.close` / `AsyncStream.aclose` (which every way out of a stream goes through).
+"""
 
 from __future__ import annotations
 
@@ -16,9 +21,12 @@ import httpx
 from somia._errors import (
     AgentStreamError,
     InvalidResponseError,
+    StreamClosedError,
     StreamInterruptedError,
     StreamParseError,
     StreamTimeoutError,
+    redact,
+    redact_data,
     server_message,
 )
 from somia._models import AgentSessionResponse, ResponseInfo, StreamEvent, parse_session
@@ -31,7 +39,8 @@ T = TypeVar("T")
 R = TypeVar("R")  # the reader: a generator or an async generator
 
 _END = StreamEvent("end", True)
-_DRAIN_READS = 2  # reads after the end event, for the body's end (see Stream._events)
+# httpx's bound stream, its transport's stream, httpcore's pool stream, connection, h11.
+_PATH_TO_H11 = ("_stream", "_httpcore_stream", "_stream", "_connection", "_h11_state")
 _closing: set[asyncio.Task[None]] = set()
 _raw_decode = json.JSONDecoder().raw_decode
 _new = tuple.__new__  # builds a StreamEvent without NamedTuple's slower __new__
@@ -48,15 +57,19 @@ def _loads(text: str) -> Any:
     return json.loads(text)  # surrounding white space, or the error to report
 
 
+def _not_json(text: str) -> StreamParseError:
+    payload = text if len(text) <= 500 else text[:499] + "…"
+    return StreamParseError(
+        f"a streamed event's data is not JSON: {payload[:80]!r}", payload=payload
+    )
+
+
 def classify(event: ServerSentEvent) -> StreamEvent:
     """The typed event for one SSE event whose data is JSON; StreamParseError otherwise."""
     try:
         data = _loads(event.data)
     except (ValueError, RecursionError) as exc:
-        payload = event.data if len(event.data) <= 500 else event.data[:499] + "…"
-        raise StreamParseError(
-            f"a streamed event's data is not JSON: {payload[:80]!r}", payload=payload
-        ) from exc
+        raise _not_json(event.data) from exc
     if event.event == "error":  # named an error: an error whatever its data
         return _new(StreamEvent, ("error", data))
     if data is True:
@@ -72,6 +85,26 @@ def classify(event: ServerSentEvent) -> StreamEvent:
     return _new(StreamEvent, ("chunk", data))
 
 
+def _end_is_there(response: httpx.Response) -> bool:
+    """Whether the end of an HTTP/1.1 chunked body is already received, so that reading it
+    cannot wait on the server."""
+    # httpx offers no way to ask, so this looks into httpcore's HTTP/1.1 connection for h11's
+    # unprocessed bytes (tests/test_streaming.py pins it); any other transport or version
+    # finds nothing, and the connection is then closed rather than reused.
+    state: Any = response.stream
+    try:
+        for name in _PATH_TO_H11:
+            state = getattr(state, name)
+        buffered = state.trailing_data[0]
+    except AttributeError:
+        return False
+    if not isinstance(buffered, bytes):
+        return False
+    if buffered[:2] == b"\r\n":  # the end of the last data chunk
+        buffered = buffered[2:]
+    return buffered[:3] == b"0\r\n" and buffered[-4:] == b"\r\n\r\n"
+
+
 class _StreamState:
     """Decoding and bookkeeping of one stream, independent of how bytes arrive."""
 
@@ -80,20 +113,26 @@ class _StreamState:
         "ended",
         "errors",
         "events",
+        "failed",
         "info",
         "last_chunk",
+        "last_text",
         "raw",
+        "secret",
         "what",
     )
 
-    def __init__(self, response: httpx.Response, what: str) -> None:
+    def __init__(self, response: httpx.Response, what: str, secret: str | None) -> None:
         self.decoder = SSEDecoder()
         self.info = ResponseInfo.from_response(response)
         self.what = what
+        self.secret = secret  # redacted from every server text put into an error
         self.events = 0
         self.last_chunk: Any = None
+        self.last_text = ""  # the last chunk's data as sent, for InvalidResponseError.body
         self.errors: list[Any] = []
         self.ended = False  # the end event came: the answer is whole
+        self.failed = False  # a read failed before the end event
         # Without a content coding the body is read raw: one layer less per read.
         self.raw = "content-encoding" not in response.headers
 
@@ -105,23 +144,34 @@ class _StreamState:
     def accept(self, raw: ServerSentEvent) -> StreamEvent:
         """Classify one decoded event and keep count (one event at a time, so that a bad
         event raises only after the good ones before it were delivered)."""
-        event = classify(raw)
+        try:
+            event = classify(raw)
+        except StreamParseError as exc:
+            self.failed = True
+            secret = self.secret
+            if secret and secret in raw.data:
+                raise _not_json(redact(raw.data, secret)) from exc.__cause__
+            raise
         self.events += 1
         kind, data = event
         if kind == "chunk":
             self.last_chunk = data
+            self.last_text = raw.data
         elif kind == "error":
+            secret = self.secret
+            if secret and secret in raw.data:  # rare: error events only
+                data = redact_data(data, secret)
+                event = _new(StreamEvent, ("error", data))
             self.errors.append(data)
         else:
-            self.ended = True
+            self.ended = True  # the stream's end: the answer is whole
         return event
 
-    def interrupted(
-        self, exc: BaseException | None, how: str = "was cut off"
-    ) -> StreamInterruptedError:
-        """The error for a body that ended (or failed) before the end event."""
+    def interrupted(self, exc: BaseException | None) -> StreamInterruptedError:
+        """The error for a body that ended (or failed) before the end event: the cut."""
         self.decoder.close()
-        cls = StreamInterruptedError
+        self.failed = True
+        cls, how = StreamInterruptedError, "was cut off"
         if isinstance(exc, httpx.TimeoutException):
             cls, how = StreamTimeoutError, "stalled past the read timeout"
         elif exc is not None:
@@ -133,22 +183,31 @@ class _StreamState:
             last_chunk=self.last_chunk,
         )
 
-    def quiet_end(self, exc: BaseException, closed: bool) -> bool:
-        """Whether a read failure ends the stream quietly rather than as a cut."""
-        # Closed by the user (StreamClosed), or by another reader (StreamConsumed), or after
-        # an end or error event, which may legitimately be the last thing sent.
-        return closed or self.terminated or isinstance(exc, httpx.StreamConsumed)
+    def closed(self) -> StreamClosedError:
+        """The error for reading on after the stream was closed before its end event."""
+        how = "failed and was closed" if self.failed else "was closed"
+        return StreamClosedError(
+            f"the stream of {self.what} {how} after {self.events} events, before its end "
+            "event: the answer is incomplete (a stream is read once; leaving a loop over it "
+            "early closes it)",
+            events_received=self.events,
+            last_chunk=self.last_chunk,
+        )
 
     def final_response(self) -> AgentSessionResponse:
         if self.errors:
             raise _agent_error(self.errors[0])
         if not self.ended:
-            raise self.interrupted(None, "was closed")
+            raise self.closed()
         if self.last_chunk is None:
             raise InvalidResponseError(
                 "the stream ended without any chunk", status_code=self.info.status_code, body=""
             )
-        return parse_session(self.last_chunk, self.info)
+        try:
+            return parse_session(self.last_chunk, self.info)
+        except InvalidResponseError as exc:
+            exc.body = redact(self.last_text, self.secret)  # the offending event's data
+            raise
 
 
 def _agent_error(data: Any) -> AgentStreamError:
@@ -179,20 +238,35 @@ class _TextDeltas:
 class _StreamBase(Generic[T, R]):
     """What Stream and AsyncStream share: the response, its state and the live reader."""
 
-    def __init__(self, response: httpx.Response, *, what: str) -> None:
+    def __init__(self, response: httpx.Response, *, what: str, secret: str | None = None) -> None:
         self._response = response
-        self._state = _StreamState(response, what)
+        self._state = _StreamState(response, what, secret)
         self._closed = False
+        self._left = False  # a loop over the stream was left before it was closed
+        self._chunks: Any = None  # the body's chunks, once a reader started on them
         self._reader: weakref.ref[R] | None = None
+        self._deltas: weakref.ref[Any] | None = None  # the running async text_deltas()
 
     def _live_reader(self, start: Callable[[], R]) -> R:
         # A reader still alive (say, text_deltas() stopped half way) is continued, not
-        # raced. Only a weak reference: a loop left early must drop its reader at once.
+        # raced. Only a weak reference: a loop left early drops its reader at once.
+        left = self._check_left()
         reader = self._reader() if self._reader else None
-        if reader is None:
+        if reader is None or left or self._closed:
             reader = start()
             self._reader = weakref.ref(reader)
         return reader
+
+    def _check_left(self) -> bool:
+        """Whether a loop over the open stream, or a text_deltas() on it, was dropped."""
+        # Python finalises a dropped async generator only later: until then it stays alive,
+        # and this mark makes the stream's next step release it.
+        if not self._left and self._chunks is not None and not self._closed:
+            reader, deltas = self._reader, self._deltas
+            self._left = (reader is not None and reader() is None) or (
+                deltas is not None and deltas() is None
+            )
+        return self._left
 
     @property
     def response(self) -> ResponseInfo:
@@ -213,10 +287,12 @@ class Stream(_StreamBase[T, Iterator[Any]]):
     """The events of a streaming call, yielded as they arrive.
 
     Events are read once, by one reader at a time: `final_response()` after a half-read
-    `text_deltas()` reads what is left. Leaving a loop early, `close()`, or a `with` block
-    closes the stream and releases the connection at once. A stream cut (or closed) before
-    its end event raises `StreamInterruptedError` after the events that did arrive, and so
-    does `final_response()` on it: a partial answer never passes for a whole one.
+    `text_deltas()` reads what is left. Each returns as soon as the end event is read. Leaving
+    a loop early, `close()`, or a `with` block closes the stream and releases the connection
+    at once; reading it again before its end event came raises `StreamClosedError`. A stream
+    cut before its end event raises `StreamInterruptedError` after the events that did
+    arrive, and so does `final_response()` on it: a partial answer never passes for a whole
+    one.
     """
 
     def __iter__(self) -> Iterator[T]:
@@ -224,42 +300,57 @@ class Stream(_StreamBase[T, Iterator[Any]]):
 
     def _events(self) -> Iterator[Any]:
         state = self._state
+        if self._closed or self._left:
+            self.close()
+            if state.ended:
+                return
+            raise state.closed()
+        response = self._response
         try:
-            feed, accept = state.decoder.feed, state.accept
-            response = self._response
             chunks = response.iter_raw() if state.raw else response.iter_bytes()
+            self._chunks = chunks
+            feed, accept = state.decoder.feed, state.accept
             for chunk in chunks:
                 for raw in feed(chunk):
                     event = accept(raw)
-                    if self._closed:  # closed while iterating: stop, even mid-read
-                        return
                     yield event
                     if event is _END:
-                        with contextlib.suppress(httpx.HTTPError, httpx.StreamError):
-                            # The rest is most likely only the body's end: reading it lets
-                            # the connection be reused. A few reads at most, never raising.
-                            for _ in range(_DRAIN_READS):
-                                if next(chunks, None) is None:
-                                    break
-                        return
+                        return  # at once, whatever the server sends next (see close)
+                    if self._closed:  # closed while the loop ran
+                        raise state.closed()
             if not state.terminated:
                 raise state.interrupted(None)
         except (httpx.HTTPError, httpx.StreamError) as exc:
-            if state.quiet_end(exc, self._closed):
+            if self._closed:  # say, closed from another thread during a read
+                raise state.closed() from exc
+            if state.terminated:  # after an error event the body may stop anyhow
                 return
             raise state.interrupted(exc) from exc
         finally:
             self.close()
 
     def close(self) -> None:
-        """Release the connection; iteration stops."""
+        """Release the connection. Reading on raises `StreamClosedError`, unless the end event
+        came."""
+        if self._closed:
+            return
         self._closed = True
+        if self._state.ended and self._chunks is not None and _end_is_there(self._response):
+            # Reading the body's end, already there, lets the connection be reused; it is
+            # never waited for (whatever the server does next): closing drops the connection.
+            with contextlib.suppress(httpx.HTTPError, httpx.StreamError):
+                next(self._chunks, None)
         self._response.close()
 
     def final_response(self) -> AgentSessionResponse:
-        """Read the rest and return the session from the last chunk (raises on an error event)."""
-        for _ in self:
-            pass
+        """Read the rest and return the session from the last chunk.
+
+        Raises `AgentStreamError` when the stream reported an error event, and
+        `StreamClosedError` when it was closed (or a loop over it left) before its end event.
+        """
+        with contextlib.suppress(StreamClosedError):  # the state says why, below
+            for _ in self:
+                pass
         return self._state.final_response()
 
     def text_deltas(self: Stream[StreamEvent]) -> Iterator[str]:
@@ -287,58 +378,90 @@ class Stream(_StreamBase[T, Iterator[Any]]):
     def __del__(self) -> None:
         # An abandoned stream must not hold its connection until the pool runs dry.
         if not getattr(self, "_closed", True):
-            self.close()
+            self._closed = True
+            self._response.close()
 
 
 class AsyncStream(_StreamBase[T, AsyncIterator[Any]]):
-    """The events of an async streaming call; the awaited twin of `Stream`."""
+    """The events of an async streaming call; the awaited twin of `Stream`.
+
+    Python finalises an async loop left early only later, so the connection is released by
+    the stream's next step (a loop, `text_deltas()` or `final_response()`, which then raise
+    `StreamClosedError`) or at `async with` exit, whichever comes first.
+    """
 
     def __aiter__(self) -> AsyncIterator[T]:
         return self._live_reader(self._events)
 
     async def _events(self) -> AsyncIterator[Any]:
         state = self._state
+        if self._closed or self._left:
+            await self.aclose()
+            if state.ended:
+                return
+            raise state.closed()
+        response = self._response
         try:
-            feed, accept = state.decoder.feed, state.accept
-            response = self._response
             chunks = response.aiter_raw() if state.raw else response.aiter_bytes()
+            self._chunks = chunks
+            feed, accept = state.decoder.feed, state.accept
             async for chunk in chunks:
                 for raw in feed(chunk):
                     event = accept(raw)
-                    if self._closed:  # closed while iterating: stop, even mid-read
-                        return
                     yield event
                     if event is _END:
-                        with contextlib.suppress(httpx.HTTPError, httpx.StreamError):
-                            for _ in range(_DRAIN_READS):  # see Stream._events
-                                if await anext(chunks, None) is None:
-                                    break
-                        return
+                        return  # see Stream._events
+                    if self._closed:
+                        raise state.closed()
             if not state.terminated:
                 raise state.interrupted(None)
         except (httpx.HTTPError, httpx.StreamError) as exc:
-            if state.quiet_end(exc, self._closed):
+            if self._closed:
+                raise state.closed() from exc
+            if state.terminated:
                 return
             raise state.interrupted(exc) from exc
         finally:
             await self.aclose()
 
     async def aclose(self) -> None:
-        """Release the connection; iteration stops."""
+        """Release the connection. Reading on raises `StreamClosedError`, unless the end event
+        came."""
+        if self._closed:
+            return
         self._closed = True
+        if self._state.ended and self._chunks is not None and _end_is_there(self._response):
+            with contextlib.suppress(httpx.HTTPError, httpx.StreamError):  # see Stream.close
+                await anext(self._chunks, None)
         await self._response.aclose()
 
     async def final_response(self) -> AgentSessionResponse:
-        """Read the rest and return the session from the last chunk (raises on an error event)."""
-        async for _ in self:
-            pass
+        """Read the rest and return the session from the last chunk.
+
+        Raises `AgentStreamError` when the stream reported an error event, and
+        `StreamClosedError` when it was closed (or a loop over it left) before its end event.
+        """
+        with contextlib.suppress(StreamClosedError):  # the state says why, below
+            async for _ in self:
+                pass
         return self._state.final_response()
 
-    async def text_deltas(self: AsyncStream[StreamEvent]) -> AsyncIterator[str]:
+    def text_deltas(self: AsyncStream[StreamEvent]) -> AsyncIterator[str]:
         """The new text of each chunk's message, as it arrives.
 
         An error event raises AgentStreamError after the text that came before it.
         """
+        ref: list[weakref.ref[Any]] = []
+        deltas = self._text_deltas(ref)
+        ref.append(weakref.ref(deltas))
+        return deltas
+
+    async def _text_deltas(
+        self: AsyncStream[StreamEvent], ref: list[weakref.ref[Any]]
+    ) -> AsyncIterator[str]:
+        # Once running, a text_deltas() dropped before the stream closed was left early.
+        self._check_left()
+        self._deltas = ref[0]
         deltas = _TextDeltas()
         async for event in self:
             delta = deltas.step(event)

@@ -25,6 +25,7 @@ class Reply:
     status: int = 200
     body: bytes | dict[str, Any] | list[Any] = b""
     headers: dict[str, str] = attrs.field(factory=dict)
+    reason: str = "X"
 
 
 @attrs.frozen
@@ -40,15 +41,24 @@ class Stall:
 
 
 @attrs.frozen
+class Hold:
+    """A part of `Events`: send nothing more until the server stops."""
+
+
+HOLD = Hold()
+
+
+@attrs.frozen
 class Events:
     """A chunked `text/event-stream` answer.
 
-    Each part is raw bytes (sent as one chunk), a float (a pause in seconds) or a
-    threading.Event (wait for the test to set it). `finish` is "close" (a proper end of the
-    chunked body) or "cut" (the connection is closed mid-body).
+    Each part is raw bytes (sent as one chunk), a float (a pause in seconds), a
+    threading.Event (wait for the test to set it) or HOLD. `finish` is "close" (a proper end
+    of the chunked body, sent after the last part), "with-last" (the end sent in one write
+    with the last part) or "cut" (the connection is closed mid-body).
     """
 
-    parts: Sequence[bytes | float | threading.Event]
+    parts: Sequence[bytes | float | threading.Event | Hold]
     finish: str = "close"
     status: int = 200
 
@@ -61,6 +71,7 @@ class Received:
     target: str
     headers: dict[str, str]
     body: bytes
+    connection: int = 0  # which accepted connection it came on, counted from 0
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -76,6 +87,7 @@ class ScriptedServer:
         self._sock.settimeout(0.1)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._accepted = 0
         self.base_url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
 
     def script(self, *actions: Reply | Drop | Stall | Events) -> None:
@@ -89,11 +101,14 @@ class ScriptedServer:
                 continue
             except OSError:
                 return
-            thread = threading.Thread(target=self._connection, args=(conn,), daemon=True)
+            thread = threading.Thread(
+                target=self._connection, args=(conn, self._accepted), daemon=True
+            )
+            self._accepted += 1
             thread.start()
             self._threads.append(thread)
 
-    def _read_request(self, conn: socket.socket, buffer: bytearray) -> Received | None:
+    def _read_request(self, conn: socket.socket, buffer: bytearray, number: int) -> Received | None:
         while b"\r\n\r\n" not in buffer:
             data = conn.recv(65536)
             if not data:
@@ -114,14 +129,14 @@ class ScriptedServer:
                 return None
             body += data
         buffer[:] = body[length:]
-        return Received(method, target, headers, bytes(body[:length]))
+        return Received(method, target, headers, bytes(body[:length]), number)
 
-    def _connection(self, conn: socket.socket) -> None:
+    def _connection(self, conn: socket.socket, number: int) -> None:
         buffer = bytearray()
         with conn:
             while not self._stop.is_set():
                 try:
-                    request = self._read_request(conn, buffer)
+                    request = self._read_request(conn, buffer, number)
                 except OSError:
                     return
                 if request is None:
@@ -147,7 +162,7 @@ class ScriptedServer:
             if not isinstance(body, bytes):
                 body = json.dumps(body).encode()
                 headers.setdefault("Content-Type", "application/json")
-            head = f"HTTP/1.1 {action.status} X\r\nContent-Length: {len(body)}\r\n"
+            head = f"HTTP/1.1 {action.status} {action.reason}\r\nContent-Length: {len(body)}\r\n"
             head += "".join(f"{k}: {v}\r\n" for k, v in headers.items())
             conn.sendall(head.encode("latin-1") + b"\r\n" + body)
             return True
@@ -156,17 +171,25 @@ class ScriptedServer:
             "Transfer-Encoding: chunked\r\nX-Somia-Session-Id: s-scripted\r\n\r\n"
         )
         conn.sendall(head.encode())
-        for part in action.parts:
+        last = len(action.parts) - 1
+        for index, part in enumerate(action.parts):
             if isinstance(part, float):
                 time.sleep(part)
             elif isinstance(part, threading.Event):
                 part.wait(10)
+            elif isinstance(part, Hold):
+                self._stop.wait()
+                return False
             else:
-                conn.sendall(b"%x\r\n%s\r\n" % (len(part), part))
+                data = b"%x\r\n%s\r\n" % (len(part), part)
+                if index == last and action.finish == "with-last":
+                    data += b"0\r\n\r\n"
+                conn.sendall(data)
         if action.finish == "cut":
             conn.shutdown(socket.SHUT_RDWR)
             return False
-        conn.sendall(b"0\r\n\r\n")
+        if action.finish != "with-last":
+            conn.sendall(b"0\r\n\r\n")
         return True
 
     def start(self) -> ScriptedServer:

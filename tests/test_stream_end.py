@@ -1,0 +1,333 @@
+"""How a stream ends, over real loopback HTTP, for both clients: at once after its end event
+whatever the server does next, with its connection reused only when the body's end is
+already there; closed or left early, it raises `StreamClosedError` when read again."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+from scripted_server import HOLD, Events, Hold, ScriptedServer, chunk, scripted_server
+
+import somia
+from somia import AsyncSomiaClient, AsyncStream, SomiaClient, Stream, StreamEvent
+
+T = TypeVar("T")
+END = b"data: true\n\n"
+PING = b": ping\n\n"
+READ_TIMEOUT = 120.0  # a reader waiting for more after the end event would wait this long
+PROMPT = 20.0  # generous for a busy machine, and far shorter than READ_TIMEOUT
+
+SyncRead = Callable[[Stream[StreamEvent]], Any]
+AsyncRead = Callable[[AsyncStream[StreamEvent]], Any]
+
+
+@pytest.fixture
+def server() -> Iterator[ScriptedServer]:
+    with scripted_server() as srv:
+        yield srv
+
+
+def _options(server: ScriptedServer, **overrides: Any) -> dict[str, Any]:
+    return {"base_url": server.base_url, "api_key": "k", "timeout": READ_TIMEOUT, **overrides}
+
+
+def _promptly(work: Callable[[], T]) -> T:
+    """`work()`'s result, asserting it returns within PROMPT seconds (it runs in a thread)."""
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = work()
+        except BaseException as exc:  # handed to the test's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(PROMPT)
+    assert not thread.is_alive(), "the reader still waits for the server after the end event"
+    if "error" in box:
+        raise box["error"]
+    return box["value"]  # type: ignore[no-any-return]
+
+
+def _last_kind(stream: Stream[StreamEvent]) -> str:
+    return [event.event_type for event in stream][-1]
+
+
+def _message(stream: Stream[StreamEvent]) -> str | None:
+    return stream.final_response().message
+
+
+SYNC_READERS = [
+    pytest.param(_last_kind, "end", id="loop"),
+    pytest.param(lambda stream: "".join(stream.text_deltas()), "Hello", id="text_deltas"),
+    pytest.param(_message, "Hello", id="final_response"),
+]
+
+
+async def _async_last_kind(stream: AsyncStream[StreamEvent]) -> str:
+    return [event.event_type async for event in stream][-1]
+
+
+async def _async_text(stream: AsyncStream[StreamEvent]) -> str:
+    return "".join([delta async for delta in stream.text_deltas()])
+
+
+async def _async_message(stream: AsyncStream[StreamEvent]) -> str | None:
+    return (await stream.final_response()).message
+
+
+ASYNC_READERS = [
+    pytest.param(_async_last_kind, "end", id="loop"),
+    pytest.param(_async_text, "Hello", id="text_deltas"),
+    pytest.param(_async_message, "Hello", id="final_response"),
+]
+
+AFTER_END = [
+    pytest.param([HOLD], id="silent"),
+    pytest.param([PING, PING, HOLD], id="keep-alive-pings"),
+    pytest.param([chunk("Hello, more"), HOLD], id="more-events"),
+]
+
+
+@pytest.mark.parametrize(("read", "expected"), SYNC_READERS)
+@pytest.mark.parametrize("after_end", AFTER_END)
+def test_reading_returns_at_the_end_event_whatever_the_server_does_next(
+    server: ScriptedServer, read: SyncRead, expected: str, after_end: list[bytes | Hold]
+) -> None:
+    server.script(Events([chunk("Hel"), chunk("Hello"), END, *after_end]), Events([END]))
+    with SomiaClient(**_options(server)) as client:
+        stream = client.sessions.create_session(1, stream=True)
+        assert _promptly(lambda: read(stream)) == expected
+        list(client.sessions.create_session(1, stream=True))
+    # The body never ended, so its connection was closed, not reused.
+    assert [request.connection for request in server.received] == [0, 1]
+
+
+@pytest.mark.parametrize(("read", "expected"), ASYNC_READERS)
+@pytest.mark.parametrize("after_end", AFTER_END)
+def test_async_reading_returns_at_the_end_event_whatever_the_server_does_next(
+    server: ScriptedServer, read: AsyncRead, expected: str, after_end: list[bytes | Hold]
+) -> None:
+    server.script(Events([chunk("Hel"), chunk("Hello"), END, *after_end]), Events([END]))
+
+    async def run() -> Any:
+        async with AsyncSomiaClient(**_options(server)) as client:
+            got = await read(await client.sessions.create_session(1, stream=True))
+            async for _ in await client.sessions.create_session(1, stream=True):
+                pass
+            return got
+
+    assert _promptly(lambda: asyncio.run(run())) == expected
+    assert [request.connection for request in server.received] == [0, 1]
+
+
+def test_the_connection_is_reused_when_the_body_end_came_with_the_end_event(
+    server: ScriptedServer,
+) -> None:
+    server.script(*[Events([chunk("Hi"), END], finish="with-last") for _ in range(3)])
+    with SomiaClient(**_options(server)) as client:
+        client.sessions.create_session(1, stream=True).final_response()
+        list(client.sessions.create_session(1, stream=True))
+        for event in client.sessions.create_session(1, stream=True):
+            if event.event_type == "end":
+                break  # leaving at the end event releases the connection for reuse too
+    assert [request.connection for request in server.received] == [0, 0, 0]
+
+
+def test_async_the_connection_is_reused_when_the_body_end_came_with_the_end_event(
+    server: ScriptedServer,
+) -> None:
+    server.script(*[Events([chunk("Hi"), END], finish="with-last") for _ in range(3)])
+
+    async def run() -> None:
+        async with AsyncSomiaClient(**_options(server)) as client:
+            await (await client.sessions.create_session(1, stream=True)).final_response()
+            async for _ in await client.sessions.create_session(1, stream=True):
+                pass
+            async with await client.sessions.create_session(1, stream=True) as stream:
+                async for event in stream:
+                    if event.event_type == "end":
+                        break
+
+    asyncio.run(run())
+    assert [request.connection for request in server.received] == [0, 0, 0]
+
+
+# -- closed or left early: reading on raises -------------------------------------------------
+
+
+def _close(stream: Stream[StreamEvent]) -> None:
+    stream.close()
+
+
+def _leave_a_loop(stream: Stream[StreamEvent]) -> None:
+    for _event in stream:
+        break
+
+
+def _leave_text_deltas(stream: Stream[StreamEvent]) -> None:
+    for _delta in stream.text_deltas():
+        break
+
+
+SYNC_LEAVERS = [
+    pytest.param(_close, id="close"),
+    pytest.param(_leave_a_loop, id="left-loop"),
+    pytest.param(_leave_text_deltas, id="left-text_deltas"),
+]
+SYNC_REREADERS = [
+    pytest.param(list, id="loop"),
+    pytest.param(lambda stream: "".join(stream.text_deltas()), id="text_deltas"),
+    pytest.param(lambda stream: stream.final_response(), id="final_response"),
+]
+
+
+@pytest.mark.parametrize("leave", SYNC_LEAVERS)
+@pytest.mark.parametrize("reread", SYNC_REREADERS)
+def test_reading_a_stream_closed_or_left_before_its_end_raises_stream_closed_error(
+    server: ScriptedServer, leave: SyncRead, reread: SyncRead
+) -> None:
+    server.script(Events([chunk("Hel"), chunk("Hello"), END]))
+    with SomiaClient(**_options(server)) as client:
+        stream = client.sessions.create_session(1, stream=True)
+        leave(stream)
+        with pytest.raises(somia.StreamClosedError, match="closed") as caught:
+            reread(stream)
+    assert isinstance(caught.value, somia.StreamInterruptedError)
+    assert caught.value.events_received == (0 if leave is _close else 1)
+
+
+async def _async_close(stream: AsyncStream[StreamEvent]) -> None:
+    await stream.aclose()
+
+
+async def _async_leave_a_loop(stream: AsyncStream[StreamEvent]) -> None:
+    async for _event in stream:
+        break
+
+
+async def _async_leave_text_deltas(stream: AsyncStream[StreamEvent]) -> None:
+    async for _delta in stream.text_deltas():
+        break
+
+
+async def _async_list(stream: AsyncStream[StreamEvent]) -> Any:
+    return [event async for event in stream]
+
+
+async def _async_final(stream: AsyncStream[StreamEvent]) -> Any:
+    return await stream.final_response()
+
+
+ASYNC_LEAVERS = [
+    pytest.param(_async_close, id="close"),
+    pytest.param(_async_leave_a_loop, id="left-loop"),
+    pytest.param(_async_leave_text_deltas, id="left-text_deltas"),
+]
+ASYNC_REREADERS = [
+    pytest.param(_async_list, id="loop"),
+    pytest.param(_async_text, id="text_deltas"),
+    pytest.param(_async_final, id="final_response"),
+]
+
+
+@pytest.mark.parametrize("leave", ASYNC_LEAVERS)
+@pytest.mark.parametrize("reread", ASYNC_REREADERS)
+def test_async_reading_a_stream_closed_or_left_before_its_end_raises_stream_closed_error(
+    server: ScriptedServer, leave: AsyncRead, reread: AsyncRead
+) -> None:
+    server.script(Events([chunk("Hel"), chunk("Hello"), END]))
+
+    async def run() -> somia.StreamClosedError:
+        async with AsyncSomiaClient(**_options(server)) as client:
+            stream = await client.sessions.create_session(1, stream=True)
+            await leave(stream)
+            with pytest.raises(somia.StreamClosedError, match="closed") as caught:
+                await reread(stream)
+            return caught.value
+
+    error = asyncio.run(run())
+    assert error.events_received == (0 if leave is _async_close else 1)
+
+
+def test_a_loop_still_running_when_its_stream_is_closed_raises_at_its_next_step(
+    server: ScriptedServer,
+) -> None:
+    server.script(Events([chunk("a") + chunk("ab") + chunk("abc"), END]))
+    with SomiaClient(**_options(server)) as client:
+        stream = client.sessions.create_session(1, stream=True)
+        iterator = iter(stream)
+        assert next(iterator).message == "a"
+        stream.close()
+        with pytest.raises(somia.StreamClosedError):
+            next(iterator)
+
+
+def test_a_stream_closed_after_its_end_event_reads_as_whole(server: ScriptedServer) -> None:
+    server.script(Events([chunk("Hel"), chunk("Hello"), END]))
+    with SomiaClient(**_options(server)) as client:
+        stream = client.sessions.create_session(1, stream=True)
+        assert [event.event_type for event in stream][-1] == "end"
+        stream.close()
+        assert list(stream) == []
+        assert stream.final_response().message == "Hello"
+
+
+# -- leaving text_deltas() early: the same in both clients ------------------------------------
+
+
+def _one_connection(**options: Any) -> dict[str, Any]:
+    limits = httpx.Limits(max_connections=1)
+    return {"limits": limits, "timeout": httpx.Timeout(READ_TIMEOUT, pool=PROMPT), **options}
+
+
+def test_leaving_text_deltas_early_releases_the_connection_at_the_break(
+    server: ScriptedServer,
+) -> None:
+    server.script(Events([chunk("Hel"), chunk("Hello"), END, HOLD]), Events([chunk("Yo"), END]))
+    with (
+        httpx.Client(**_one_connection()) as http,
+        SomiaClient(**_options(server, http_client=http)) as client,
+    ):
+        stream = client.sessions.create_session(1, stream=True)
+        for delta in stream.text_deltas():
+            assert delta == "Hel"
+            break
+        # The only connection is free at once: a pool timeout would raise here.
+        second = client.sessions.create_session(1, stream=True)
+        assert _promptly(second.final_response).message == "Yo"
+        with pytest.raises(somia.StreamClosedError):
+            stream.final_response()
+
+
+@pytest.mark.parametrize("release", ["next-step", "async-with-exit"])
+def test_async_leaving_text_deltas_early_releases_the_connection_by_the_next_step(
+    server: ScriptedServer, release: str
+) -> None:
+    server.script(Events([chunk("Hel"), chunk("Hello"), END, HOLD]), Events([chunk("Yo"), END]))
+
+    async def run() -> str | None:
+        async with (
+            httpx.AsyncClient(**_one_connection()) as http,
+            AsyncSomiaClient(**_options(server, http_client=http)) as client,
+        ):
+            stream = await client.sessions.create_session(1, stream=True)
+            if release == "next-step":
+                async for _ in stream.text_deltas():
+                    break
+                with pytest.raises(somia.StreamClosedError):
+                    await stream.final_response()
+            else:
+                async with stream:
+                    async for _ in stream.text_deltas():
+                        break
+            second = await client.sessions.create_session(1, stream=True)
+            return (await second.final_response()).message
+
+    assert _promptly(lambda: asyncio.run(run())) == "Yo"
