@@ -14,7 +14,7 @@ import sys
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 import httpx
 
@@ -46,17 +46,6 @@ _raw_decode = json.JSONDecoder().raw_decode
 _new = tuple.__new__  # builds a StreamEvent without NamedTuple's slower __new__
 
 
-def _loads(text: str) -> Any:
-    # raw_decode skips json.loads' two whitespace regex passes: this runs once per event.
-    try:
-        data, end = _raw_decode(text)
-        if end == len(text):
-            return data
-    except ValueError:
-        pass
-    return json.loads(text)  # surrounding white space, or the error to report
-
-
 def _not_json(text: str) -> StreamParseError:
     payload = text if len(text) <= 500 else text[:499] + "…"
     return StreamParseError(
@@ -66,10 +55,17 @@ def _not_json(text: str) -> StreamParseError:
 
 def classify(event: ServerSentEvent) -> StreamEvent:
     """The typed event for one SSE event whose data is JSON; StreamParseError otherwise."""
+    text = event.data
+    # raw_decode skips json.loads' two whitespace regex passes: this runs once per event.
     try:
-        data = _loads(event.data)
-    except (ValueError, RecursionError) as exc:
-        raise _not_json(event.data) from exc
+        data, end = _raw_decode(text)
+    except (ValueError, RecursionError):
+        end = -1
+    if end != len(text):  # surrounding white space, or the error to report
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            raise _not_json(text) from exc
     if event.event == "error":  # named an error: an error whatever its data
         return _new(StreamEvent, ("error", data))
     if data is True:
@@ -116,7 +112,7 @@ class _StreamState:
         "failed",
         "info",
         "last_chunk",
-        "last_text",
+        "last_raw",
         "raw",
         "secret",
         "what",
@@ -129,7 +125,8 @@ class _StreamState:
         self.secret = secret  # redacted from every server text put into an error
         self.events = 0
         self.last_chunk: Any = None
-        self.last_text = ""  # the last chunk's data as sent, for InvalidResponseError.body
+        # The last chunk as sent, for InvalidResponseError.body (kept whole: cheaper than .data).
+        self.last_raw = ServerSentEvent()
         self.errors: list[Any] = []
         self.ended = False  # the end event came: the answer is whole
         self.failed = False  # a read failed before the end event
@@ -156,7 +153,7 @@ class _StreamState:
         kind, data = event
         if kind == "chunk":
             self.last_chunk = data
-            self.last_text = raw.data
+            self.last_raw = raw
         elif kind == "error":
             secret = self.secret
             if secret and secret in raw.data:  # rare: error events only
@@ -206,7 +203,7 @@ class _StreamState:
         try:
             return parse_session(self.last_chunk, self.info)
         except InvalidResponseError as exc:
-            exc.body = redact(self.last_text, self.secret)  # the offending event's data
+            exc.body = redact(self.last_raw.data, self.secret)  # the offending event's data
             raise
 
 
@@ -307,14 +304,19 @@ class Stream(_StreamBase[T, Iterator[Any]]):
             raise state.closed()
         response = self._response
         try:
-            chunks = response.iter_raw() if state.raw else response.iter_bytes()
+            # Without a content coding, the transport's chunks as they come: iter_raw() adds
+            # per-chunk bookkeeping this never reads, and close() ends the response anyway.
+            if state.raw:
+                chunks = iter(cast(httpx.SyncByteStream, response.stream))
+            else:
+                chunks = response.iter_bytes()
             self._chunks = chunks
-            feed, accept = state.decoder.feed, state.accept
+            feed, accept, end = state.decoder.feed, state.accept, _END
             for chunk in chunks:
                 for raw in feed(chunk):
                     event = accept(raw)
                     yield event
-                    if event is _END:
+                    if event is end:
                         return  # at once, whatever the server sends next (see close)
                     if self._closed:  # closed while the loop ran
                         raise state.closed()
@@ -402,14 +404,17 @@ class AsyncStream(_StreamBase[T, AsyncIterator[Any]]):
             raise state.closed()
         response = self._response
         try:
-            chunks = response.aiter_raw() if state.raw else response.aiter_bytes()
+            if state.raw:  # see Stream._events
+                chunks = aiter(cast(httpx.AsyncByteStream, response.stream))
+            else:
+                chunks = response.aiter_bytes()
             self._chunks = chunks
-            feed, accept = state.decoder.feed, state.accept
+            feed, accept, end = state.decoder.feed, state.accept, _END
             async for chunk in chunks:
                 for raw in feed(chunk):
                     event = accept(raw)
                     yield event
-                    if event is _END:
+                    if event is end:
                         return  # see Stream._events
                     if self._closed:
                         raise state.closed()
