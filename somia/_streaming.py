@@ -85,16 +85,14 @@ def _end_is_there(response: httpx.Response) -> bool:
     """Whether the end of an HTTP/1.1 chunked body is already received, so that reading it
     cannot wait on the server."""
     # httpx offers no way to ask, so this looks into httpcore's HTTP/1.1 connection for h11's
-    # unprocessed bytes (tests/test_streaming.py pins it); any other transport or version
+    # unprocessed bytes (tests/test_stream_end.py pins it); any other transport or version
     # finds nothing, and the connection is then closed rather than reused.
     state: Any = response.stream
     try:
         for name in _PATH_TO_H11:
             state = getattr(state, name)
-        buffered = state.trailing_data[0]
-    except AttributeError:
-        return False
-    if not isinstance(buffered, bytes):
+        buffered = bytes(state.trailing_data[0])
+    except (AttributeError, TypeError, IndexError):
         return False
     if buffered[:2] == b"\r\n":  # the end of the last data chunk
         buffered = buffered[2:]

@@ -1,6 +1,7 @@
 """How a stream ends, over real loopback HTTP, for both clients: at once after its end event
 whatever the server does next, with its connection reused only when the body's end is
-already there; closed or left early, it raises `StreamClosedError` when read again."""
+already there; closed or left early, it raises `StreamClosedError` when read again; an
+answer that is not a session keeps the offending event."""
 
 from __future__ import annotations
 
@@ -331,3 +332,44 @@ def test_async_leaving_text_deltas_early_releases_the_connection_by_the_next_ste
             return (await second.final_response()).message
 
     assert _promptly(lambda: asyncio.run(run())) == "Yo"
+
+
+# -- an answer that is not a session ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "last",
+    [
+        pytest.param('{"session_id": 5, "message": "Hello"}', id="wrong-field-type"),
+        pytest.param('"just a string"', id="not-an-object"),
+        pytest.param('{"history": [], "message": "Hello"}', id="no-session-id"),
+    ],
+)
+def test_a_streamed_invalid_response_keeps_the_offending_events_data(
+    server: ScriptedServer, last: str
+) -> None:
+    server.script(Events([chunk("Hel"), f"data: {last}\n\n".encode(), END]))
+    with SomiaClient(**_options(server)) as client:
+        stream = client.sessions.create_session(1, stream=True)
+        kinds = [event.event_type for event in stream]
+        with pytest.raises(somia.InvalidResponseError) as caught:
+            stream.final_response()
+    assert kinds == ["chunk", "chunk", "end"]  # every event, the offending one too
+    assert caught.value.body == last
+    assert caught.value.status_code == 200
+
+
+def test_async_a_streamed_invalid_response_keeps_the_offending_events_data(
+    server: ScriptedServer,
+) -> None:
+    last = '{"session_id": "s", "pending": "no"}'
+    server.script(Events([chunk("Hel"), f"data: {last}\n\n".encode(), END]))
+
+    async def run() -> str:
+        async with AsyncSomiaClient(**_options(server)) as client:
+            stream = await client.sessions.create_session(1, stream=True)
+            with pytest.raises(somia.InvalidResponseError) as caught:
+                await stream.final_response()
+            return caught.value.body
+
+    assert asyncio.run(run()) == last
