@@ -68,7 +68,9 @@ class AsyncSomiaClient(BaseClient[httpx.AsyncClient, AsyncAgentSessionsClient]):
             except httpx.HTTPError as exc:
                 decision = policy.decide_exception(exc, attempt)
                 if decision is None:
-                    raise translate_transport_error(exc, what=call.what) from exc
+                    raise translate_transport_error(
+                        exc, what=call.what, secret=call.secret
+                    ) from exc
             else:
                 log_response(call, response, attempt)
                 ok = response.is_success and (not call.stream or is_event_stream(response))
@@ -82,7 +84,9 @@ class AsyncSomiaClient(BaseClient[httpx.AsyncClient, AsyncAgentSessionsClient]):
                 try:  # the whole body: the answer, or the error's details
                     await response.aread()
                 except httpx.HTTPError as exc:
-                    raise translate_transport_error(exc, what=call.what) from exc
+                    raise translate_transport_error(
+                        exc, what=call.what, secret=call.secret
+                    ) from exc
                 finally:
                     await response.aclose()
                 if ok:

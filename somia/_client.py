@@ -69,7 +69,9 @@ class SomiaClient(BaseClient[httpx.Client, AgentSessionsClient]):
             except httpx.HTTPError as exc:
                 decision = policy.decide_exception(exc, attempt)
                 if decision is None:
-                    raise translate_transport_error(exc, what=call.what) from exc
+                    raise translate_transport_error(
+                        exc, what=call.what, secret=call.secret
+                    ) from exc
             else:
                 log_response(call, response, attempt)
                 ok = response.is_success and (not call.stream or is_event_stream(response))
@@ -83,7 +85,9 @@ class SomiaClient(BaseClient[httpx.Client, AgentSessionsClient]):
                 try:  # the whole body: the answer, or the error's details
                     response.read()
                 except httpx.HTTPError as exc:
-                    raise translate_transport_error(exc, what=call.what) from exc
+                    raise translate_transport_error(
+                        exc, what=call.what, secret=call.secret
+                    ) from exc
                 finally:
                     response.close()
                 if ok:

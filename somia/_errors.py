@@ -330,12 +330,30 @@ def error_from_response(response: httpx.Response, *, secret: str | None = None) 
     )
 
 
-def translate_transport_error(exc: httpx.HTTPError, *, what: str) -> TransportError:
-    """The SDK error for an httpx failure (raise it `from exc`); `what` names the call."""
+def translate_transport_error(
+    exc: httpx.HTTPError, *, what: str, secret: str | None = None
+) -> TransportError:
+    """The SDK error for an httpx failure (raise it `from exc`); `what` names the call.
+
+    `secret` is redacted: the text of a protocol error may quote what the server sent.
+    """
     if isinstance(exc, httpx.TimeoutException):
         kind = type(exc).__name__.replace("Timeout", " timeout").strip().lower()
         return RequestTimeoutError(f"{what}: {kind}")
     if isinstance(exc, httpx.LocalProtocolError):
         # Its text quotes the offending request header, which may be the key.
         return TransportError(f"{what}: the request could not be sent (LocalProtocolError)")
+    if secret:
+        redact_chain(exc, secret)
     return TransportError(f"{what}: {type(exc).__name__}: {exc}")
+
+
+def redact_chain(exc: BaseException | None, secret: str) -> None:
+    """Redact `secret` in place from `exc` and the exceptions chained to it, which a
+    traceback prints with the SDK's own."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if any(isinstance(arg, str) and secret in arg for arg in exc.args):
+            exc.args = tuple(redact(a, secret) if isinstance(a, str) else a for a in exc.args)
+        exc = exc.__cause__ or exc.__context__

@@ -26,6 +26,7 @@ from somia._errors import (
     StreamParseError,
     StreamTimeoutError,
     redact,
+    redact_chain,
     redact_data,
     server_message,
 )
@@ -82,11 +83,9 @@ def classify(event: ServerSentEvent) -> StreamEvent:
 
 
 def _end_is_there(response: httpx.Response) -> bool:
-    """Whether the end of an HTTP/1.1 chunked body is already received, so that reading it
-    cannot wait on the server."""
-    # httpx offers no way to ask, so this looks into httpcore's HTTP/1.1 connection for h11's
-    # unprocessed bytes (tests/test_stream_end.py pins it); any other transport or version
-    # finds nothing, and the connection is then closed rather than reused.
+    """Whether a chunked HTTP/1.1 body's end is already received: reading it cannot wait."""
+    # httpx cannot say, so this reads h11's unprocessed bytes in httpcore's connection (pinned
+    # by tests/test_stream_end.py); elsewhere it finds nothing: the connection is then closed.
     state: Any = response.stream
     try:
         for name in _PATH_TO_H11:
@@ -166,6 +165,8 @@ class _StreamState:
         """The error for a body that ended (or failed) before the end event: the cut."""
         self.decoder.close()
         self.failed = True
+        if self.secret:  # a protocol error's text may quote what the server sent
+            redact_chain(exc, self.secret)
         cls, how = StreamInterruptedError, "was cut off"
         if isinstance(exc, httpx.TimeoutException):
             cls, how = StreamTimeoutError, "stalled past the read timeout"

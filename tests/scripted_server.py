@@ -34,6 +34,13 @@ class Drop:
 
 
 @attrs.frozen
+class Raw:
+    """Read the request, send `data` as it is, then close the connection."""
+
+    data: bytes
+
+
+@attrs.frozen
 class Stall:
     """Read the request, then send nothing for `seconds`."""
 
@@ -81,7 +88,7 @@ class ScriptedServer:
     """Answers request N with action N; `received` lists the requests in order."""
 
     def __init__(self) -> None:
-        self.actions: deque[Reply | Drop | Stall | Events] = deque()
+        self.actions: deque[Reply | Drop | Raw | Stall | Events] = deque()
         self.received: list[Received] = []
         self._sock = socket.create_server(("127.0.0.1", 0))
         self._sock.settimeout(0.1)
@@ -90,7 +97,7 @@ class ScriptedServer:
         self._accepted = 0
         self.base_url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
 
-    def script(self, *actions: Reply | Drop | Stall | Events) -> None:
+    def script(self, *actions: Reply | Drop | Raw | Stall | Events) -> None:
         self.actions.extend(actions)
 
     def _serve(self) -> None:
@@ -149,9 +156,12 @@ class ScriptedServer:
                 except OSError:
                     return
 
-    def _act(self, conn: socket.socket, action: Reply | Drop | Stall | Events) -> bool:
+    def _act(self, conn: socket.socket, action: Reply | Drop | Raw | Stall | Events) -> bool:
         """Perform one action; False when the connection must close afterwards."""
         if isinstance(action, Drop):
+            return False
+        if isinstance(action, Raw):
+            conn.sendall(action.data)
             return False
         if isinstance(action, Stall):
             self._stop.wait(action.seconds)

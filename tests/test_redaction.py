@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from scripted_server import Events, Reply, ScriptedServer, chunk, scripted_server, sse
+from scripted_server import Events, Raw, Reply, ScriptedServer, chunk, scripted_server, sse
 
 import somia
 from somia import AsyncSomiaClient, SomiaClient
@@ -166,3 +167,43 @@ def test_the_key_is_redacted_from_the_debug_log_of_an_echoed_request_id(
     logged = "\n".join(record.getMessage() for record in caplog.records)
     assert "<redacted>" in logged
     assert KEY not in logged
+
+
+_SSE_HEAD = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+)
+
+
+@pytest.mark.parametrize("run", RUNS)
+@pytest.mark.parametrize(
+    ("answer", "how", "error"),
+    [
+        pytest.param(
+            b"HTTP/1.1 2x0 " + KEY.encode() + b"\r\n\r\n",
+            "whole",
+            somia.TransportError,
+            id="status-line",
+        ),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nBad header " + KEY.encode() + b"\r\n\r\n",
+            "whole",
+            somia.TransportError,
+            id="header-line",
+        ),
+        pytest.param(
+            _SSE_HEAD + b"%x\r\n%s\r\n" % (len(chunk("a")), chunk("a")) + KEY.encode() + b"\r\n",
+            "loop",
+            somia.StreamInterruptedError,
+            id="chunk-header-mid-stream",
+        ),
+    ],
+)
+def test_the_key_is_redacted_from_a_protocol_error_and_the_errors_chained_to_it(
+    server: ScriptedServer, run: Read, answer: bytes, how: str, error: type[Exception]
+) -> None:
+    server.script(Raw(answer))
+    with pytest.raises(error) as caught:
+        run(server, how)
+    printed = "".join(traceback.format_exception(caught.value))
+    assert "<redacted>" in printed
+    assert KEY not in printed
