@@ -270,6 +270,17 @@ def test_a_loop_still_running_when_its_stream_is_closed_raises_at_its_next_step(
             next(iterator)
 
 
+def test_reading_a_cut_stream_again_raises_again(server: ScriptedServer) -> None:
+    server.script(Events([chunk("Hel"), chunk("Hello")], finish="cut"))
+    with SomiaClient(**_options(server)) as client:
+        stream = client.sessions.create_session(1, stream=True)
+        with pytest.raises(somia.StreamInterruptedError):
+            list(stream)
+        with pytest.raises(somia.StreamClosedError, match="failed") as caught:
+            "".join(stream.text_deltas())
+    assert caught.value.events_received == 2
+
+
 def test_a_stream_closed_after_its_end_event_reads_as_whole(server: ScriptedServer) -> None:
     server.script(Events([chunk("Hel"), chunk("Hello"), END]))
     with SomiaClient(**_options(server)) as client:
