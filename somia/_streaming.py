@@ -27,6 +27,8 @@ from somia._sse import ServerSentEvent, SSEDecoder
 if TYPE_CHECKING:
     import asyncio
 
+    from somia._tracing import CallSpan
+
 T = TypeVar("T")
 R = TypeVar("R")  # the reader: a generator or an async generator
 
@@ -80,6 +82,7 @@ class _StreamState:
         "ended",
         "errors",
         "events",
+        "failure",
         "info",
         "last_chunk",
         "raw",
@@ -94,6 +97,7 @@ class _StreamState:
         self.last_chunk: Any = None
         self.errors: list[Any] = []
         self.ended = False  # the end event came: the answer is whole
+        self.failure: Exception | None = None  # what the reader raised, for the trace
         # Without a content coding the body is read raw: one layer less per read.
         self.raw = "content-encoding" not in response.headers
 
@@ -105,7 +109,11 @@ class _StreamState:
     def accept(self, raw: ServerSentEvent) -> StreamEvent:
         """Classify one decoded event and keep count (one event at a time, so that a bad
         event raises only after the good ones before it were delivered)."""
-        event = classify(raw)
+        try:
+            event = classify(raw)
+        except StreamParseError as exc:
+            self.failure = exc
+            raise
         self.events += 1
         kind, data = event
         if kind == "chunk":
@@ -126,12 +134,14 @@ class _StreamState:
             cls, how = StreamTimeoutError, "stalled past the read timeout"
         elif exc is not None:
             how += f" ({type(exc).__name__})"
-        return cls(
+        error = cls(
             f"the stream of {self.what} {how} after {self.events} events, "
             "before its end event: the answer is incomplete",
             events_received=self.events,
             last_chunk=self.last_chunk,
         )
+        self.failure = self.failure or error
+        return error
 
     def quiet_end(self, exc: BaseException, closed: bool) -> bool:
         """Whether a read failure ends the stream quietly rather than as a cut."""
@@ -179,9 +189,12 @@ class _TextDeltas:
 class _StreamBase(Generic[T, R]):
     """What Stream and AsyncStream share: the response, its state and the live reader."""
 
-    def __init__(self, response: httpx.Response, *, what: str) -> None:
+    def __init__(
+        self, response: httpx.Response, *, what: str, span: CallSpan | None = None
+    ) -> None:
         self._response = response
         self._state = _StreamState(response, what)
+        self._span = span  # the call's trace span, ended with the stream
         self._closed = False
         self._reader: weakref.ref[R] | None = None
 
@@ -254,6 +267,8 @@ class Stream(_StreamBase[T, Iterator[Any]]):
     def close(self) -> None:
         """Release the connection; iteration stops."""
         self._closed = True
+        if self._span is not None:
+            self._span.end_stream(self._state)
         self._response.close()
 
     def final_response(self) -> AgentSessionResponse:
@@ -326,6 +341,8 @@ class AsyncStream(_StreamBase[T, AsyncIterator[Any]]):
     async def aclose(self) -> None:
         """Release the connection; iteration stops."""
         self._closed = True
+        if self._span is not None:
+            self._span.end_stream(self._state)
         await self._response.aclose()
 
     async def final_response(self) -> AgentSessionResponse:
@@ -361,6 +378,8 @@ class AsyncStream(_StreamBase[T, AsyncIterator[Any]]):
         if getattr(self, "_closed", True):
             return
         self._closed = True
+        if self._span is not None:
+            self._span.end_stream(self._state)
         aio = sys.modules.get("asyncio")  # not imported: then no loop runs either
         try:
             loop = aio.get_running_loop() if aio else None
