@@ -515,6 +515,7 @@ def test_a_provider_set_after_the_client_was_made_is_used(
     assert [("traceparent" in r.headers) for r in server.received] == [False, True]
 
 
+@pytest.mark.slow
 def test_import_and_calls_do_not_import_opentelemetry() -> None:
     code = (
         "import sys\n"
@@ -534,3 +535,34 @@ def test_import_and_calls_do_not_import_opentelemetry() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+# --- opentelemetry-instrument ---------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_opentelemetry_instrument_shows_the_span_of_a_cli_run(somia_server: FakeServer) -> None:
+    bin_dir = Path(sys.executable).parent
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOMIA_", "OTEL_"))}
+    env.update(
+        SOMIA_BASE_URL=somia_server.base_url,
+        SOMIA_API_KEY=somia_server.api_key,
+        OTEL_TRACES_EXPORTER="console",
+        OTEL_METRICS_EXPORTER="none",
+        OTEL_LOGS_EXPORTER="none",
+        OTEL_SERVICE_NAME="somia-cli-test",
+    )
+    command = [str(bin_dir / "opentelemetry-instrument"), str(bin_dir / "somia"), "run", "1", "hi"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 0, done.stderr
+    answer, _, exported = done.stdout.partition("\n{")
+    assert answer == "You said: hi"
+    span, _ = json.JSONDecoder().raw_decode("{" + exported)
+    assert span["name"] == "invoke_agent"
+    assert span["kind"] == "SpanKind.CLIENT"
+    assert span["status"]["status_code"] == "UNSET"
+    assert span["attributes"]["gen_ai.operation.name"] == "invoke_agent"
+    assert span["attributes"]["gen_ai.agent.id"] == "1"
+    assert span["attributes"]["gen_ai.conversation.id"] in done.stderr  # "session: ..."
+    assert span["resource"]["attributes"]["service.name"] == "somia-cli-test"
+    assert somia_server.api_key not in done.stdout + done.stderr
