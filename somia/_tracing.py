@@ -65,6 +65,8 @@ RETRY_REASON = "somia.retry.reason"
 RETRY_DELAY = "somia.retry.delay"  # seconds
 
 _SESSION_HEADER = "x-somia-session-id"
+# With this set, the API loads a provider when first asked for one (read once, at import).
+_PROVIDER_IN_ENV = "OTEL_PYTHON_TRACER_PROVIDER" in os.environ
 _unseen = object()
 _resolved: tuple[object, Tracer | None] = (_unseen, None)  # (provider, its tracer or None)
 
@@ -75,7 +77,13 @@ def _tracer() -> Tracer | None:
     trace = sys.modules.get("opentelemetry.trace")
     if trace is None:
         return None  # never imported: no provider can have been set
-    provider = trace.get_tracer_provider()
+    # The API's global, None until an application sets a provider: reading it skips the
+    # environment look-up that get_tracer_provider() makes every time (a microsecond).
+    provider = getattr(trace, "_TRACER_PROVIDER", _unseen)
+    if provider is None and not _PROVIDER_IN_ENV:
+        return None
+    if provider is None or provider is _unseen:  # the public way, should the global change
+        provider = trace.get_tracer_provider()
     resolved = _resolved
     if provider is resolved[0]:
         return resolved[1]
@@ -195,20 +203,21 @@ class CallSpan:
         )
 
     def _answered(self, result: object) -> None:
-        span = self._span
         if isinstance(result, AgentSessionResponse):
+            found: dict[str, str | int] = {CONVERSATION_ID: result.session_id}
             if result.http is not None:
-                span.set_attribute(HTTP_STATUS, result.http.status_code)
-            span.set_attribute(CONVERSATION_ID, result.session_id)
+                found[HTTP_STATUS] = result.http.status_code
+            self._span.set_attributes(found)
             self._record_answer(result.message, getattr(result, "usage", None))
             self._end()
             return
         info = getattr(result, "response", None)  # a stream: the span lasts until its end
         if info is not None:
-            span.set_attribute(HTTP_STATUS, info.status_code)
+            found = {HTTP_STATUS: info.status_code}
             session: str | None = info.headers.get(_SESSION_HEADER)
             if session:
-                span.set_attribute(CONVERSATION_ID, session)
+                found[CONVERSATION_ID] = session
+            self._span.set_attributes(found)
 
     def end_stream(self, state: _StreamState) -> None:
         """End the span of a stream that stopped: at its end event (fine), at an error

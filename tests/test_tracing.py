@@ -11,6 +11,7 @@ import asyncio
 import gc
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -29,7 +30,7 @@ from scripted_server import Events, Reply, ScriptedServer, chunk, free_port, scr
 import somia
 from somia import AsyncSomiaClient, SomiaClient
 from somia._tracing import CAPTURE_CONTENT_ENV, SCHEMA_URL, SEMCONV_VERSION
-from somia.testing import FakeServer
+from somia.testing import FakeServer, FakeSomia, echo_agent
 
 KEY = "sk-tracing-secret-4f1e"
 OK = Reply(200, {"session_id": "s-1", "message": "hi", "history": [], "pending": False})
@@ -566,3 +567,28 @@ def test_opentelemetry_instrument_shows_the_span_of_a_cli_run(somia_server: Fake
     assert span["attributes"]["gen_ai.conversation.id"] in done.stderr  # "session: ..."
     assert span["resource"]["attributes"]["service.name"] == "somia-cli-test"
     assert somia_server.api_key not in done.stdout + done.stderr
+
+
+@pytest.mark.slow
+def test_the_readme_setup_exports_the_spans_of_a_conversation() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    (block,) = [
+        code
+        for code in re.findall(r"^```python\n(.*?)^```", readme, re.MULTILINE | re.DOTALL)
+        if "trace.set_tracer_provider(provider)" in code
+    ]
+    with FakeServer(FakeSomia(agents={123: echo_agent})) as server:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SOMIA_", "OTEL_"))}
+        env.update(SOMIA_BASE_URL=server.base_url, SOMIA_API_KEY=server.api_key)
+        done = subprocess.run(
+            [sys.executable, "-c", block], capture_output=True, text=True, timeout=60, env=env
+        )
+    assert done.returncode == 0, done.stderr
+    decoder = json.JSONDecoder()
+    exported = [
+        decoder.raw_decode(done.stdout, start.start())[0]
+        for start in re.finditer(r"^\{", done.stdout, re.MULTILINE)
+    ]
+    assert [span["name"] for span in exported] == ["invoke_agent", "invoke_agent"]
+    conversations = {span["attributes"]["gen_ai.conversation.id"] for span in exported}
+    assert len(conversations) == 1
