@@ -244,6 +244,24 @@ def test_an_error_status_ends_the_span_as_an_error(
     assert attributes(span)["http.response.status_code"] == 404
 
 
+def test_a_failed_turn_of_a_session_names_the_session(
+    spans: InMemorySpanExporter, server: ScriptedServer
+) -> None:
+    server.script(Reply(404, {"detail": "no such session"}))
+    with pytest.raises(somia.NotFoundError):
+        _sync_call(server.base_url, session_id="s-gone", input_data="hello")
+    assert attributes(only_span(spans))["gen_ai.conversation.id"] == "s-gone"
+
+
+def test_a_call_refused_before_sending_has_no_span(
+    spans: InMemorySpanExporter, server: ScriptedServer
+) -> None:
+    with pytest.raises(TypeError):
+        _sync_call(server.base_url, tags="not-a-list")
+    assert spans.get_finished_spans() == ()
+    assert server.received == []
+
+
 def test_a_connection_failure_ends_the_span_as_an_error(
     spans: InMemorySpanExporter, call: Callable[..., Any]
 ) -> None:
