@@ -8,7 +8,8 @@ CPU is never the client's.
 
 This file holds the CLI, the sizes of each mode, the orchestration and the table; the
 measuring helpers and server processes are in scripts/_bench_measure.py, the rows in
-scripts/_bench_rows.py (1, 2, 6) and scripts/_bench_stream_rows.py (3, 4, 5, 7).
+scripts/_bench_rows.py (1, 2, 6), scripts/_bench_stream_rows.py (3, 4, 5, 7) and
+scripts/_bench_trace_rows.py (8: OpenTelemetry tracing off and on).
 
     python scripts/bench.py                  # the full run (a few minutes on 2 cores)
     python scripts/bench.py --smoke          # tiny sizes, one round, no targets
@@ -35,6 +36,7 @@ from pathlib import Path
 from _bench_measure import MB, ROOT, Plan, Row, bench_server, spread
 from _bench_rows import row_decoder, row_import, row_json_async, row_json_sync
 from _bench_stream_rows import row_concurrent, row_latency, row_memory, row_stream_cpu
+from _bench_trace_rows import rows_tracing
 
 BATCHED_EVENTS = 256  # events per HTTP chunk in row 3b
 
@@ -149,6 +151,8 @@ def run_rows(plan: Plan, only: set[str]) -> list[Row]:
         timed("5", lambda: [row_memory(plan, server)])
     timed("6", lambda: [row_import(plan)])
     timed("7", lambda: [row_concurrent(plan)])
+    with bench_server() as server:  # last: row 8b sets (then removes) a tracer provider
+        timed("8", lambda: rows_tracing(plan, server))
     return rows
 
 

@@ -20,6 +20,7 @@ from somia._errors import translate_transport_error
 from somia._models import AgentSessionResponse, StreamEvent
 from somia._sessions import AsyncAgentSessionsClient
 from somia._streaming import AsyncStream
+from somia._tracing import start_span
 
 
 class AsyncSomiaClient(BaseClient[httpx.AsyncClient, AsyncAgentSessionsClient]):
@@ -52,9 +53,15 @@ class AsyncSomiaClient(BaseClient[httpx.AsyncClient, AsyncAgentSessionsClient]):
         self, agent_id: object, session_id: object, stream: bool, options: Mapping[str, object]
     ) -> AgentSessionResponse | AsyncStream[StreamEvent]:
         call = self._prepare(agent_id, session_id, stream, options)
+        span = start_span(self._config, call, agent_id, session_id, options)
+        if span is not None:  # the application traces: the same call, inside its span
+            return await span.arun(self._answer, call)
+        return await self._answer(call)
+
+    async def _answer(self, call: PreparedCall) -> AgentSessionResponse | AsyncStream[StreamEvent]:
         response = await self._send(call)
-        if stream:
-            return AsyncStream(response, what=call.what, secret=call.secret)
+        if call.stream:
+            return AsyncStream(response, what=call.what, secret=call.secret, span=call.span)
         return session_from_response(response, secret=call.secret)
 
     async def _send(self, call: PreparedCall) -> httpx.Response:

@@ -7,7 +7,7 @@ import json
 import logging
 import os
 from collections.abc import Callable, Mapping
-from typing import Any, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
 import attrs
 import httpx
@@ -24,6 +24,9 @@ from somia._validation import (
     check_timeout,
     merge_headers,
 )
+
+if TYPE_CHECKING:
+    from somia._tracing import CallSpan
 
 logger = logging.getLogger("somia")
 
@@ -43,6 +46,7 @@ class PreparedCall:
     stream: bool
     what: str  # "POST /api/..." for messages and logs; never holds a secret
     secret: str | None = attrs.field(default=None, repr=False)  # to redact from server text
+    span: CallSpan | None = attrs.field(default=None, repr=False)  # set when traced
 
     def build(self, http: httpx.Client | httpx.AsyncClient, attempt: int) -> httpx.Request:
         """The httpx request for attempt number `attempt` (0 for the first)."""
@@ -142,6 +146,8 @@ def log_response(call: PreparedCall, response: httpx.Response, attempt: int) -> 
 def log_retry(call: PreparedCall, reason: str, delay: float, attempt: int) -> None:
     """One line per retry, with its reason and delay."""
     logger.info("%s failed (%s); retry %d in %.2f s", call.what, reason, attempt + 1, delay)
+    if call.span is not None:
+        call.span.on_retry(reason, delay, attempt)
 
 
 def session_from_response(

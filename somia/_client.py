@@ -21,6 +21,7 @@ from somia._errors import translate_transport_error
 from somia._models import AgentSessionResponse, StreamEvent
 from somia._sessions import AgentSessionsClient
 from somia._streaming import Stream
+from somia._tracing import start_span
 
 
 class SomiaClient(BaseClient[httpx.Client, AgentSessionsClient]):
@@ -53,9 +54,15 @@ class SomiaClient(BaseClient[httpx.Client, AgentSessionsClient]):
         self, agent_id: object, session_id: object, stream: bool, options: Mapping[str, object]
     ) -> AgentSessionResponse | Stream[StreamEvent]:
         call = self._prepare(agent_id, session_id, stream, options)
+        span = start_span(self._config, call, agent_id, session_id, options)
+        if span is not None:  # the application traces: the same call, inside its span
+            return span.run(self._answer, call)
+        return self._answer(call)
+
+    def _answer(self, call: PreparedCall) -> AgentSessionResponse | Stream[StreamEvent]:
         response = self._send(call)
-        if stream:
-            return Stream(response, what=call.what, secret=call.secret)
+        if call.stream:
+            return Stream(response, what=call.what, secret=call.secret, span=call.span)
         return session_from_response(response, secret=call.secret)
 
     def _send(self, call: PreparedCall) -> httpx.Response:

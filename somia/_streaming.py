@@ -36,6 +36,8 @@ from somia._sse import ServerSentEvent, SSEDecoder
 if TYPE_CHECKING:
     import asyncio
 
+    from somia._tracing import CallSpan
+
 T = TypeVar("T")
 R = TypeVar("R")  # the reader: a generator or an async generator
 
@@ -107,6 +109,7 @@ class _StreamState:
         "errors",
         "events",
         "failed",
+        "failure",
         "info",
         "last_chunk",
         "last_raw",
@@ -127,6 +130,7 @@ class _StreamState:
         self.errors: list[Any] = []
         self.ended = False  # the end event came: the answer is whole
         self.failed = False  # a read failed before the end event
+        self.failure: Exception | None = None  # what the reader raised, for the trace
         # Without a content coding the body is read raw: one layer less per read.
         self.raw = "content-encoding" not in response.headers
 
@@ -142,9 +146,11 @@ class _StreamState:
             event = classify(raw)
         except StreamParseError as exc:
             self.failed = True
+            self.failure = exc
             secret = self.secret
             if secret and secret in raw.data:
-                raise _not_json(redact(raw.data, secret)) from exc.__cause__
+                self.failure = _not_json(redact(raw.data, secret))
+                raise self.failure from exc.__cause__
             raise
         self.events += 1
         kind, data = event
@@ -172,12 +178,14 @@ class _StreamState:
             cls, how = StreamTimeoutError, "stalled past the read timeout"
         elif exc is not None:
             how += f" ({type(exc).__name__})"
-        return cls(
+        error = cls(
             f"the stream of {self.what} {how} after {self.events} events, "
             "before its end event: the answer is incomplete",
             events_received=self.events,
             last_chunk=self.last_chunk,
         )
+        self.failure = self.failure or error
+        return error
 
     def closed(self) -> StreamClosedError:
         """The error for reading on after the stream was closed before its end event."""
@@ -234,9 +242,17 @@ class _TextDeltas:
 class _StreamBase(Generic[T, R]):
     """What Stream and AsyncStream share: the response, its state and the live reader."""
 
-    def __init__(self, response: httpx.Response, *, what: str, secret: str | None = None) -> None:
+    def __init__(
+        self,
+        response: httpx.Response,
+        *,
+        what: str,
+        secret: str | None = None,
+        span: CallSpan | None = None,
+    ) -> None:
         self._response = response
         self._state = _StreamState(response, what, secret)
+        self._span = span  # the call's trace span, ended with the stream
         self._closed = False
         self._left = False  # a loop over the stream was left before it was closed
         self._chunks: Any = None  # the body's chunks, once a reader started on them
@@ -341,6 +357,8 @@ class Stream(_StreamBase[T, Iterator[Any]]):
             # never waited for (whatever the server does next): closing drops the connection.
             with contextlib.suppress(httpx.HTTPError, httpx.StreamError):
                 next(self._chunks, None)
+        if self._span is not None:
+            self._span.end_stream(self._state)
         self._response.close()
 
     def final_response(self) -> AgentSessionResponse:
@@ -437,6 +455,8 @@ class AsyncStream(_StreamBase[T, AsyncIterator[Any]]):
         if self._state.ended and self._chunks is not None and _end_is_there(self._response):
             with contextlib.suppress(httpx.HTTPError, httpx.StreamError):  # see Stream.close
                 await anext(self._chunks, None)
+        if self._span is not None:
+            self._span.end_stream(self._state)
         await self._response.aclose()
 
     async def final_response(self) -> AgentSessionResponse:
@@ -488,6 +508,8 @@ class AsyncStream(_StreamBase[T, AsyncIterator[Any]]):
         if getattr(self, "_closed", True):
             return
         self._closed = True
+        if self._span is not None:
+            self._span.end_stream(self._state)
         aio = sys.modules.get("asyncio")  # not imported: then no loop runs either
         try:
             loop = aio.get_running_loop() if aio else None

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ROWS = ("1a", "1b", "2", "3a", "3b", "4", "5", "6", "7")
+ROWS = ("1a", "1b", "2", "3a", "3b", "4", "5", "6", "7", "8a", "8b")
 
 
 def test_the_smoke_run_prints_and_writes_every_row(tmp_path: Path) -> None:

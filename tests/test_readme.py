@@ -49,7 +49,13 @@ NOT_RUN = {
     ),
     "SOMIA_CONTRACT_BASE_URL=https://api.somia-platform.com \\\nSOMIA_API_KEY=your_api_key \\\n"
     "SOMIA_AGENT_ID=123 \\\nmake contract\n": "needs a live deployment and runs paid turns",
+    'pip install "somia[otel]" opentelemetry-sdk opentelemetry-distro\n': (
+        "installs from the package index (the dev extra has them)"
+    ),
 }
+# Python blocks that set process-wide state (a global tracer provider): each runs in a fresh
+# interpreter in the test named here, not in this process.
+RUN_ELSEWHERE = {"trace.set_tracer_provider(provider)": "tests/test_tracing.py"}
 
 SECTIONS = [
     "Set up, on a fresh machine",
@@ -60,6 +66,7 @@ SECTIONS = [
     "Async",
     "Configuration and environment variables",
     "Errors and the retry policy",
+    "Tracing with OpenTelemetry",
     "Testing your code against the fake server",
     "The command line",
     "Regenerating the client when the API changes",
@@ -87,12 +94,14 @@ def _runnable(kind: str) -> list[pytest.ParameterSet]:
 
 # Shell blocks run only when made of these commands: anything else (pip, make, git) must be
 # listed in NOT_RUN rather than run by accident.
-SHELL_COMMANDS = {"export", "somia", "echo"}
+SHELL_COMMANDS = {"export", "somia", "echo", "opentelemetry-instrument"}
 
 
 def _kind(language: str, code: str) -> str:
     if language == "text":  # output shown: tests/test_api_diff.py checks the api-diff ones
         return "output"
+    if language == "python" and any(marker in code for marker in RUN_ELSEWHERE):
+        return "run elsewhere"
     if language == "python":
         return "pytest" if re.search(r"^def test_", code, re.MULTILINE) else "python"
     if language != "sh":
