@@ -247,14 +247,16 @@ def read_failure(
 
 
 def with_body(response: httpx.Response, raw: list[bytes]) -> httpx.Response:
-    """`response` with the raw body read chunk by chunk in its place (decoded on access)."""
-    return httpx.Response(
+    """`response` with the raw body, read chunk by chunk, in its place (and decoded)."""
+    whole = httpx.Response(
         response.status_code,
         headers=response.headers,
         stream=httpx.ByteStream(b"".join(raw)),
         request=response.request,
         extensions=response.extensions,
     )
+    whole.read()  # from memory: no I/O
+    return whole
 
 
 def keep_read_timeout(response: httpx.Response, call: PreparedCall) -> None:

@@ -61,6 +61,7 @@ class Received:
     target: str
     headers: dict[str, str]
     body: bytes
+    peer: int = 0  # the client's port: requests on one connection share it
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -114,7 +115,8 @@ class ScriptedServer:
                 return None
             body += data
         buffer[:] = body[length:]
-        return Received(method, target, headers, bytes(body[:length]))
+        peer = conn.getpeername()[1]
+        return Received(method, target, headers, bytes(body[:length]), peer)
 
     def _connection(self, conn: socket.socket) -> None:
         buffer = bytearray()
