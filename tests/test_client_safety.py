@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
-from scripted_server import Reply, ScriptedServer, scripted_server
+from scripted_server import Events, Reply, ScriptedServer, chunk, scripted_server, sse
 
 import somia
 from somia import AsyncSomiaClient, SomiaClient
@@ -290,3 +291,72 @@ def test_an_async_client_works_in_a_forked_child_on_its_own_connection(
     parent, in_child = server.received
     assert in_child.json()["input_data"] == "child"
     assert in_child.peer != parent.peer
+
+
+# -- one stream, two readers ----------------------------------------------------------------
+
+
+def test_a_stream_read_from_a_second_thread_meanwhile_is_a_stream_busy_error(
+    server: ScriptedServer,
+) -> None:
+    gate = threading.Event()
+    server.script(Events([chunk("Hel"), gate, chunk("Hello"), sse(True)]))
+    received: list[str] = []
+    with SomiaClient(**_options(server.base_url)) as client:
+        stream = client.sessions.create_session(1, stream=True)
+        first = threading.Event()
+
+        def read() -> None:
+            for event in stream:
+                received.append(event.event_type)
+                first.set()
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        assert first.wait(10)
+        with pytest.raises(somia.StreamBusyError, match="read it from one thread"):
+            for _ in stream:
+                pass
+        gate.set()
+        reader.join(10)
+    assert received == ["chunk", "chunk", "end"]  # the first reader lost nothing
+
+
+def test_an_async_stream_read_from_a_second_task_meanwhile_is_a_stream_busy_error(
+    server: ScriptedServer,
+) -> None:
+    gate = threading.Event()
+    server.script(Events([chunk("Hel"), gate, chunk("Hello"), sse(True)]))
+
+    async def run() -> list[str]:
+        async with AsyncSomiaClient(**_options(server.base_url)) as client:
+            stream = await client.sessions.create_session(1, stream=True)
+            received: list[str] = []
+            first = asyncio.Event()
+
+            async def read() -> None:
+                async for event in stream:
+                    received.append(event.event_type)
+                    first.set()
+
+            task = asyncio.create_task(read())
+            await first.wait()
+            with pytest.raises(somia.StreamBusyError, match="read it from one task"):
+                async for _ in stream:
+                    pass
+            gate.set()
+            await task
+            return received
+
+    assert asyncio.run(run()) == ["chunk", "chunk", "end"]
+
+
+def test_a_stream_opened_in_one_thread_can_be_read_in_another(server: ScriptedServer) -> None:
+    server.script(Events([chunk("Hel"), chunk("Hello"), sse(True)]))
+    with SomiaClient(**_options(server.base_url)) as client:
+        stream = client.sessions.create_session(1, stream=True)
+        done: list[somia.AgentSessionResponse] = []
+        reader = threading.Thread(target=lambda: done.append(stream.final_response()))
+        reader.start()
+        reader.join(10)
+        assert done[0].message == "Hello"
