@@ -36,6 +36,16 @@ def _running_loop() -> object:
         return None
 
 
+def _wrong_loop_message(loop: object) -> str:
+    ended = getattr(loop, "is_closed", lambda: False)()
+    where = "first call, which has ended (a second asyncio.run?)" if ended else "first call"
+    return (
+        f"this AsyncSomiaClient's connections belong to the event loop of its {where}: "
+        "create the client inside the coroutine that asyncio.run runs, one client per "
+        "event loop"
+    )
+
+
 class AsyncSomiaClient(BaseClient[httpx.AsyncClient, AsyncAgentSessionsClient]):
     """An asynchronous client of the Somia Agent API; awaited twin of `SomiaClient`.
 
@@ -90,21 +100,12 @@ class AsyncSomiaClient(BaseClient[httpx.AsyncClient, AsyncAgentSessionsClient]):
     def _open_http(self) -> httpx.AsyncClient:
         pool = self._pool
         http = pool.open_http(self._closed)
-        loop = _running_loop()
-        if pool.loop is not loop:
-            if pool.loop is not None:
-                ended = getattr(pool.loop, "is_closed", lambda: False)()
-                raise WrongEventLoopError(
-                    "this AsyncSomiaClient's connections belong to the event loop of its "
-                    + (
-                        "first call, which has ended (a second asyncio.run?)"
-                        if ended
-                        else "first call"
-                    )
-                    + ": create the client inside the coroutine that asyncio.run runs, "
-                    "one client per event loop"
-                )
-            pool.loop = loop
+        if pool.owned:  # a given http_client's transport may not be bound to a loop at all
+            loop = _running_loop()
+            if pool.loop is not loop:
+                if pool.loop is not None:
+                    raise WrongEventLoopError(_wrong_loop_message(pool.loop))
+                pool.loop = loop
         return http
 
     async def _send(self, call: PreparedCall) -> httpx.Response:

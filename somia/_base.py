@@ -371,23 +371,15 @@ class BaseClient(Generic[HttpT, SessionsT]):
     def _prepare(
         self, agent_id: object, session_id: object, stream: bool, options: Mapping[str, object]
     ) -> PreparedCall:
-        try:
-            return prepare_call(
-                self._config,
-                agent_id,
-                session_id,
-                stream=stream,
-                options=options,
-                base_headers=self._call_headers,
-                default_timeout=self._config.timeout,
-            )
-        except RecursionError as exc:  # json's encoder on a value nested thousands deep
-            name = "input_data"
-            try:
-                json.dumps(options.get("metadata"))
-            except (RecursionError, TypeError, ValueError):
-                name = "metadata"
-            raise ValueError(f"{name} is nested too deeply to be sent as JSON: flatten it") from exc
+        return prepare_call(
+            self._config,
+            agent_id,
+            session_id,
+            stream=stream,
+            options=options,
+            base_headers=self._call_headers,
+            default_timeout=self._config.timeout,
+        )
 
     @classmethod
     def from_env(cls, **options: Any) -> Self:

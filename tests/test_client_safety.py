@@ -228,11 +228,11 @@ def _nested(depth: int) -> Any:
 
 
 @pytest.mark.parametrize("name", ["input_data", "metadata"])
-def test_a_value_nested_5000_deep_is_a_value_error_naming_it_before_sending(
+def test_a_value_nested_5000_deep_is_a_type_error_naming_it_before_sending(
     server: ScriptedServer, call: Call, name: str
 ) -> None:
     value = _nested(5000) if name == "input_data" else {"deep": _nested(5000)}
-    with pytest.raises(ValueError, match=f"{name} is nested too deeply"):
+    with pytest.raises(TypeError, match=f"{name} is not JSON-serialisable"):
         call(server.base_url, **{name: value})
     assert server.received == []
 
