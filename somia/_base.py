@@ -348,9 +348,11 @@ class BaseClient(Generic[HttpT, SessionsT]):
     def _setup(self, config: ClientConfig, pool: Pool[HttpT], *, copy: bool) -> None:
         self._config = config
         self._pool: Pool[HttpT] = pool
-        # What the httpx client would not send by itself: httpx merges header lists slowly.
-        own = pool.http.headers
-        self._call_headers = {k: v for k, v in config.headers.items() if own.get(k) != v}
+        headers = config.headers
+        if pool.owned:  # only what the SDK's httpx client would not send by itself
+            own = pool.http.headers  # (httpx merges header lists slowly)
+            headers = {k: v for k, v in headers.items() if own.get(k) != v}
+        self._call_headers = headers
         self._is_copy = copy
         self._closed = False
         self.sessions: SessionsT = self._sessions_type(self)

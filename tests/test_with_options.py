@@ -169,3 +169,16 @@ def test_async_copies_share_the_pool_and_the_closed_rules(server: ScriptedServer
     assert first.headers["x-api-key"] == "sk-original"
     assert second.headers["x-api-key"] == "sk-copy"
     assert first.peer == second.peer
+
+
+def test_a_copy_may_replace_the_sdks_own_headers_and_the_original_keeps_them(
+    server: ScriptedServer,
+) -> None:
+    server.script(OK, OK)
+    with _client(server) as client:
+        client.with_options(default_headers={"user-agent": "my-app/1"}).sessions.create_session(1)
+        client.sessions.create_session(1)
+    copied, original = server.received
+    assert copied.headers["user-agent"] == "my-app/1"
+    assert original.headers["user-agent"] == f"somia-python/{somia.__version__}"
+    assert original.headers["accept"] == copied.headers["accept"] == "application/json"
