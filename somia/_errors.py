@@ -15,7 +15,7 @@
     │   ├── ServiceUnavailableError 503 and 504: saturation or timeouts
     │   └── ServerError             any other 5xx, non-standard codes (520, 599) included
     ├── TransportError              no usable answer: connection failed, dropped or timed out
-    │   ├── RequestTimeoutError     a connect, read, write or pool timeout
+    │   ├── RequestTimeoutError     a connect, read, write or pool timeout, or total_timeout
     │   └── StreamInterruptedError  a stream ended before its end event
     │       └── StreamTimeoutError  ... because no byte came within the read timeout
     ├── StreamParseError            a streamed event's data is not JSON
@@ -172,7 +172,7 @@ class TransportError(SomiaError):
 
 
 class RequestTimeoutError(TransportError):
-    """A connect, read, write or pool timeout."""
+    """A connect, read, write or pool timeout, or the call's `total_timeout` reached."""
 
 
 class StreamInterruptedError(TransportError):
