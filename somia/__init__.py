@@ -11,27 +11,33 @@ from __future__ import annotations
 
 from somia._async_client import AsyncSomiaClient
 from somia._client import SomiaClient
+from somia._config import ClientOptions
 from somia._errors import (
     AgentStreamError,
     ApiError,
     AuthError,
     BadRequestError,
+    ClientClosedError,
     ConflictError,
     InvalidResponseError,
     NotFoundError,
     PayloadTooLargeError,
     PermissionDeniedError,
     RateLimitError,
+    RedirectError,
     RequestTimeoutError,
     ServerError,
     ServiceUnavailableError,
     SomiaError,
+    StreamBusyError,
     StreamClosedError,
     StreamInterruptedError,
     StreamParseError,
     StreamTimeoutError,
     TransportError,
     UnprocessableEntityError,
+    UsageError,
+    WrongEventLoopError,
 )
 from somia._models import AgentExecutionRequest, AgentSessionResponse, ResponseInfo, StreamEvent
 from somia._sessions import AgentSessionsClient, AsyncAgentSessionsClient, TurnOptions
@@ -49,12 +55,15 @@ __all__ = [
     "AsyncStream",
     "AuthError",
     "BadRequestError",
+    "ClientClosedError",
+    "ClientOptions",
     "ConflictError",
     "InvalidResponseError",
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RedirectError",
     "RequestTimeoutError",
     "ResponseInfo",
     "ServerError",
@@ -62,6 +71,7 @@ __all__ = [
     "SomiaClient",
     "SomiaError",
     "Stream",
+    "StreamBusyError",
     "StreamClosedError",
     "StreamEvent",
     "StreamInterruptedError",
@@ -70,5 +80,7 @@ __all__ = [
     "TransportError",
     "TurnOptions",
     "UnprocessableEntityError",
+    "UsageError",
+    "WrongEventLoopError",
     "__version__",
 ]

@@ -10,33 +10,73 @@ import httpx
 from somia._base import (
     BaseClient,
     PreparedCall,
-    answer_error,
+    hook_response,
     is_event_stream,
+    keep_read_timeout,
     log_response,
-    log_retry,
+    read_failure,
+    retry_after_answer,
+    retry_after_failure,
     session_from_response,
+    with_body,
 )
-from somia._errors import translate_transport_error
+from somia._errors import WrongEventLoopError
 from somia._models import AgentSessionResponse, StreamEvent
+from somia._retry import Deadline
 from somia._sessions import AsyncAgentSessionsClient
 from somia._streaming import AsyncStream
 from somia._tracing import start_span
+
+
+def _running_loop() -> object:
+    import asyncio  # here, not above: `import somia` stays free of asyncio
+
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:  # not asyncio (trio, say): httpx knows its own loop
+        return None
+
+
+def _wrong_loop_message(loop: object) -> str:
+    ended = getattr(loop, "is_closed", lambda: False)()
+    where = "first call, which has ended (a second asyncio.run?)" if ended else "first call"
+    return (
+        f"this AsyncSomiaClient's connections belong to the event loop of its {where}: "
+        "create the client inside the coroutine that asyncio.run runs, one client per "
+        "event loop"
+    )
 
 
 class AsyncSomiaClient(BaseClient[httpx.AsyncClient, AsyncAgentSessionsClient]):
     """An asynchronous client of the Somia Agent API; awaited twin of `SomiaClient`.
 
     `base_url` falls back to `SOMIA_BASE_URL`, then to the hosted platform; `api_key` falls
-    back to `SOMIA_API_KEY`. Use it with `async with`, or await `aclose()`.
+    back to `SOMIA_API_KEY`. Use it with `async with`, or await `aclose()`. Its connections
+    belong to the event loop of its first call: create one client per event loop (per
+    `asyncio.run`).
     """
 
     _http_type = httpx.AsyncClient
     _sessions_type = AsyncAgentSessionsClient
 
     async def aclose(self) -> None:
-        """Close the connections this client opened (not those of a given `http_client`)."""
-        if self._owns_http:
-            await self._http.aclose()
+        """Close the connections this client opened (not those of a given `http_client`).
+
+        A copy made with `with_options` only stops itself: the connections stay open for
+        the original and its other copies. Calls after `aclose()` raise ClientClosedError.
+        """
+        self._closed = True
+        pool = self._pool
+        if self._is_copy or pool.closed:
+            return
+        pool.closed = True
+        if not pool.owned:
+            return
+        if pool.forked:  # the parent's connections: never close them from a child
+            pool.abandon()
+        elif pool.loop is None or pool.loop is _running_loop():
+            await pool.http.aclose()
+        # Otherwise they belong to another event loop (likely ended): left to be collected.
 
     async def __aenter__(self) -> AsyncSomiaClient:
         return self
@@ -64,45 +104,65 @@ class AsyncSomiaClient(BaseClient[httpx.AsyncClient, AsyncAgentSessionsClient]):
             return AsyncStream(response, what=call.what, secret=call.secret, span=call.span)
         return session_from_response(response, secret=call.secret)
 
+    def _open_http(self) -> httpx.AsyncClient:
+        pool = self._pool
+        http = pool.open_http(self._closed)
+        if pool.owned:  # a given http_client's transport may not be bound to a loop at all
+            loop = _running_loop()
+            if pool.loop is not loop:
+                if pool.loop is not None:
+                    raise WrongEventLoopError(_wrong_loop_message(pool.loop))
+                pool.loop = loop
+        return http
+
     async def _send(self, call: PreparedCall) -> httpx.Response:
         """Send with retries; return the 2xx response (read, or open for a stream) or raise
-        the typed error."""
-        policy = self._config.retry
+        the typed error. Every attempt of every call is made here."""
+        http = self._open_http()
+        config = self._config
+        deadline = call.deadline()
         attempt = 0
         while True:
+            request = call.build(http, attempt, deadline)
             try:
-                response = await self._http.send(call.build(self._http, attempt), stream=True)
+                try:
+                    # Never follow a redirect: the key and the input would go with it.
+                    response = await http.send(request, stream=True, follow_redirects=False)
+                except httpx.HTTPStatusError as exc:  # raised by a caller's event hook
+                    response = hook_response(exc)
             except httpx.HTTPError as exc:
-                decision = policy.decide_exception(exc, attempt)
-                if decision is None:
-                    raise translate_transport_error(
-                        exc, what=call.what, secret=call.secret
-                    ) from exc
+                delay = retry_after_failure(exc, call, config.retry, attempt, deadline)
             else:
                 log_response(call, response, attempt)
                 ok = response.is_success and (not call.stream or is_event_stream(response))
                 if ok and call.stream:
-                    return response  # its Stream reads it
-                decision = (
-                    None
-                    if ok
-                    else policy.decide_status(response.status_code, response.headers, attempt)
-                )
-                try:  # the whole body: the answer, or the error's details
-                    await response.aread()
-                except httpx.HTTPError as exc:
-                    raise translate_transport_error(
-                        exc, what=call.what, secret=call.secret
-                    ) from exc
-                finally:
-                    await response.aclose()
+                    if deadline is not None:
+                        keep_read_timeout(response, call)
+                    return response  # its AsyncStream reads it
+                response = await self._read(response, call, attempt, deadline)
                 if ok:
                     return response
-                if decision is None:
-                    raise answer_error(response, self._config)
-            delay, reason = decision
-            log_retry(call, reason, delay, attempt)
+                delay = retry_after_answer(response, call, config, attempt, deadline)
             import asyncio  # here, not above: `import somia` stays free of asyncio
 
             await asyncio.sleep(delay)
             attempt += 1
+
+    @staticmethod
+    async def _read(
+        response: httpx.Response, call: PreparedCall, attempt: int, deadline: Deadline | None
+    ) -> httpx.Response:
+        """The whole body (the answer, or an error's details), read within the deadline."""
+        try:
+            if deadline is None:
+                await response.aread()
+                return response
+            raw = []
+            async for chunk in response.aiter_raw():
+                raw.append(chunk)
+                deadline.check(call.what, attempt + 1)
+            return with_body(response, raw)
+        except httpx.HTTPError as exc:
+            raise read_failure(exc, call, attempt, deadline) from exc
+        finally:
+            await response.aclose()

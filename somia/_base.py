@@ -7,21 +7,30 @@ import json
 import logging
 import os
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, Unpack
 
 import attrs
 import httpx
 
 from somia._bridge import BODY_FIELDS, build_request, check_body
-from somia._config import RETRY_ATTEMPT_HEADER, ClientConfig
-from somia._errors import InvalidResponseError, SomiaError, error_from_response, redact
+from somia._config import RETRY_ATTEMPT_HEADER, ClientConfig, ClientOptions
+from somia._errors import (
+    InvalidResponseError,
+    SomiaError,
+    error_from_response,
+    redact,
+    translate_transport_error,
+)
 from somia._models import AgentSessionResponse, ResponseInfo, parse_session
+from somia._pool import HttpT, Pool
+from somia._retry import Deadline, RetryPolicy
 from somia._validation import (
     check_agent_id,
     check_headers,
     check_idempotency_key,
     check_session_id,
     check_timeout,
+    check_total_timeout,
     merge_headers,
 )
 
@@ -30,7 +39,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("somia")
 
-_CALL_OPTIONS = frozenset({"timeout", "extra_headers", "extra_body", "idempotency_key"})
+_CALL_OPTIONS = frozenset(
+    {"timeout", "total_timeout", "extra_headers", "extra_body", "idempotency_key"}
+)
 _BODY_WIRE_NAMES = frozenset(BODY_FIELDS.values())
 _ACCEPT_STREAM = {"Accept": "text/event-stream"}
 
@@ -42,23 +53,38 @@ class PreparedCall:
     url: str
     headers: dict[str, str] = attrs.field(repr=False)  # carries the key
     content: bytes
-    timeout: httpx.Timeout | None  # None: the HTTP client's own
+    timeout: httpx.Timeout  # of each attempt, before the total timeout caps it
     stream: bool
     what: str  # "POST /api/..." for messages and logs; never holds a secret
     secret: str | None = attrs.field(default=None, repr=False)  # to redact from server text
     span: CallSpan | None = attrs.field(default=None, repr=False)  # set when traced
+    total_timeout: float | None = None  # of the whole call; None: no limit
 
-    def build(self, http: httpx.Client | httpx.AsyncClient, attempt: int) -> httpx.Request:
-        """The httpx request for attempt number `attempt` (0 for the first)."""
+    def deadline(self) -> Deadline | None:
+        """The total timeout's clock, started now (None without a total timeout)."""
+        return None if self.total_timeout is None else Deadline(self.total_timeout)
+
+    def build(
+        self,
+        http: httpx.Client | httpx.AsyncClient,
+        attempt: int,
+        deadline: Deadline | None = None,
+    ) -> httpx.Request:
+        """The httpx request for attempt number `attempt` (0 for the first), its timeouts
+        capped to the time the deadline leaves (which raises once none is left)."""
         headers = self.headers
         if attempt:
             headers = merge_headers(headers, {RETRY_ATTEMPT_HEADER: str(attempt)})
+        timeout = self.timeout
+        if deadline is not None:
+            timeout = deadline.cap(timeout, self.what, attempt)
         return http.build_request(
             "POST",
             self.url,
             content=self.content,
             headers=headers,
-            timeout=httpx.USE_CLIENT_DEFAULT if self.timeout is None else self.timeout,
+            # Given as httpx stores it, httpx skips copying the Timeout: the cheaper path.
+            extensions={"timeout": timeout.as_dict()},
         )
 
 
@@ -70,12 +96,11 @@ def prepare_call(
     stream: bool,
     options: Mapping[str, Any],
     base_headers: dict[str, str],
-    default_timeout: httpx.Timeout | None,
+    default_timeout: httpx.Timeout,
 ) -> PreparedCall:
     """Check every argument and encode the call; raises TypeError/ValueError before any I/O.
 
-    `base_headers` and `default_timeout` are the configured ones the HTTP client does not
-    already apply by itself.
+    `base_headers` and `default_timeout` are the client's: they travel with each request.
     """
     agent = check_agent_id(agent_id)
     session = None if session_id is None else check_session_id(session_id)
@@ -104,11 +129,15 @@ def prepare_call(
     else:  # the usual case: the call's own few headers, all distinct
         headers = {**wire_headers, **_ACCEPT_STREAM} if stream else wire_headers
     timeout = options.get("timeout")
+    total = options.get("total_timeout")
     return PreparedCall(
         url=config.base_url + path,
         headers=headers,
         content=content,
         timeout=default_timeout if timeout is None else check_timeout("timeout", timeout),
+        total_timeout=(
+            config.total_timeout if total is None else check_total_timeout("total_timeout", total)
+        ),
         stream=stream,
         what=f"POST {path}",
         secret=config.api_key,
@@ -148,6 +177,101 @@ def log_retry(call: PreparedCall, reason: str, delay: float, attempt: int) -> No
     logger.info("%s failed (%s); retry %d in %.2f s", call.what, reason, attempt + 1, delay)
     if call.span is not None:
         call.span.on_retry(reason, delay, attempt)
+
+
+def hook_response(exc: httpx.HTTPStatusError) -> httpx.Response:
+    """The answer a caller's event hook raised HTTPStatusError for (`raise_for_status()`):
+    still an answer, mapped and retried like any other. httpx closed it, unread unless the
+    hook read it; then only its status and headers are known."""
+    response = exc.response
+    try:
+        response.content  # noqa: B018 - read by the hook?
+    except httpx.ResponseNotRead:
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=httpx.ByteStream(b""),
+            request=response.request,
+            extensions=response.extensions,
+        )
+    return response
+
+
+def retry_after_failure(
+    exc: httpx.HTTPError,
+    call: PreparedCall,
+    policy: RetryPolicy,
+    attempt: int,
+    deadline: Deadline | None,
+) -> float:
+    """The wait before retrying after `exc`; raises the SDK's error instead when the call
+    must not, or can no longer, be retried."""
+    if deadline is not None and deadline.cut_short(exc):
+        reading = isinstance(exc, httpx.ReadTimeout)  # the request went out: it may have run
+        raise deadline.expired(call.what, attempt + 1, reading=reading) from exc
+    decision = policy.decide_exception(exc, attempt)
+    if decision is None:
+        raise translate_transport_error(exc, what=call.what, secret=call.secret) from exc
+    return _wait(decision, call, attempt, deadline, exc)
+
+
+def retry_after_answer(
+    response: httpx.Response,
+    call: PreparedCall,
+    config: ClientConfig,
+    attempt: int,
+    deadline: Deadline | None,
+) -> float:
+    """The wait before retrying after the read answer `response` the call cannot use;
+    raises its typed error instead when it must not, or can no longer, be retried."""
+    error = answer_error(response, config)
+    decision = config.retry.decide_status(response.status_code, response.headers, attempt)
+    if decision is None:
+        raise error
+    return _wait(decision, call, attempt, deadline, error)
+
+
+def _wait(
+    decision: tuple[float, str],
+    call: PreparedCall,
+    attempt: int,
+    deadline: Deadline | None,
+    cause: BaseException,
+) -> float:
+    delay, reason = decision
+    if deadline is not None and not deadline.fits(delay):
+        waiting = f"{reason}, {delay:.2f} s"
+        raise deadline.expired(call.what, attempt + 1, waiting=waiting) from cause
+    log_retry(call, reason, delay, attempt)
+    return delay
+
+
+def read_failure(
+    exc: httpx.HTTPError, call: PreparedCall, attempt: int, deadline: Deadline | None
+) -> SomiaError:
+    """The error for a failure while an answer's body was read (raise it `from exc`)."""
+    if deadline is not None and deadline.cut_short(exc):
+        return deadline.expired(call.what, attempt + 1, reading=True)
+    return translate_transport_error(exc, what=call.what, secret=call.secret)
+
+
+def with_body(response: httpx.Response, raw: list[bytes]) -> httpx.Response:
+    """`response` with the raw body, read chunk by chunk, in its place (and decoded)."""
+    whole = httpx.Response(
+        response.status_code,
+        headers=response.headers,
+        stream=httpx.ByteStream(b"".join(raw)),
+        request=response.request,
+        extensions=response.extensions,
+    )
+    whole.read()  # from memory: no I/O
+    return whole
+
+
+def keep_read_timeout(response: httpx.Response, call: PreparedCall) -> None:
+    """A stream's events are read under the read timeout, not what the total timeout left
+    of it when the request was sent (httpcore reads it when the body's reading starts)."""
+    response.request.extensions["timeout"] = call.timeout.as_dict()
 
 
 def session_from_response(
@@ -194,12 +318,11 @@ def answer_error(response: httpx.Response, config: ClientConfig) -> SomiaError:
     )
 
 
-HttpT = TypeVar("HttpT", httpx.Client, httpx.AsyncClient)
 SessionsT = TypeVar("SessionsT")
 
 
 class BaseClient(Generic[HttpT, SessionsT]):
-    """Options, environment fallbacks and accessors shared by both clients."""
+    """Options, environment fallbacks, copies and accessors shared by both clients."""
 
     _http_type: type[HttpT]
     _sessions_type: Callable[[Any], SessionsT]
@@ -211,17 +334,19 @@ class BaseClient(Generic[HttpT, SessionsT]):
         api_key: str | None = None,
         api_key_header: str = "x-api-key",
         timeout: float | httpx.Timeout = 60.0,
+        total_timeout: float | None = None,
         retries: int = 2,
         retry_backoff_seconds: float = 0.5,
         max_retry_delay: float = 60.0,
         default_headers: Mapping[str, str] | None = None,
         http_client: HttpT | None = None,
     ) -> None:
-        self._config = ClientConfig.create(
+        config = ClientConfig.create(
             base_url=base_url,
             api_key=api_key,
             api_key_header=api_key_header,
             timeout=timeout,
+            total_timeout=total_timeout,
             retries=retries,
             retry_backoff_seconds=retry_backoff_seconds,
             max_retry_delay=max_retry_delay,
@@ -232,15 +357,35 @@ class BaseClient(Generic[HttpT, SessionsT]):
                 f"http_client must be an httpx.{self._http_type.__name__}, "
                 f"not {type(http_client).__name__}"
             )
-        self._owns_http = http_client is None
-        # A client of our own sends the configured headers itself, so that each call only
-        # adds its own few; a caller's client is left untouched and gets them per call.
-        self._http: HttpT = http_client or self._http_type(
-            timeout=self._config.timeout, headers=self._config.headers
-        )
-        self._call_headers = {} if self._owns_http else dict(self._config.headers)
-        self._call_timeout = None if self._owns_http else self._config.timeout
+        # The key, headers and timeouts travel with each request, never on the httpx client:
+        # copies with other options share its connections.
+        pool: Pool[HttpT] = Pool(http_client, self._http_type)
+        self._setup(config, pool, copy=False)
+
+    def _setup(self, config: ClientConfig, pool: Pool[HttpT], *, copy: bool) -> None:
+        self._config = config
+        self._pool: Pool[HttpT] = pool
+        headers = config.headers
+        if pool.owned:  # only what the SDK's httpx client would not send by itself
+            own = pool.http.headers  # (httpx merges header lists slowly)
+            headers = {k: v for k, v in headers.items() if own.get(k) != v}
+        self._call_headers = headers
+        self._is_copy = copy
+        self._closed = False
         self.sessions: SessionsT = self._sessions_type(self)
+
+    def with_options(self, **options: Unpack[ClientOptions]) -> Self:
+        """A copy of this client with some constructor options changed (`timeout`,
+        `total_timeout`, `retries`, `api_key`, `default_headers`, ...).
+
+        The copy shares this client's connections. Closing the copy leaves them open;
+        closing this client closes them, and the copy then raises ClientClosedError.
+        """
+        config = self._config.replace(options)
+        self._pool.open_http(self._closed)  # no copy of a closed client
+        copy = object.__new__(type(self))
+        copy._setup(config, self._pool, copy=True)
+        return copy
 
     def _prepare(
         self, agent_id: object, session_id: object, stream: bool, options: Mapping[str, object]
@@ -252,7 +397,7 @@ class BaseClient(Generic[HttpT, SessionsT]):
             stream=stream,
             options=options,
             base_headers=self._call_headers,
-            default_timeout=self._call_timeout,
+            default_timeout=self._config.timeout,
         )
 
     @classmethod

@@ -12,6 +12,7 @@ import contextlib
 import io
 import json
 import logging
+import math
 import os
 import select
 import signal
@@ -173,6 +174,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="header that carries the API key (default: x-api-key)",
     )
     group.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=argparse.SUPPRESS,
+        metavar="S",
+        help="seconds to wait to connect, and for each read of the answer (default: 60)",
+    )
+    group.add_argument(
+        "--total-timeout",
+        type=_seconds,
+        default=argparse.SUPPRESS,
+        metavar="S",
+        help="seconds for the whole turn, retries included; a streamed answer only has to "
+        "start within them (default: no limit)",
+    )
+    group.add_argument(
         "-v",
         "--verbose",
         action="count",
@@ -279,6 +295,16 @@ def _agent_id(text: str) -> int:
     return value
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"not a positive number of seconds: {text!r}")
+    return value
+
+
 def _pipeline_version(text: str) -> int | str:
     return int(text) if text.isascii() and text.isdigit() else text
 
@@ -292,6 +318,10 @@ def _client(args: argparse.Namespace) -> SomiaClient:
         options["base_url"] = args.base_url
     if getattr(args, "header_name", None):
         options["api_key_header"] = args.header_name
+    if hasattr(args, "timeout"):
+        options["timeout"] = args.timeout
+    if hasattr(args, "total_timeout"):
+        options["total_timeout"] = args.total_timeout
     try:
         return SomiaClient(**options)
     except (TypeError, ValueError) as exc:  # the SDK's argument checks; never quote the key

@@ -11,14 +11,18 @@ import httpx
 from somia._base import (
     BaseClient,
     PreparedCall,
-    answer_error,
+    hook_response,
     is_event_stream,
+    keep_read_timeout,
     log_response,
-    log_retry,
+    read_failure,
+    retry_after_answer,
+    retry_after_failure,
     session_from_response,
+    with_body,
 )
-from somia._errors import translate_transport_error
 from somia._models import AgentSessionResponse, StreamEvent
+from somia._retry import Deadline
 from somia._sessions import AgentSessionsClient
 from somia._streaming import Stream
 from somia._tracing import start_span
@@ -35,9 +39,21 @@ class SomiaClient(BaseClient[httpx.Client, AgentSessionsClient]):
     _sessions_type = AgentSessionsClient
 
     def close(self) -> None:
-        """Close the connections this client opened (not those of a given `http_client`)."""
-        if self._owns_http:
-            self._http.close()
+        """Close the connections this client opened (not those of a given `http_client`).
+
+        A copy made with `with_options` only stops itself: the connections stay open for
+        the original and its other copies. Calls after `close()` raise ClientClosedError.
+        """
+        self._closed = True
+        pool = self._pool
+        if self._is_copy or pool.closed:
+            return
+        pool.closed = True
+        if pool.owned:
+            if pool.forked:  # the parent's connections: never close them from a child
+                pool.abandon()
+            else:
+                pool.http.close()
 
     def __enter__(self) -> SomiaClient:
         return self
@@ -67,41 +83,50 @@ class SomiaClient(BaseClient[httpx.Client, AgentSessionsClient]):
 
     def _send(self, call: PreparedCall) -> httpx.Response:
         """Send with retries; return the 2xx response (read, or open for a stream) or raise
-        the typed error."""
-        policy = self._config.retry
+        the typed error. Every attempt of every call is made here."""
+        http = self._pool.open_http(self._closed)
+        config = self._config
+        deadline = call.deadline()
         attempt = 0
         while True:
+            request = call.build(http, attempt, deadline)
             try:
-                response = self._http.send(call.build(self._http, attempt), stream=True)
+                try:
+                    # Never follow a redirect: the key and the input would go with it.
+                    response = http.send(request, stream=True, follow_redirects=False)
+                except httpx.HTTPStatusError as exc:  # raised by a caller's event hook
+                    response = hook_response(exc)
             except httpx.HTTPError as exc:
-                decision = policy.decide_exception(exc, attempt)
-                if decision is None:
-                    raise translate_transport_error(
-                        exc, what=call.what, secret=call.secret
-                    ) from exc
+                delay = retry_after_failure(exc, call, config.retry, attempt, deadline)
             else:
                 log_response(call, response, attempt)
                 ok = response.is_success and (not call.stream or is_event_stream(response))
                 if ok and call.stream:
+                    if deadline is not None:
+                        keep_read_timeout(response, call)
                     return response  # its Stream reads it
-                decision = (
-                    None
-                    if ok
-                    else policy.decide_status(response.status_code, response.headers, attempt)
-                )
-                try:  # the whole body: the answer, or the error's details
-                    response.read()
-                except httpx.HTTPError as exc:
-                    raise translate_transport_error(
-                        exc, what=call.what, secret=call.secret
-                    ) from exc
-                finally:
-                    response.close()
+                response = self._read(response, call, attempt, deadline)
                 if ok:
                     return response
-                if decision is None:
-                    raise answer_error(response, self._config)
-            delay, reason = decision
-            log_retry(call, reason, delay, attempt)
+                delay = retry_after_answer(response, call, config, attempt, deadline)
             time.sleep(delay)
             attempt += 1
+
+    @staticmethod
+    def _read(
+        response: httpx.Response, call: PreparedCall, attempt: int, deadline: Deadline | None
+    ) -> httpx.Response:
+        """The whole body (the answer, or an error's details), read within the deadline."""
+        try:
+            if deadline is None:
+                response.read()
+                return response
+            raw = []
+            for chunk in response.iter_raw():
+                raw.append(chunk)
+                deadline.check(call.what, attempt + 1)
+            return with_body(response, raw)
+        except httpx.HTTPError as exc:
+            raise read_failure(exc, call, attempt, deadline) from exc
+        finally:
+            response.close()

@@ -3,6 +3,7 @@
     SomiaError                      base of everything the SDK raises (besides TypeError and
     │                               ValueError for bad arguments, raised before any request)
     ├── ApiError                    the server answered with a non-2xx status
+    │   ├── RedirectError           3xx: the SDK never follows a redirect (the key would go too)
     │   ├── BadRequestError         400
     │   │   └── UnprocessableEntityError   422, a validation failure
     │   ├── AuthError               401
@@ -14,13 +15,17 @@
     │   ├── ServiceUnavailableError 503 and 504: saturation or timeouts
     │   └── ServerError             any other 5xx, non-standard codes (520, 599) included
     ├── TransportError              no usable answer: connection failed, dropped or timed out
-    │   ├── RequestTimeoutError     a connect, read, write or pool timeout
+    │   ├── RequestTimeoutError     a connect, read, write or pool timeout, or total_timeout
     │   └── StreamInterruptedError  a stream ended before its end event
     │       ├── StreamTimeoutError  ... because no byte came within the read timeout
     │       └── StreamClosedError   ... because it was closed, or its loop left, first
     ├── StreamParseError            a streamed event's data is not JSON
     ├── AgentStreamError            the stream reported an error event
-    └── InvalidResponseError        a 2xx answer whose body is not the documented JSON
+    ├── InvalidResponseError        a 2xx answer whose body is not the documented JSON
+    └── UsageError                  the client or a stream was used where it cannot work
+        ├── ClientClosedError       a call after close() (of the client or its original)
+        ├── WrongEventLoopError     an async client used in another event loop than its first
+        └── StreamBusyError         a stream read from a second thread while another reads it
 
 Any other 4xx is a plain `ApiError`. `status_code_to_error` is the single status map; a test
 fails when the OpenAPI document lists an error status that has no class of its own here.
@@ -39,22 +44,27 @@ __all__ = [
     "ApiError",
     "AuthError",
     "BadRequestError",
+    "ClientClosedError",
     "ConflictError",
     "InvalidResponseError",
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RedirectError",
     "RequestTimeoutError",
     "ServerError",
     "ServiceUnavailableError",
     "SomiaError",
+    "StreamBusyError",
     "StreamClosedError",
     "StreamInterruptedError",
     "StreamParseError",
     "StreamTimeoutError",
     "TransportError",
     "UnprocessableEntityError",
+    "UsageError",
+    "WrongEventLoopError",
 ]
 
 _EXCERPT = 200  # characters of a body or payload quoted in a message
@@ -112,6 +122,14 @@ class ApiError(SomiaError):
         self.request_id = request_id
 
 
+class RedirectError(ApiError):
+    """3xx: the server redirected the call; the SDK does not follow it.
+
+    Following would send the API key and the turn's input to wherever `Location` points.
+    The message names the target's origin; `headers["location"]` holds the whole target.
+    """
+
+
 class BadRequestError(ApiError):
     """400: the request was malformed or cannot be run as sent."""
 
@@ -157,7 +175,7 @@ class TransportError(SomiaError):
 
 
 class RequestTimeoutError(TransportError):
-    """A connect, read, write or pool timeout."""
+    """A connect, read, write or pool timeout, or the call's `total_timeout` reached."""
 
 
 class StreamInterruptedError(TransportError):
@@ -210,6 +228,22 @@ class InvalidResponseError(SomiaError):
         self.body = body
 
 
+class UsageError(SomiaError):
+    """The client or a stream was used where it cannot work; the message says what to do."""
+
+
+class ClientClosedError(UsageError):
+    """A call on a closed client, or on a copy (`with_options`) whose original was closed."""
+
+
+class WrongEventLoopError(UsageError):
+    """An `AsyncSomiaClient` used in another event loop than the one of its first call."""
+
+
+class StreamBusyError(UsageError):
+    """A stream read from a second thread while another thread reads it."""
+
+
 _BY_STATUS: dict[int, type[ApiError]] = {
     400: BadRequestError,
     401: AuthError,
@@ -229,6 +263,8 @@ def status_code_to_error(status_code: int) -> type[ApiError]:
     cls = _BY_STATUS.get(status_code)
     if cls is not None:
         return cls
+    if 300 <= status_code < 400:
+        return RedirectError
     return ServerError if status_code >= 500 else ApiError
 
 
@@ -319,6 +355,8 @@ def error_from_response(response: httpx.Response, *, secret: str | None = None) 
     reason = redact(response.reason_phrase, secret) or "error"
     text = server_message(body)
     message = f"{status} {reason}" + (f": {text}" if text else "")
+    if 300 <= status < 400:
+        message += _redirect_advice(response)
     if request_id:
         message += f" (request id {request_id})"
     return status_code_to_error(status)(
@@ -327,6 +365,23 @@ def error_from_response(response: httpx.Response, *, secret: str | None = None) 
         response_body=body,
         headers=headers,
         request_id=request_id,
+    )
+
+
+def _redirect_advice(response: httpx.Response) -> str:
+    location = response.headers.get("location")
+    if not location:
+        return " (a redirect without a Location; the SDK does not follow redirects)"
+    try:  # only the origin: a path or query may hold a token
+        target = httpx.URL(location)
+        if target.is_relative_url:
+            target = response.request.url.join(target)
+        origin = f"{target.scheme}://{target.netloc.decode('ascii')}"
+    except (httpx.InvalidURL, UnicodeDecodeError, ValueError, TypeError, RuntimeError):
+        origin = "an unreadable Location"  # RuntimeError: a response built without a request
+    return (
+        f" (a redirect to {origin}, not followed: the SDK never sends the API key or the "
+        "input to another address; set base_url to the address the API answers at)"
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+import threading
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from types import TracebackType
@@ -21,6 +22,7 @@ import httpx
 from somia._errors import (
     AgentStreamError,
     InvalidResponseError,
+    StreamBusyError,
     StreamClosedError,
     StreamInterruptedError,
     StreamParseError,
@@ -307,8 +309,20 @@ class Stream(_StreamBase[T, Iterator[Any]]):
     one.
     """
 
+    _thread: int | None = None  # the thread reading through the live reader
+
     def __iter__(self) -> Iterator[T]:
-        return self._live_reader(self._events)
+        known = self._reader() if self._reader else None
+        reader = self._live_reader(self._events)
+        thread = threading.get_ident()
+        if reader is not known:
+            self._thread = thread
+        elif thread != self._thread:  # two threads on one generator: it cannot work
+            raise StreamBusyError(
+                "this stream is being read by another thread: read it from one thread, or "
+                "hand it over only once that thread's loop has ended"
+            )
+        return reader
 
     def _events(self) -> Iterator[Any]:
         state = self._state
@@ -398,7 +412,17 @@ class Stream(_StreamBase[T, Iterator[Any]]):
         # An abandoned stream must not hold its connection until the pool runs dry.
         if not getattr(self, "_closed", True):
             self._closed = True
+            if self._span is not None:
+                self._span.end_stream(self._state)
             self._response.close()
+
+
+def _current_task() -> object:
+    aio = sys.modules.get("asyncio")  # not imported: then no asyncio task runs either
+    try:
+        return aio.current_task() if aio else None
+    except RuntimeError:  # no asyncio loop running (trio, say)
+        return None
 
 
 class AsyncStream(_StreamBase[T, AsyncIterator[Any]]):
@@ -409,8 +433,20 @@ class AsyncStream(_StreamBase[T, AsyncIterator[Any]]):
     `StreamClosedError`) or at `async with` exit, whichever comes first.
     """
 
+    _task: object = None  # the task reading through the live reader
+
     def __aiter__(self) -> AsyncIterator[T]:
-        return self._live_reader(self._events)
+        known = self._reader() if self._reader else None
+        reader = self._live_reader(self._events)
+        task = _current_task()
+        if reader is not known:
+            self._task = task
+        elif task is not self._task:  # two tasks on one generator: it cannot work
+            raise StreamBusyError(
+                "this stream is being read by another task: read it from one task, or hand "
+                "it over only once that task's loop has ended"
+            )
+        return reader
 
     async def _events(self) -> AsyncIterator[Any]:
         state = self._state

@@ -48,6 +48,17 @@ def check_timeout(name: str, timeout: object) -> httpx.Timeout:
     return httpx.Timeout(float(timeout))
 
 
+def check_total_timeout(name: str, value: object) -> float | None:
+    """None (no limit) or a positive, finite number of seconds."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{name} must be a number of seconds or None, not {type(value).__name__}")
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a positive number of seconds, not {value}")
+    return float(value)
+
+
 def check_non_negative(name: str, value: object, kind: type[int] | type[float]) -> None:
     """`value` is a finite, non-negative number (an int when `kind` is int)."""
     allowed: tuple[type, ...] = (int,) if kind is int else (int, float)

@@ -79,6 +79,7 @@ class Received:
     headers: dict[str, str]
     body: bytes
     connection: int = 0  # which accepted connection it came on, counted from 0
+    peer: int = 0  # the client's port: requests on one connection share it
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -136,7 +137,8 @@ class ScriptedServer:
                 return None
             body += data
         buffer[:] = body[length:]
-        return Received(method, target, headers, bytes(body[:length]), number)
+        peer = conn.getpeername()[1]
+        return Received(method, target, headers, bytes(body[:length]), number, peer)
 
     def _connection(self, conn: socket.socket, number: int) -> None:
         buffer = bytearray()

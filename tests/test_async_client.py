@@ -23,7 +23,7 @@ def test_async_with_closes_the_clients_own_connections() -> None:
             return client
 
     client = asyncio.run(run())
-    assert client._http.is_closed
+    assert client._pool.http.is_closed
 
 
 def test_calls_run_concurrently_on_one_client() -> None:

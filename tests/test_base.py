@@ -34,6 +34,7 @@ from somia._errors import (
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
+    RedirectError,
     RequestTimeoutError,
     ServerError,
     ServiceUnavailableError,
@@ -54,6 +55,8 @@ SESSION = {
     "finished": True,
 }
 STATUS_CLASSES: list[tuple[int, type[ApiError]]] = [
+    (302, RedirectError),
+    (307, RedirectError),
     (400, BadRequestError),
     (401, AuthError),
     (403, PermissionDeniedError),

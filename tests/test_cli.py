@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
+from scripted_server import Stall, scripted_server
 
 from somia.testing import FakeServer, FakeSomia, Turn, echo_agent
 
@@ -777,3 +778,29 @@ def test_chat_reads_turns_from_a_pipe_and_goes_on_after_a_failed_turn(
     assert "500 Internal Server Error" in result.stderr
     assert "You said: two" in result.stdout
     assert len(somia_server.fake.session_ids) == 1
+
+
+# timeouts
+
+
+def test_timeout_bounds_each_read_and_total_timeout_the_whole_turn() -> None:
+    with scripted_server() as server:
+        server.script(Stall(10.0), Stall(10.0))
+        env = _env(server.base_url)
+        per_read = somia("run", "1", "hi", "--no-stream", "--timeout", "0.3", env=env)
+        whole = somia("--total-timeout", "0.3", "run", "1", "hi", env=env)
+    assert per_read.returncode == 3
+    assert error_line(per_read).endswith("read timeout (base URL " + server.base_url + ")")
+    assert whole.returncode == 3
+    assert "the total timeout of 0.3 s was reached after 1 attempt" in error_line(whole)
+
+
+@pytest.mark.parametrize("option", ["--timeout", "--total-timeout"])
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "soon"])
+def test_a_timeout_that_is_not_a_positive_number_of_seconds_exits_2(
+    somia_server: FakeServer, option: str, value: str
+) -> None:
+    result = somia("run", "1", "hi", option, value, server=somia_server)
+    assert result.returncode == 2
+    assert f"not a positive number of seconds: '{value}'" in result.stderr
+    assert somia_server.requests == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import httpx
@@ -156,3 +157,37 @@ def test_describe_shows_the_base_url_and_header_name_but_never_the_key() -> None
 def test_default_headers_cannot_add_a_second_api_key_header_in_another_letter_case() -> None:
     config = _create(default_headers={"X-API-Key": "sk-other"})
     assert httpx.Headers(config.headers).get_list("x-api-key") == [KEY]
+
+
+def test_total_timeout_defaults_to_none_and_is_checked() -> None:
+    assert _create().total_timeout is None
+    assert _create(total_timeout=30).total_timeout == 30.0
+    with pytest.raises(ValueError, match="total_timeout"):
+        _create(total_timeout=math.inf)
+
+
+def test_replace_keeps_what_it_is_not_given_and_merges_default_headers() -> None:
+    config = _create(
+        base_url="https://gw.example.com", default_headers={"X-A": "1", "X-B": "2"}, retries=4
+    )
+    copy = config.replace({"api_key": "sk-copy", "default_headers": {"x-b": "3"}})
+    assert copy.base_url == "https://gw.example.com"
+    assert copy.retry == config.retry
+    assert copy.timeout == config.timeout
+    headers = httpx.Headers(copy.headers)
+    assert headers["x-api-key"] == "sk-copy"
+    assert (headers["x-a"], headers["x-b"]) == ("1", "3")
+    assert httpx.Headers(config.headers)["x-api-key"] == KEY  # the original is unchanged
+
+
+def test_replace_does_not_warn_again_about_a_kept_plain_http_url() -> None:
+    with pytest.warns(UserWarning, match="plain http"):
+        config = _create(base_url="http://api.example.com")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert config.replace({"retries": 0}).base_url == "http://api.example.com"
+
+
+def test_replace_refuses_an_unknown_option_naming_it() -> None:
+    with pytest.raises(TypeError, match="'http_client'"):
+        _create().replace({"http_client": None})

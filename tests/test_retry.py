@@ -1,4 +1,4 @@
-"""somia._retry: Retry-After parsing, which failures are retried, and the backoff."""
+"""somia._retry: Retry-After parsing, which failures are retried, the backoff and the deadline."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import time
 import httpx
 import pytest
 
-from somia._retry import RetryPolicy, retry_after_seconds
+from somia._errors import RequestTimeoutError
+from somia._retry import Deadline, RetryPolicy, retry_after_seconds
 
 NOW = 1_700_000_000.0
 
@@ -224,3 +225,42 @@ def test_retry_after_with_a_non_ascii_digit_byte_is_garbage_not_a_crash() -> Non
     # b"\xb2" decodes to "²", for which str.isdigit() is True but float() fails.
     headers = httpx.Response(503, headers=[(b"retry-after", b"\xb2")]).headers
     assert retry_after_seconds(headers) is None
+
+
+# -- the total timeout's deadline -------------------------------------------------------------
+
+
+def test_a_deadline_caps_each_phase_to_the_time_left_and_remembers_which() -> None:
+    deadline = Deadline(10.0)
+    capped = deadline.cap(httpx.Timeout(60.0, connect=5.0), "POST /x", 0)
+    assert capped.connect == 5.0  # shorter than the time left: kept
+    assert 9.0 < capped.read <= 10.0  # type: ignore[operator]
+    assert deadline.capped == ("read", "write", "pool")
+    assert deadline.cut_short(httpx.ReadTimeout("t"))
+    assert not deadline.cut_short(httpx.ConnectTimeout("t"))
+    assert not deadline.cut_short(httpx.ConnectError("refused"))
+
+
+def test_a_deadline_caps_phases_without_a_timeout_too() -> None:
+    capped = Deadline(2.0).cap(httpx.Timeout(None), "POST /x", 0)
+    assert all(0 < value <= 2.0 for value in capped.as_dict().values())  # type: ignore[operator]
+
+
+def test_an_expired_deadline_refuses_another_attempt_naming_the_attempts() -> None:
+    deadline = Deadline(0.5)
+    deadline.expires = time.monotonic() - 0.01
+    with pytest.raises(RequestTimeoutError, match=r"0\.5 s was reached after 2 attempts$"):
+        deadline.cap(httpx.Timeout(5.0), "POST /x", 2)
+    with pytest.raises(RequestTimeoutError, match="while reading the answer"):
+        deadline.check("POST /x", 1)
+
+
+def test_a_deadline_fits_only_waits_shorter_than_the_time_left() -> None:
+    deadline = Deadline(1.0)
+    assert deadline.fits(0.5)
+    assert not deadline.fits(1.0)
+    message = str(deadline.expired("POST /x", 1, waiting="status 503, 4.00 s"))
+    assert message == (
+        "POST /x: the total timeout of 1 s would be reached during the wait before a retry "
+        "(status 503, 4.00 s), after 1 attempt"
+    )

@@ -1,0 +1,362 @@
+"""What a client refuses to do, over real loopback: follow a redirect, use a closed pool,
+share a parent's connections after fork, cross event loops, or let a caller's event hook
+turn a status into a transport error.
+
+Each runs for both clients where both apply (`call` drives SomiaClient directly and
+AsyncSomiaClient through asyncio.run).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from scripted_server import Events, Reply, ScriptedServer, chunk, scripted_server, sse
+
+import somia
+from somia import AsyncSomiaClient, SomiaClient
+
+KEY = "sk-test-SAFETY-5c1e"
+OK = Reply(200, {"session_id": "s-1", "message": "hi", "history": [], "pending": False})
+Call = Callable[..., Any]
+
+
+@pytest.fixture
+def server() -> Any:
+    with scripted_server() as srv:
+        yield srv
+
+
+def _options(base_url: str, **overrides: Any) -> dict[str, Any]:
+    return {
+        "base_url": base_url,
+        "api_key": KEY,
+        "retry_backoff_seconds": 0.001,
+        "timeout": 5.0,
+        **overrides,
+    }
+
+
+def _sync_call(base_url: str, /, *, client: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+    options = _options(base_url, **(client or {}))
+    try:
+        with SomiaClient(**options) as somia_client:
+            return somia_client.sessions.create_session(1, **kwargs)
+    finally:
+        if "http_client" in options:
+            options["http_client"].close()
+
+
+def _async_call(base_url: str, /, *, client: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+    async def run() -> Any:
+        options = dict(client or {})
+        if "http_client" in options:  # an async twin of the sync one the test gave
+            sync_http = options.pop("http_client")
+            options["http_client"] = httpx.AsyncClient(
+                follow_redirects=sync_http.follow_redirects,
+                event_hooks={
+                    "response": [_async_hook(h) for h in sync_http.event_hooks["response"]]
+                },
+            )
+        try:
+            async with AsyncSomiaClient(**_options(base_url, **options)) as somia_client:
+                return await somia_client.sessions.create_session(1, **kwargs)
+        finally:
+            if "http_client" in options:
+                await options["http_client"].aclose()
+
+    return asyncio.run(run())
+
+
+def _async_hook(hook: Callable[[httpx.Response], Any]) -> Callable[[httpx.Response], Any]:
+    async def run(response: httpx.Response) -> None:
+        if getattr(hook, "reads_body", False):
+            await response.aread()
+        hook(response)
+
+    return run
+
+
+@pytest.fixture(params=["sync", "async"])
+def call(request: pytest.FixtureRequest) -> Call:
+    return _sync_call if request.param == "sync" else _async_call
+
+
+# -- redirects ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirect_to_another_origin_is_never_followed_even_by_a_following_http_client(
+    server: ScriptedServer, call: Call, status: int
+) -> None:
+    with scripted_server() as elsewhere:
+        target = f"{elsewhere.base_url}/collect?from=somia"
+        server.script(Reply(status, b"", {"Location": target}), OK)
+        following = httpx.Client(follow_redirects=True)
+        with pytest.raises(somia.RedirectError) as caught:
+            call(
+                server.base_url,
+                client={"http_client": following, "api_key_header": "apikey"},
+                input_data="a paid turn's input",
+            )
+        assert elsewhere.received == []  # neither the key nor the body went there
+    assert len(server.received) == 1  # and a redirect is not retried
+    error = caught.value
+    assert isinstance(error, somia.ApiError)
+    assert error.status_code == status
+    assert f"a redirect to {elsewhere.base_url}," in str(error)
+    assert "collect" not in str(error)  # the origin only: a path or query may hold a token
+    assert error.headers["location"] == target
+    assert KEY not in str(error)
+
+
+def test_a_relative_redirect_names_the_apis_own_origin(server: ScriptedServer) -> None:
+    server.script(Reply(307, b"", {"Location": "/elsewhere"}))
+    with pytest.raises(somia.RedirectError, match=f"a redirect to {server.base_url},"):
+        _sync_call(server.base_url)
+
+
+# -- closed clients -------------------------------------------------------------------------
+
+
+def test_a_call_after_close_is_a_client_closed_error_and_sends_nothing(
+    server: ScriptedServer,
+) -> None:
+    client = SomiaClient(**_options(server.base_url))
+    client.close()
+    with pytest.raises(somia.ClientClosedError, match="this client was closed: create a new"):
+        client.sessions.create_session(1)
+    assert server.received == []
+
+
+def test_an_async_call_after_aclose_is_a_client_closed_error(server: ScriptedServer) -> None:
+    async def run() -> None:
+        async with AsyncSomiaClient(**_options(server.base_url)) as client:
+            pass
+        with pytest.raises(somia.ClientClosedError, match="this client was closed"):
+            await client.sessions.create_session(1)
+
+    asyncio.run(run())
+    assert server.received == []
+
+
+def test_a_given_http_client_closed_by_its_owner_is_a_client_closed_error(
+    server: ScriptedServer,
+) -> None:
+    http = httpx.Client()
+    client = SomiaClient(**_options(server.base_url, http_client=http))
+    http.close()
+    with pytest.raises(somia.ClientClosedError, match="http_client given to this client"):
+        client.sessions.create_session(1)
+    assert server.received == []
+
+
+# -- event loops ----------------------------------------------------------------------------
+
+
+def test_an_async_client_reused_in_a_second_asyncio_run_is_a_wrong_event_loop_error(
+    server: ScriptedServer,
+) -> None:
+    server.script(OK, OK)
+    client = AsyncSomiaClient(**_options(server.base_url))
+    assert asyncio.run(client.sessions.create_session(1)).session_id == "s-1"
+    with pytest.raises(somia.WrongEventLoopError, match=r"asyncio\.run") as caught:
+        asyncio.run(client.sessions.create_session(1))
+    assert "one client per event loop" in str(caught.value)
+    assert len(server.received) == 1
+    asyncio.run(client.aclose())  # closing from another loop does not raise either
+
+
+# -- a caller's event hooks -----------------------------------------------------------------
+
+
+def _raise_for_status(response: httpx.Response) -> None:
+    response.raise_for_status()
+
+
+def _read_then_raise(response: httpx.Response) -> None:
+    if not response.is_success:
+        response.read()
+    response.raise_for_status()
+
+
+_read_then_raise.reads_body = True  # type: ignore[attr-defined]
+
+
+def test_a_hook_raising_for_a_404_still_gives_not_found(server: ScriptedServer, call: Call) -> None:
+    server.script(Reply(404, {"detail": "no such agent"}))
+    http = httpx.Client(event_hooks={"response": [_raise_for_status]})
+    with pytest.raises(somia.NotFoundError) as caught:
+        call(server.base_url, client={"http_client": http})
+    assert caught.value.status_code == 404
+    assert len(server.received) == 1
+
+
+def test_a_hook_raising_for_a_503_is_retried_by_the_documented_rules(
+    server: ScriptedServer, call: Call
+) -> None:
+    server.script(Reply(503, {"detail": "busy"}), Reply(503, b""), OK)
+    http = httpx.Client(event_hooks={"response": [_raise_for_status]})
+    answer = call(server.base_url, client={"http_client": http})
+    assert answer.session_id == "s-1"
+    assert [r.headers.get("x-somia-retry-attempt") for r in server.received] == [None, "1", "2"]
+
+
+def test_a_hook_that_read_the_error_body_keeps_its_details(
+    server: ScriptedServer, call: Call
+) -> None:
+    server.script(Reply(422, {"detail": "input_data is required"}))
+    http = httpx.Client(event_hooks={"response": [_read_then_raise]})
+    with pytest.raises(somia.UnprocessableEntityError, match="input_data is required"):
+        call(server.base_url, client={"http_client": http})
+
+
+# -- bad input ------------------------------------------------------------------------------
+
+
+def _nested(depth: int) -> Any:
+    value: Any = "leaf"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("name", ["input_data", "metadata"])
+def test_a_value_nested_5000_deep_is_a_type_error_naming_it_before_sending(
+    server: ScriptedServer, call: Call, name: str
+) -> None:
+    value = _nested(5000) if name == "input_data" else {"deep": _nested(5000)}
+    with pytest.raises(TypeError, match=f"{name} is not JSON-serialisable"):
+        call(server.base_url, **{name: value})
+    assert server.received == []
+
+
+# -- fork -----------------------------------------------------------------------------------
+
+
+def _in_child(work: Callable[[], object]) -> int:
+    """Run `work` in a forked child; its exit status (0: no exception)."""
+    pid = os.fork()
+    if pid == 0:  # the child: never return into pytest
+        code = 0
+        try:
+            work()
+        except BaseException as exc:  # reported through the exit status
+            print(f"child failed: {exc!r}", file=sys.stderr)
+            code = 1
+        finally:
+            os._exit(code)
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+@pytest.mark.parametrize("use", ["client", "copy"])
+def test_after_fork_the_child_opens_its_own_connection_and_leaves_the_parents_open(
+    server: ScriptedServer, use: str
+) -> None:
+    server.script(OK, OK, OK)
+    with SomiaClient(**_options(server.base_url)) as client:
+        user = client if use == "client" else client.with_options(timeout=4.0)
+        client.sessions.create_session(1, input_data="parent, before")
+        assert _in_child(lambda: user.sessions.create_session(1, input_data="child")) == 0
+        client.sessions.create_session(1, input_data="parent, after")
+    before, child, after = server.received
+    assert child.json()["input_data"] == "child"
+    assert child.peer != before.peer  # the child never wrote on the parent's connection
+    assert after.peer == before.peer  # which is still open and still the parent's
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_an_async_client_works_in_a_forked_child_on_its_own_connection(
+    server: ScriptedServer,
+) -> None:
+    server.script(OK, OK)
+    client = AsyncSomiaClient(**_options(server.base_url))
+    asyncio.run(client.sessions.create_session(1, input_data="parent"))
+
+    def child() -> None:
+        async def run() -> None:
+            async with client:
+                await client.sessions.create_session(1, input_data="child")
+
+        asyncio.run(run())
+
+    assert _in_child(child) == 0
+    parent, in_child = server.received
+    assert in_child.json()["input_data"] == "child"
+    assert in_child.peer != parent.peer
+
+
+# -- one stream, two readers ----------------------------------------------------------------
+
+
+def test_a_stream_read_from_a_second_thread_meanwhile_is_a_stream_busy_error(
+    server: ScriptedServer,
+) -> None:
+    gate = threading.Event()
+    server.script(Events([chunk("Hel"), gate, chunk("Hello"), sse(True)]))
+    received: list[str] = []
+    with SomiaClient(**_options(server.base_url)) as client:
+        stream = client.sessions.create_session(1, stream=True)
+        first = threading.Event()
+
+        def read() -> None:
+            for event in stream:
+                received.append(event.event_type)
+                first.set()
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        assert first.wait(10)
+        with pytest.raises(somia.StreamBusyError, match="read it from one thread"):
+            for _ in stream:
+                pass
+        gate.set()
+        reader.join(10)
+    assert received == ["chunk", "chunk", "end"]  # the first reader lost nothing
+
+
+def test_an_async_stream_read_from_a_second_task_meanwhile_is_a_stream_busy_error(
+    server: ScriptedServer,
+) -> None:
+    gate = threading.Event()
+    server.script(Events([chunk("Hel"), gate, chunk("Hello"), sse(True)]))
+
+    async def run() -> list[str]:
+        async with AsyncSomiaClient(**_options(server.base_url)) as client:
+            stream = await client.sessions.create_session(1, stream=True)
+            received: list[str] = []
+            first = asyncio.Event()
+
+            async def read() -> None:
+                async for event in stream:
+                    received.append(event.event_type)
+                    first.set()
+
+            task = asyncio.create_task(read())
+            await first.wait()
+            with pytest.raises(somia.StreamBusyError, match="read it from one task"):
+                async for _ in stream:
+                    pass
+            gate.set()
+            await task
+            return received
+
+    assert asyncio.run(run()) == ["chunk", "chunk", "end"]
+
+
+def test_a_stream_opened_in_one_thread_can_be_read_in_another(server: ScriptedServer) -> None:
+    server.script(Events([chunk("Hel"), chunk("Hello"), sse(True)]))
+    with SomiaClient(**_options(server.base_url)) as client:
+        stream = client.sessions.create_session(1, stream=True)
+        done: list[somia.AgentSessionResponse] = []
+        reader = threading.Thread(target=lambda: done.append(stream.final_response()))
+        reader.start()
+        reader.join(10)
+        assert done[0].message == "Hello"
