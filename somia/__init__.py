@@ -40,6 +40,7 @@ from somia._errors import (
     WrongEventLoopError,
 )
 from somia._models import AgentExecutionRequest, AgentSessionResponse, ResponseInfo, StreamEvent
+from somia._raw import RequestOptions
 from somia._sessions import AgentSessionsClient, AsyncAgentSessionsClient, TurnOptions
 from somia._streaming import AsyncStream, Stream
 from somia._version import __version__
@@ -64,6 +65,7 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "RedirectError",
+    "RequestOptions",
     "RequestTimeoutError",
     "ResponseInfo",
     "ServerError",

@@ -59,6 +59,7 @@ class PreparedCall:
     secret: str | None = attrs.field(default=None, repr=False)  # to redact from server text
     span: CallSpan | None = attrs.field(default=None, repr=False)  # set when traced
     total_timeout: float | None = None  # of the whole call; None: no limit
+    method: str = "POST"  # the session operations' (client.request may send others)
 
     def deadline(self) -> Deadline | None:
         """The total timeout's clock, started now (None without a total timeout)."""
@@ -79,7 +80,7 @@ class PreparedCall:
         if deadline is not None:
             timeout = deadline.cap(timeout, self.what, attempt)
         return http.build_request(
-            "POST",
+            self.method,
             self.url,
             content=self.content,
             headers=headers,

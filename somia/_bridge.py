@@ -110,6 +110,19 @@ def build_request(
     return path, headers, _encode_body(body)
 
 
+def encode_json(value: Any, name: str) -> bytes:
+    """`value` as compact UTF-8 JSON; TypeError naming `name` when it is not JSON."""
+    try:
+        return _encode(value).encode()
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise TypeError(f"{name} is not JSON-serialisable: {exc}") from None
+
+
+def idempotency_header() -> str:
+    """The name of the header the document gives the idempotency key."""
+    return _route(1, None)[2]
+
+
 def documented_statuses() -> frozenset[int]:
     """Every status the document lists for an operation."""
     return frozenset(code for op in OPERATIONS.values() for code in op.statuses)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from types import TracebackType
+from typing import Any, Literal, Unpack, overload
 
 import httpx
 
@@ -22,6 +23,7 @@ from somia._base import (
     with_body,
 )
 from somia._models import AgentSessionResponse, StreamEvent
+from somia._raw import RequestOptions, json_from_response, prepare_request
 from somia._retry import Deadline
 from somia._sessions import AgentSessionsClient
 from somia._streaming import Stream
@@ -65,6 +67,56 @@ class SomiaClient(BaseClient[httpx.Client, AgentSessionsClient]):
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+    @overload
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        stream: Literal[False] = False,
+        **options: Unpack[RequestOptions],
+    ) -> Any: ...
+    @overload
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        stream: Literal[True],
+        **options: Unpack[RequestOptions],
+    ) -> Stream[StreamEvent]: ...
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        stream: bool = False,
+        **options: Unpack[RequestOptions],
+    ) -> Any:
+        """Call an operation this SDK does not curate yet: `method` on `path` (relative to
+        the base URL, e.g. "/api/v1/..."), with `json` as the body.
+
+        The client's key, headers, timeouts, retry rules and error classes apply, as for a
+        session call. Returns the answer's decoded JSON (None for an empty body), or with
+        `stream=True` a `Stream` of its events.
+        """
+        call = prepare_request(
+            self._config,
+            method,
+            path,
+            body=json,
+            stream=stream,
+            options=options,
+            base_headers=self._call_headers,
+        )
+        response = self._send(call)
+        if stream:
+            return Stream(response, what=call.what, secret=call.secret)
+        return json_from_response(response, secret=call.secret)
 
     def _call(
         self, agent_id: object, session_id: object, stream: bool, options: Mapping[str, object]

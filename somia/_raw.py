@@ -1,0 +1,115 @@
+"""`client.request(...)`: an operation the SDK does not curate yet, with the client's rules.
+
+The call is checked and prepared here, then sent by the client's one send loop, so it gets
+the client's key, headers, timeouts, retries, error classes and streams. Only a path
+relative to the base URL is accepted: an absolute URL would carry the key to another host.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from typing import Any, TypedDict
+
+import httpx
+
+from somia._base import PreparedCall
+from somia._bridge import encode_json, idempotency_header
+from somia._config import ClientConfig
+from somia._errors import InvalidResponseError, redact
+from somia._validation import (
+    check_header_name,
+    check_headers,
+    check_idempotency_key,
+    check_timeout,
+    check_total_timeout,
+    merge_headers,
+)
+
+_KEYED = frozenset({"POST", "PUT", "PATCH"})  # methods that may run a paid turn
+
+
+class RequestOptions(TypedDict, total=False):
+    """Keyword options of `client.request(...)`; each means what it means for a session call."""
+
+    timeout: float | httpx.Timeout | None
+    total_timeout: float | None
+    extra_headers: Mapping[str, str] | None
+    idempotency_key: str | None
+
+
+def check_path(path: object) -> str:
+    """A path relative to the base URL ("/api/..."), with an optional query."""
+    if not isinstance(path, str):
+        raise TypeError(f"path must be a str, not {type(path).__name__}")
+    if not path.startswith("/") or path.startswith("//") or "#" in path:
+        raise ValueError(
+            "path must be relative to the base URL and start with one '/' (no scheme, host "
+            "or fragment: the API key must not go to another address)"
+        )
+    try:
+        url = httpx.URL(path)
+    except httpx.InvalidURL as exc:
+        raise ValueError("path is not a valid URL path") from exc
+    if url.is_absolute_url or url.host:
+        raise ValueError("path must be relative to the base URL")
+    return path
+
+
+def prepare_request(
+    config: ClientConfig,
+    method: object,
+    path: object,
+    *,
+    body: object,
+    stream: bool,
+    options: Mapping[str, Any],
+    base_headers: dict[str, str],
+) -> PreparedCall:
+    """Check and encode a call of `method` on `path`; TypeError/ValueError before any I/O."""
+    verb = check_header_name("method", method).upper()  # a method is a token too
+    relative = check_path(path)
+    layers: list[Mapping[str, str]] = [base_headers]
+    content = b""
+    if body is not None:
+        content = encode_json(body, "json")
+        layers.append({"Content-Type": "application/json"})
+    if verb in _KEYED:  # retried with the same key: a server that honours it runs it once
+        key = options.get("idempotency_key")
+        key = os.urandom(16).hex() if key is None else check_idempotency_key(key)
+        layers.append({idempotency_header(): key})
+    if stream:
+        layers.append({"Accept": "text/event-stream"})
+    extra = check_headers("extra_headers", options.get("extra_headers"))
+    key_header = config.api_key_header.lower()  # extra headers cannot replace the key
+    layers.append({k: v for k, v in extra.items() if k.lower() != key_header})
+    timeout, total = options.get("timeout"), options.get("total_timeout")
+    return PreparedCall(
+        url=config.base_url + relative,
+        headers=merge_headers(*layers),
+        content=content,
+        timeout=config.timeout if timeout is None else check_timeout("timeout", timeout),
+        total_timeout=(
+            config.total_timeout if total is None else check_total_timeout("total_timeout", total)
+        ),
+        stream=stream,
+        what=f"{verb} {relative.partition('?')[0]}",  # a query may hold a secret
+        secret=config.api_key,
+        method=verb,
+    )
+
+
+def json_from_response(response: httpx.Response, *, secret: str | None) -> Any:
+    """The decoded JSON of a read 2xx answer (None for an empty body)."""
+    content = response.content
+    if not content.strip():
+        return None
+    try:
+        return json.loads(content)
+    except (ValueError, RecursionError) as exc:
+        raise InvalidResponseError(
+            f"the server's {response.status_code} answer is not JSON",
+            status_code=response.status_code,
+            body=redact(content.decode("utf-8", errors="replace"), secret),
+        ) from exc
