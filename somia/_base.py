@@ -326,7 +326,8 @@ class BaseClient(Generic[HttpT, SessionsT]):
     """Options, environment fallbacks, copies and accessors shared by both clients."""
 
     _http_type: type[HttpT]
-    _sessions_type: Callable[[Any], SessionsT]
+    _sessions_type: Callable[[Any], SessionsT]  # made with the client's `_call`
+    _call: Callable[..., Any]  # the I/O twin's session call
 
     def __init__(
         self,
@@ -373,7 +374,7 @@ class BaseClient(Generic[HttpT, SessionsT]):
         self._call_headers = headers
         self._is_copy = copy
         self._closed = False
-        self.sessions: SessionsT = self._sessions_type(self)
+        self.sessions: SessionsT = self._sessions_type(self._call)
 
     def with_options(self, **options: Unpack[ClientOptions]) -> Self:
         """A copy of this client with some constructor options changed (`timeout`,

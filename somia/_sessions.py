@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal, Unpack, overload
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, Unpack, overload
 
 import httpx
 
@@ -11,9 +11,18 @@ from somia._bridge import AgentExecutionRequestOptions
 from somia._models import AgentSessionResponse, StreamEvent
 
 if TYPE_CHECKING:
-    from somia._async_client import AsyncSomiaClient
-    from somia._client import SomiaClient
     from somia._streaming import AsyncStream, Stream
+
+    # What a sessions object needs of its client: the client's one session call, taking
+    # (agent_id, session_id or None for a new session, stream, options). Given, not looked
+    # up, so that this module knows nothing of the clients that own it.
+    SessionCall: TypeAlias = Callable[
+        [object, object, bool, Mapping[str, object]], AgentSessionResponse | Stream[StreamEvent]
+    ]
+    AsyncSessionCall: TypeAlias = Callable[
+        [object, object, bool, Mapping[str, object]],
+        Awaitable[AgentSessionResponse | AsyncStream[StreamEvent]],
+    ]
 
 
 class TurnOptions(AgentExecutionRequestOptions, total=False):
@@ -38,10 +47,13 @@ class TurnOptions(AgentExecutionRequestOptions, total=False):
 
 
 class AgentSessionsClient:
-    """Session calls of a `SomiaClient` (`client.sessions`, also `client.agents`)."""
+    """Session calls of a `SomiaClient` (`client.sessions`, also `client.agents`).
 
-    def __init__(self, client: SomiaClient) -> None:
-        self._client = client
+    Made by the client, which hands it its session call.
+    """
+
+    def __init__(self, call: SessionCall) -> None:
+        self._call = call
 
     @overload
     def create_session(
@@ -62,7 +74,7 @@ class AgentSessionsClient:
 
         Returns the session after the turn, or with `stream=True` a `Stream` of events.
         """
-        return self._client._call(agent_id, None, stream, options)
+        return self._call(agent_id, None, stream, options)
 
     @overload
     def interact_session(
@@ -97,7 +109,7 @@ class AgentSessionsClient:
         """Run the next turn of session `session_id` of agent `agent_id`."""
         if session_id is None:
             raise TypeError("session_id must be a str, not NoneType")
-        return self._client._call(agent_id, session_id, stream, options)
+        return self._call(agent_id, session_id, stream, options)
 
     @overload
     def run(
@@ -138,14 +150,14 @@ class AgentSessionsClient:
 
         An empty `session_id` creates a session, as in 0.1.0a1.
         """
-        return self._client._call(agent_id, session_id or None, stream, options)
+        return self._call(agent_id, session_id or None, stream, options)
 
 
 class AsyncAgentSessionsClient:
     """Session calls of an `AsyncSomiaClient`; the same methods as `AgentSessionsClient`."""
 
-    def __init__(self, client: AsyncSomiaClient) -> None:
-        self._client = client
+    def __init__(self, call: AsyncSessionCall) -> None:
+        self._call = call
 
     @overload
     async def create_session(
@@ -163,7 +175,7 @@ class AsyncAgentSessionsClient:
         self, agent_id: int, *, stream: bool = False, **options: Unpack[TurnOptions]
     ) -> AgentSessionResponse | AsyncStream[StreamEvent]:
         """Start a session of agent `agent_id` and run its first turn."""
-        return await self._client._call(agent_id, None, stream, options)
+        return await self._call(agent_id, None, stream, options)
 
     @overload
     async def interact_session(
@@ -198,7 +210,7 @@ class AsyncAgentSessionsClient:
         """Run the next turn of session `session_id` of agent `agent_id`."""
         if session_id is None:
             raise TypeError("session_id must be a str, not NoneType")
-        return await self._client._call(agent_id, session_id, stream, options)
+        return await self._call(agent_id, session_id, stream, options)
 
     @overload
     async def run(
@@ -239,4 +251,4 @@ class AsyncAgentSessionsClient:
 
         An empty `session_id` creates a session, as in 0.1.0a1.
         """
-        return await self._client._call(agent_id, session_id or None, stream, options)
+        return await self._call(agent_id, session_id or None, stream, options)

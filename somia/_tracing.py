@@ -18,7 +18,7 @@ import os
 import sys
 from collections.abc import Awaitable, Callable, Mapping
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from somia._errors import redact, server_message
@@ -29,11 +29,35 @@ if TYPE_CHECKING:
     from opentelemetry.context import Context
     from opentelemetry.trace import Span, Tracer
 
-    from somia._base import PreparedCall
     from somia._config import ClientConfig
-    from somia._streaming import _StreamState
 
 T = TypeVar("T")
+C = TypeVar("C")
+
+
+# What tracing reads of a call and of a stream, named here so that the call and stream
+# modules import this one, never the other way round.
+class TracedCall(Protocol):
+    """A prepared call (`somia._base.PreparedCall`): its headers carry the trace context."""
+
+    headers: dict[str, str]
+    span: CallSpan | None
+
+
+class StreamOutcome(Protocol):
+    """How a stream stopped (`somia._streaming._StreamState`)."""
+
+    @property
+    def events(self) -> int: ...
+    @property
+    def last_chunk(self) -> Any: ...
+    @property
+    def errors(self) -> list[Any]: ...
+    @property
+    def ended(self) -> bool: ...
+    @property
+    def failure(self) -> Exception | None: ...
+
 
 SEMCONV_VERSION = "1.41.0"
 SCHEMA_URL = f"https://opentelemetry.io/schemas/{SEMCONV_VERSION}"
@@ -104,7 +128,7 @@ def _tracer_of(trace: Any, provider: Any) -> Tracer | None:
 
 def start_span(
     config: ClientConfig,
-    call: PreparedCall,
+    call: TracedCall,
     agent_id: object,
     session_id: object,
     options: Mapping[str, object],
@@ -120,7 +144,7 @@ def start_span(
 def _start(
     tracer: Tracer,
     config: ClientConfig,
-    call: PreparedCall,
+    call: TracedCall,
     agent_id: object,
     session_id: object,
     options: Mapping[str, object],
@@ -164,7 +188,7 @@ class CallSpan:
         self._retries = 0
         self._ended = False
 
-    def run(self, answer: Callable[[PreparedCall], T], call: PreparedCall) -> T:
+    def run(self, answer: Callable[[C], T], call: C) -> T:
         """`answer(call)` with the span current; a whole answer or a failure ends it."""
         from opentelemetry import context
 
@@ -179,7 +203,7 @@ class CallSpan:
         self._answered(result)
         return result
 
-    async def arun(self, answer: Callable[[PreparedCall], Awaitable[T]], call: PreparedCall) -> T:
+    async def arun(self, answer: Callable[[C], Awaitable[T]], call: C) -> T:
         """`run` for an awaited answer."""
         from opentelemetry import context
 
@@ -219,7 +243,7 @@ class CallSpan:
                 found[CONVERSATION_ID] = session
             self._span.set_attributes(found)
 
-    def end_stream(self, state: _StreamState) -> None:
+    def end_stream(self, state: StreamOutcome) -> None:
         """End the span of a stream that stopped: at its end event (fine), at an error
         event or a failure (an error), or closed before its end by its reader (fine)."""
         if self._ended:

@@ -11,17 +11,17 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import unquote
 
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
-from somia.testing._agents import Answer, Turn, read_answer
+from somia.testing._agents import Agent, Answer, Turn, read_answer
 from somia.testing._answers import EVENT_STREAM, JSON, AnswerShape, shape_of
-from somia.testing._fake import FakeSomia, ReceivedRequest, Session
-from somia.testing._faults import RequestDelay, StreamCut, StreamFault
-from somia.testing._idempotency import ScopeKey, StoredAnswer
+from somia.testing._faults import Faults, RequestDelay, StreamCut, StreamFault
+from somia.testing._idempotency import IdempotencyStore, ScopeKey, StoredAnswer
+from somia.testing._records import ReceivedRequest, Session
 from somia.testing._schema import Operation, body_properties, operations
 from somia.testing._validation import (
     Problem,
@@ -31,7 +31,7 @@ from somia.testing._validation import (
     parse_json,
 )
 
-__all__ = ["ASGIApp", "SomiaApp"]
+__all__ = ["ASGIApp", "ServedFake", "SomiaApp"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -47,10 +47,32 @@ _END_EVENT = b"data: true\n\n"
 _MALFORMED_EVENT = b'data: {"session_id": not json\n\n'
 
 
+class ServedFake(Protocol):
+    """What the app reads and changes of the `FakeSomia` it serves: its public surface.
+
+    (A protocol, so that this module need not import `_fake`, which builds the app.)
+    """
+
+    api_key: str
+    api_key_header: str
+    max_body_bytes: int
+    event_delay: float
+    faults: Faults
+    replays: IdempotencyStore
+
+    def find_agent(self, agent_id: int) -> Agent | None: ...
+    def record_request(self, request: ReceivedRequest) -> None: ...
+    def find_session(self, session_id: str, agent_id: int) -> Session | None: ...
+    def save_turn(
+        self, session: Session, new_entries: list[dict[str, Any]], metadata: Mapping[str, Any]
+    ) -> Session: ...
+    def note_answer_fields(self, media: str, fields: set[str]) -> None: ...
+
+
 class SomiaApp:
     """ASGI callable serving a `FakeSomia`."""
 
-    def __init__(self, fake: FakeSomia) -> None:
+    def __init__(self, fake: ServedFake) -> None:
         self.fake = fake
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -77,7 +99,7 @@ class SomiaApp:
             time=time.time(),
             request_id=request_id,
         )
-        self.fake._record(record)
+        self.fake.record_request(record)
         try:
             response = await self._answer(record, too_large)
         except Exception:
@@ -151,9 +173,9 @@ class SomiaApp:
             return _error(404, "Agent not found")
         session_id: str | None = params.get("session_id")
         if session_id is None:
-            session = self.fake._new_session(str(uuid.uuid4()), agent_id)
+            session = Session(id=str(uuid.uuid4()), agent_id=agent_id)  # stored by save_turn
         else:
-            found_session = self.fake._find_session(session_id, agent_id)
+            found_session = self.fake.find_session(session_id, agent_id)
             if found_session is None:
                 return _error(404, "Session not found")
             session = found_session
@@ -165,7 +187,7 @@ class SomiaApp:
             return self._respond(await run())
         scope_key: ScopeKey = (request.method, request.path, key)
         fingerprint = json.dumps(body, sort_keys=True, separators=(",", ":"))
-        decision, stored = await self.fake._replays.claim(scope_key, fingerprint)
+        decision, stored = await self.fake.replays.claim(scope_key, fingerprint)
         if decision == "conflict":
             return _error(409, "Idempotency-Key reused with a different request")
         if decision == "replay" and stored is not None:
@@ -177,7 +199,7 @@ class SomiaApp:
             ran = await run()
         finally:
             # Nothing stored when the turn failed: a retry with the key may run it.
-            self.fake._replays.finish(scope_key, ran)
+            self.fake.replays.finish(scope_key, ran)
         return self._respond(ran)
 
     async def _run_turn(
@@ -192,7 +214,7 @@ class SomiaApp:
         assistant_entry = {"role": "assistant", "content": message}
         before = [*turn.history, *user_entry]
         metadata = body.get("metadata")
-        saved = self.fake._save_turn(
+        saved = self.fake.save_turn(
             session, [*user_entry, assistant_entry], metadata if isinstance(metadata, dict) else {}
         )
         computed: dict[str, Any] = {
@@ -227,7 +249,7 @@ class SomiaApp:
         fill: bool,
     ) -> dict[str, Any]:
         built = shape.build(media, computed, answer.fields, answer.omit, fill=fill)
-        self.fake._saw_answer_fields(media, shape.present(media, built))
+        self.fake.note_answer_fields(media, shape.present(media, built))
         return built
 
     def _respond(self, answer: StoredAnswer) -> Response:

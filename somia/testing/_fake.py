@@ -7,12 +7,12 @@ import threading
 import uuid
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from somia.testing._agents import Agent, echo_agent
 from somia.testing._faults import Faults
 from somia.testing._idempotency import IdempotencyStore
+from somia.testing._records import ReceivedRequest, Session
 
 if TYPE_CHECKING:
     from somia.testing._app import ASGIApp
@@ -23,36 +23,6 @@ DEFAULT_API_KEY = "sk-fake-somia"
 DEFAULT_API_KEY_HEADER = "x-api-key"
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_MAX_REQUESTS = 256
-
-
-@dataclass(slots=True)
-class ReceivedRequest:
-    """A request the fake server received, as it arrived."""
-
-    method: str
-    path: str
-    headers: dict[str, str] = field(repr=False)
-    """Header names in lower case; repeated headers joined with ", "."""
-    body: bytes = field(repr=False)
-    """The raw body; empty when the request was refused before its body was read (no API
-    key, a wrong one, or a body over the size limit)."""
-    json: Any
-    """The parsed JSON body, or None when the body was not JSON."""
-    time: float
-    """When it arrived (`time.time()`)."""
-    request_id: str
-    status: int | None = None
-    """The status it was answered with, once known."""
-
-
-@dataclass(slots=True)
-class Session:
-    """One in-memory session."""
-
-    id: str
-    agent_id: int
-    history: list[dict[str, Any]] = field(default_factory=list)
-    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 class FakeSomia:
@@ -93,7 +63,8 @@ class FakeSomia:
         self._requests: deque[ReceivedRequest] = deque(maxlen=max_requests)
         self._answer_fields: dict[str, set[str]] = {}
         self._app: ASGIApp | None = None
-        self._replays = IdempotencyStore()
+        self.replays = IdempotencyStore()
+        """The answers kept per `Idempotency-Key`, replayed when a key comes again."""
 
     @property
     def app(self) -> ASGIApp:
@@ -189,23 +160,19 @@ class FakeSomia:
                 missing += [f"{media}: {p}" for p in documented_paths(schema) if p not in seen]
         return sorted(set(missing))
 
-    # The rest is used by the ASGI app.
+    # What the ASGI app records and reads (the surface `somia.testing._app.ServedFake` names).
 
-    def _saw_answer_fields(self, media: str, fields: set[str]) -> None:
-        """Note which documented fields an answer carried."""
+    def note_answer_fields(self, media: str, fields: set[str]) -> None:
+        """Note which documented fields an answer of media type `media` carried."""
         with self._lock:
             self._answer_fields.setdefault(media, set()).update(fields)
 
-    def _record(self, request: ReceivedRequest) -> None:
+    def record_request(self, request: ReceivedRequest) -> None:
         """Add a request to the log (the oldest falls out once it holds `max_requests`)."""
         with self._lock:
             self._requests.append(request)
 
-    def _new_session(self, session_id: str, agent_id: int) -> Session:
-        """Create an empty session (not yet visible to lookups until `save_turn`)."""
-        return Session(id=session_id, agent_id=agent_id)
-
-    def _find_session(self, session_id: str, agent_id: int) -> Session | None:
+    def find_session(self, session_id: str, agent_id: int) -> Session | None:
         """A copy of the session of this agent, if there is one."""
         with self._lock:
             session = self._sessions.get(session_id)
@@ -213,10 +180,11 @@ class FakeSomia:
                 return None
             return copy.deepcopy(session)
 
-    def _save_turn(
+    def save_turn(
         self, session: Session, new_entries: list[dict[str, Any]], metadata: Mapping[str, Any]
     ) -> Session:
-        """Append a turn to a session's history and return the session after it."""
+        """Append a turn to a session's history and return a copy of the session after it;
+        a new session is stored (and found by `find_session`) from its first turn on."""
         with self._lock:
             stored = self._sessions.setdefault(session.id, copy.deepcopy(session))
             stored.history.extend(copy.deepcopy(new_entries))

@@ -1,0 +1,101 @@
+"""The modules of `somia` (and `somia.testing`) import one another without a cycle.
+
+Every import counts: at module level, in a function body, and under `if TYPE_CHECKING:`.
+A `TYPE_CHECKING` import never runs, but it is still a dependency a reader must follow and a
+type checker resolves: a cycle through one is a cycle in the design (two modules that can
+only be understood together), and it is one edit away from an import-time failure once
+someone moves the import out of its guard. Only the import of a module's parent package,
+which Python makes implicitly, is not counted.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import somia
+
+ROOT = Path(somia.__file__).parent
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported_names(source: str, package: str) -> set[str]:
+    """Every module (or name in a module) that `source`, a module of `package`, imports."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # relative: resolved against the importing package
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parts, base] if base else parts)
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names)
+    return names
+
+
+def import_graph(sources: dict[str, tuple[str, bool]]) -> dict[str, set[str]]:
+    """Module -> the modules of `sources` it imports; `sources` maps a module's name to its
+    source and whether it is a package (an `__init__.py`)."""
+    graph: dict[str, set[str]] = {}
+    for module, (source, is_package) in sources.items():
+        package = module if is_package else module.rpartition(".")[0]
+        imported = imported_names(source, package)
+        graph[module] = {name for name in imported if name in sources and name != module}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """One cycle (as a path that returns to its start) per back edge a depth-first walk finds."""
+    found: list[list[str]] = []
+    state: dict[str, str] = {}  # "open" while on the walk's path, then "done"
+    path: list[str] = []
+
+    def visit(module: str) -> None:
+        state[module] = "open"
+        path.append(module)
+        for target in sorted(graph[module]):
+            if state.get(target) == "open":
+                found.append([*path[path.index(target) :], target])
+            elif target not in state:
+                visit(target)
+        path.pop()
+        state[module] = "done"
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module)
+    return found
+
+
+def somia_sources() -> dict[str, tuple[str, bool]]:
+    return {
+        _module_name(path): (path.read_text(encoding="utf-8"), path.name == "__init__.py")
+        for path in sorted(ROOT.rglob("*.py"))
+    }
+
+
+def test_somia_has_no_import_cycle() -> None:
+    sources = somia_sources()
+    assert {"somia._sessions", "somia._client", "somia.testing._app"} <= set(sources)
+    assert cycles(import_graph(sources)) == []
+
+
+def test_a_cycle_through_type_checking_or_a_function_body_is_found() -> None:
+    sources = {
+        "pkg": ("from pkg.a import thing\n", True),  # a re-export: a's implicit parent
+        "pkg.a": ("from pkg.b import thing\n", False),
+        "pkg.b": (
+            "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.a import other\n",
+            False,
+        ),
+        "pkg.c": ("def f():\n    from . import d\n", False),
+        "pkg.d": ("import pkg.c\n", False),
+    }
+    found = cycles(import_graph(sources))
+    assert found == [["pkg.a", "pkg.b", "pkg.a"], ["pkg.c", "pkg.d", "pkg.c"]]
