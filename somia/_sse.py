@@ -3,6 +3,10 @@
 Pure: bytes in, events out, no I/O. The streaming layer feeds it a
 ``text/event-stream`` response body in whatever chunks arrive and gets back the
 events those chunks complete.
+
+It keeps what an event is made of (``data`` and ``event``). The ``id`` and ``retry``
+fields serve only reconnection, which the SDK never does (a POST sent again could run
+an agent turn twice), so they are ignored like any unknown field.
 """
 
 from __future__ import annotations
@@ -17,22 +21,14 @@ _BOM = b"\xef\xbb\xbf"
 _LF = 10
 _CR = 13
 _SPACE = 32
-# Python refuses int() on longer digit strings (the CVE-2020-10735 limit).
-_MAX_RETRY_DIGITS = 4300
 
 
 class ServerSentEvent(NamedTuple):
-    """One dispatched event.
-
-    ``event`` is the event type ("message" unless the block named one), ``id``
-    the last event ID at dispatch, and ``retry`` the reconnection time in
-    milliseconds in effect at dispatch (None if the stream never set one).
-    """
+    """One dispatched event: ``event`` is its type ("message" unless the block named
+    one), ``data`` its data lines joined by LF."""
 
     event: str = "message"
     data: str = ""
-    id: str = ""
-    retry: int | None = None
 
 
 # A NamedTuple is ~2x cheaper to build than a frozen attrs class, and calling
@@ -51,25 +47,14 @@ def _decode(raw: bytes) -> str:
 class SSEDecoder:
     """Turns an event-stream body, fed as bytes in any chunking, into events."""
 
-    __slots__ = (
-        "_at_start",
-        "_data",
-        "_dispatched_id",
-        "_event",
-        "_head",
-        "_id",
-        "_pending",
-        "_retry",
-        "_skip_lf",
-    )
+    __slots__ = ("_at_start", "_data", "_event", "_head", "_pending", "_skip_lf")
 
     def __init__(self) -> None:
-        self._id = ""  # the last event ID buffer
-        self._dispatched_id = ""  # its value at the last blank line
-        self._retry: int | None = None
-        self._reset_stream()
+        self.close()  # the state at the start of a stream
 
-    def _reset_stream(self) -> None:
+    def close(self) -> None:
+        """End the stream: discard an unterminated line or event block. The decoder is
+        then ready for a new stream."""
         # Byte level: BOM detection, the incomplete last line, a CRLF split in two.
         self._at_start = True
         self._head = b""
@@ -78,26 +63,6 @@ class SSEDecoder:
         # Block level: the event being built.
         self._event = ""
         self._data: list[str] = []
-
-    @property
-    def last_event_id(self) -> str:
-        """The current last event ID buffer."""
-        return self._id
-
-    @property
-    def retry(self) -> int | None:
-        """The last valid reconnection time in milliseconds, if any."""
-        return self._retry
-
-    def close(self) -> None:
-        """End the stream: discard an unterminated line or event block.
-
-        An ``id`` seen after the last blank line is discarded with its block, so
-        ``last_event_id`` is then what a reconnection should send. The decoder
-        is ready for a new stream, e.g. the body of that reconnection.
-        """
-        self._id = self._dispatched_id
-        self._reset_stream()
 
     def feed(self, chunk: bytes) -> list[ServerSentEvent]:
         """Decode the next chunk; return the events whose blank line it completes."""
@@ -122,8 +87,8 @@ class SSEDecoder:
             return []
 
         # Only whole lines are interpreted; the tail after the last line end waits.
-        # (CPython 3.11 parses find/rfind/startswith arguments slowly, so hot
-        # paths prefer `in`, indexing and slicing.)
+        # (In CPython 3.11 `int in bytes` and indexing cost less than a find, rfind
+        # or startswith call: those run only where a position is needed.)
         has_cr = _CR in chunk
         if has_cr:
             lf = chunk.rfind(b"\n")
@@ -160,8 +125,7 @@ class SSEDecoder:
             and not self._event
         ):
             value = region[6:first] if region[5] == _SPACE else region[5:first]
-            self._dispatched_id = event_id = self._id
-            return [_new(ServerSentEvent, ("message", _decode(value), event_id, self._retry))]
+            return [_new(ServerSentEvent, ("message", _decode(value)))]
         return self._region(region)
 
     def _region(self, region: bytes) -> list[ServerSentEvent]:
@@ -194,33 +158,26 @@ class SSEDecoder:
         append = events.append
         new = _new
         cls = ServerSentEvent
-        event_id = self._id
-        retry = self._retry
         for value in islice(parts, start, None):
             if _LF in value:
                 line, _, rest = value.partition(b"\n")
                 if rest[:1] == b"\n":
                     # A one-line event, then other blocks up to the next piece (from
                     # its blank line on: a no-op once the state is clean, saves a copy).
-                    append(new(cls, ("message", _decode(line), event_id, retry)))
+                    append(new(cls, ("message", _decode(line))))
                     self._lines(rest, events, True)
                 else:
                     self._lines(b"data: " + value, events, True)
-                event_id = self._id
-                retry = self._retry
                 continue
             try:
                 text = value.decode()
             except UnicodeDecodeError:
                 text = value.decode("utf-8", "replace")
-            append(new(cls, ("message", text, event_id, retry)))
-        if len(parts) > start:
-            self._dispatched_id = event_id
+            append(new(cls, ("message", text)))
         # The last piece ends with the region's final LF.
         line, _, rest = last.partition(b"\n")
         if rest[:1] == b"\n":
-            append(new(cls, ("message", _decode(line), event_id, retry)))
-            self._dispatched_id = event_id
+            append(new(cls, ("message", _decode(line))))
             if len(rest) > 1:
                 self._lines(rest, events, False)
             return events
@@ -241,18 +198,12 @@ class SSEDecoder:
             lines.pop()  # the empty string after the final LF
         event = self._event
         data = self._data
-        event_id = self._id
-        retry = self._retry
-        dispatched_id = self._dispatched_id
         for line in lines:
             if not line:
                 # A blank line dispatches, unless there is no data.
-                dispatched_id = event_id
                 if data:
                     text = data[0] if len(data) == 1 else "\n".join(data)
-                    events.append(
-                        _new(ServerSentEvent, (event or "message", text, event_id, retry))
-                    )
+                    events.append(_new(ServerSentEvent, (event or "message", text)))
                     data = []
                 event = ""
                 continue
@@ -263,17 +214,7 @@ class SSEDecoder:
                 data.append(value)
             elif name == "event":
                 event = value
-            elif name == "id":
-                if "\0" not in value:
-                    event_id = value
-            elif name == "retry" and value.isascii() and value.isdigit():
-                digits = value.lstrip("0")
-                if len(digits) <= _MAX_RETRY_DIGITS:
-                    retry = int(digits or "0")
-            # Comments (an empty name), unknown fields and invalid values are ignored.
+            # Comments (an empty name), id, retry and unknown fields are ignored.
         self._event = event
         self._data = data
-        self._id = event_id
-        self._retry = retry
-        self._dispatched_id = dispatched_id
         return events
