@@ -209,11 +209,11 @@ class AsyncSomiaClient(BaseClient[httpx.AsyncClient, AsyncAgentSessionsClient]):
             if deadline is None:
                 await response.aread()
                 return response
-            raw = []
+            chunks = []
             async for chunk in response.aiter_raw():
-                raw.append(chunk)
+                chunks.append(chunk)
                 deadline.check(call.what, attempt + 1)
-            return with_body(response, raw)
+            return with_body(response, chunks)
         except httpx.HTTPError as exc:
             raise read_failure(exc, call, attempt, deadline) from exc
         finally:

@@ -23,7 +23,7 @@ from somia._errors import (
 )
 from somia._models import AgentSessionResponse, ResponseInfo, parse_session
 from somia._pool import HttpT, Pool
-from somia._retry import Deadline, RetryPolicy
+from somia._retry import Deadline, RetryDecision, RetryPolicy
 from somia._validation import (
     check_agent_id,
     check_headers,
@@ -233,13 +233,13 @@ def retry_after_answer(
 
 
 def _wait(
-    decision: tuple[float, str],
+    decision: RetryDecision,
     call: PreparedCall,
     attempt: int,
     deadline: Deadline | None,
     cause: BaseException,
 ) -> float:
-    delay, reason = decision
+    delay, reason = decision.delay, decision.reason
     if deadline is not None and not deadline.fits(delay):
         waiting = f"{reason}, {delay:.2f} s"
         raise deadline.expired(call.what, attempt + 1, waiting=waiting) from cause
@@ -256,12 +256,13 @@ def read_failure(
     return translate_transport_error(exc, what=call.what, secret=call.secret)
 
 
-def with_body(response: httpx.Response, raw: list[bytes]) -> httpx.Response:
-    """`response` with the raw body, read chunk by chunk, in its place (and decoded)."""
+def with_body(response: httpx.Response, chunks: list[bytes]) -> httpx.Response:
+    """`response` with its body, read chunk by chunk (still content-coded), in its place
+    (and decoded)."""
     whole = httpx.Response(
         response.status_code,
         headers=response.headers,
-        stream=httpx.ByteStream(b"".join(raw)),
+        stream=httpx.ByteStream(b"".join(chunks)),
         request=response.request,
         extensions=response.extensions,
     )
@@ -339,10 +340,36 @@ class BaseClient(Generic[HttpT, SessionsT]):
         total_timeout: float | None = None,
         retries: int = 2,
         retry_backoff_seconds: float = 0.5,
-        max_retry_delay: float = 60.0,
+        max_retry_after: float = 60.0,
         default_headers: Mapping[str, str] | None = None,
         http_client: HttpT | None = None,
     ) -> None:
+        """Check every option (TypeError or ValueError before any request) and make the
+        client; no connection is opened until the first call.
+
+        Args:
+            base_url: The API's base URL; default `$SOMIA_BASE_URL`, else
+                https://api.somia-platform.com. Plain http:// to a remote host warns.
+            api_key: The API key, sent with every call; default `$SOMIA_API_KEY`. Required.
+                It never appears in a repr, log line, error or span.
+            api_key_header: The header that carries the key (some deployments want
+                "apikey").
+            timeout: Seconds for each phase of each attempt (connect, read, write, pool),
+                or an `httpx.Timeout`. A stream's events are read under its read timeout.
+            total_timeout: Seconds for a whole call: every attempt, the waits between them
+                and the answer (a stream's: up to its first byte). None: no limit.
+            retries: Retries of a call the agent certainly did not run (a connection that
+                failed before sending, a connect or pool timeout, 408, 429, 503); 0 turns
+                them off.
+            retry_backoff_seconds: The first wait before a retry, doubled on each retry
+                (with jitter, at most 8 s), unless the server says how long to wait.
+            max_retry_after: The longest `Retry-After` (or `retry-after-ms`) the client
+                waits; when the server asks for longer, the error is raised at once.
+            default_headers: Headers sent with every call (the key's header excepted).
+            http_client: Your own `httpx.Client` (`httpx.AsyncClient` for the async
+                client) for proxies, certificates or limits; its redirects are never
+                followed, and closing this client leaves it open.
+        """
         config = ClientConfig.create(
             base_url=base_url,
             api_key=api_key,
@@ -351,7 +378,7 @@ class BaseClient(Generic[HttpT, SessionsT]):
             total_timeout=total_timeout,
             retries=retries,
             retry_backoff_seconds=retry_backoff_seconds,
-            max_retry_delay=max_retry_delay,
+            max_retry_after=max_retry_after,
             default_headers=default_headers,
         )
         if http_client is not None and not isinstance(http_client, self._http_type):

@@ -173,11 +173,11 @@ class SomiaClient(BaseClient[httpx.Client, AgentSessionsClient]):
             if deadline is None:
                 response.read()
                 return response
-            raw = []
+            chunks = []
             for chunk in response.iter_raw():
-                raw.append(chunk)
+                chunks.append(chunk)
                 deadline.check(call.what, attempt + 1)
-            return with_body(response, raw)
+            return with_body(response, chunks)
         except httpx.HTTPError as exc:
             raise read_failure(exc, call, attempt, deadline) from exc
         finally:

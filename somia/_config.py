@@ -41,7 +41,7 @@ class ClientOptions(TypedDict, total=False):
     total_timeout: float | None
     retries: int
     retry_backoff_seconds: float
-    max_retry_delay: float
+    max_retry_after: float
     default_headers: Mapping[str, str] | None
 
 
@@ -71,7 +71,7 @@ class ClientConfig:
         timeout: float | httpx.Timeout,
         retries: int,
         retry_backoff_seconds: float,
-        max_retry_delay: float,
+        max_retry_after: float,
         default_headers: Mapping[str, str] | None,
         total_timeout: float | None = None,
     ) -> ClientConfig:
@@ -85,7 +85,7 @@ class ClientConfig:
             total_timeout=total_timeout,
             retries=retries,
             retry_backoff_seconds=retry_backoff_seconds,
-            max_retry_delay=max_retry_delay,
+            max_retry_after=max_retry_after,
             default_headers=default_headers,
         )
 
@@ -100,14 +100,14 @@ class ClientConfig:
         total_timeout: float | None,
         retries: int,
         retry_backoff_seconds: float,
-        max_retry_delay: float,
+        max_retry_after: float,
         default_headers: Mapping[str, str] | None,
     ) -> ClientConfig:
         key = check_api_key(api_key if api_key is not None else os.environ.get("SOMIA_API_KEY"))
         header = check_header_name("api_key_header", api_key_header)
         check_non_negative("retries", retries, int)
         check_non_negative("retry_backoff_seconds", retry_backoff_seconds, float)
-        check_non_negative("max_retry_delay", max_retry_delay, float)
+        check_non_negative("max_retry_after", max_retry_after, float)
         extra = check_headers("default_headers", default_headers)
         headers = merge_headers(
             {"User-Agent": USER_AGENT, "Accept": "application/json"}, extra, {header: key}
@@ -120,7 +120,7 @@ class ClientConfig:
             retry=RetryPolicy(
                 retries=retries,
                 backoff=float(retry_backoff_seconds),
-                max_retry_after=float(max_retry_delay),
+                max_retry_after=float(max_retry_after),
             ),
             headers=headers,
             total_timeout=check_total_timeout("total_timeout", total_timeout),
@@ -150,7 +150,7 @@ class ClientConfig:
             total_timeout=changes.get("total_timeout", self.total_timeout),
             retries=changes.get("retries", self.retry.retries),
             retry_backoff_seconds=changes.get("retry_backoff_seconds", self.retry.backoff),
-            max_retry_delay=changes.get("max_retry_delay", self.retry.max_retry_after),
+            max_retry_after=changes.get("max_retry_after", self.retry.max_retry_after),
             default_headers=headers,
         )
 

@@ -17,6 +17,7 @@ import math
 import random
 import time
 from collections.abc import Mapping
+from typing import NamedTuple
 
 import attrs
 import httpx
@@ -29,9 +30,17 @@ RETRYABLE_STATUSES = frozenset({408, 429, 503})
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
+class RetryDecision(NamedTuple):
+    """Retry after `delay` seconds, for `reason` (logged, and recorded on the trace)."""
+
+    delay: float
+    reason: str
+
+
 @attrs.frozen
 class RetryPolicy:
-    """How often and how long to wait; `decide_*` answer with a delay, or None to give up."""
+    """How often and how long to wait; `decide_*` answer with a `RetryDecision`, or None to
+    give up."""
 
     retries: int = 2
     backoff: float = 0.5
@@ -44,24 +53,24 @@ class RetryPolicy:
         # Jitter spreads clients that failed together; keep at least 75% of the delay.
         return delay * (1.0 - 0.25 * random.random())
 
-    def decide_exception(self, exc: httpx.HTTPError, attempt: int) -> tuple[float, str] | None:
-        """Delay and reason before retrying after `exc`, or None when it must be raised."""
+    def decide_exception(self, exc: httpx.HTTPError, attempt: int) -> RetryDecision | None:
+        """The retry after `exc`, or None when it must be raised."""
         if attempt >= self.retries or not isinstance(exc, _NOT_SENT):
             return None
-        return self.backoff_delay(attempt), type(exc).__name__
+        return RetryDecision(self.backoff_delay(attempt), type(exc).__name__)
 
     def decide_status(
         self, status_code: int, headers: Mapping[str, str], attempt: int
-    ) -> tuple[float, str] | None:
-        """Delay and reason before retrying after an error status, or None to raise it."""
+    ) -> RetryDecision | None:
+        """The retry after an error status, or None to raise it."""
         if attempt >= self.retries or status_code not in RETRYABLE_STATUSES:
             return None
         asked = retry_after_seconds(headers)
         if asked is None:
-            return self.backoff_delay(attempt), f"status {status_code}"
+            return RetryDecision(self.backoff_delay(attempt), f"status {status_code}")
         if asked > self.max_retry_after:
             return None  # the server asks for longer than the caller will wait
-        return asked, f"status {status_code}, Retry-After"
+        return RetryDecision(asked, f"status {status_code}, Retry-After")
 
 
 def retry_after_seconds(headers: Mapping[str, str], *, now: float | None = None) -> float | None:

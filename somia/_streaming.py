@@ -114,9 +114,9 @@ class _StreamState:
         "failure",
         "info",
         "last_chunk",
-        "last_raw",
-        "raw",
+        "last_chunk_sse",
         "secret",
+        "uncoded",
         "what",
     )
 
@@ -128,40 +128,40 @@ class _StreamState:
         self.events = 0
         self.last_chunk: Any = None
         # The last chunk as sent, for InvalidResponseError.body (kept whole: cheaper than .data).
-        self.last_raw = ServerSentEvent()
+        self.last_chunk_sse = ServerSentEvent()
         self.errors: list[Any] = []
         self.ended = False  # the end event came: the answer is whole
         self.failed = False  # a read failed before the end event
         self.failure: Exception | None = None  # what the reader raised, for the trace
-        # Without a content coding the body is read raw: one layer less per read.
-        self.raw = "content-encoding" not in response.headers
+        # Without a content coding the transport's bytes are the body: one layer less per read.
+        self.uncoded = "content-encoding" not in response.headers
 
     @property
     def terminated(self) -> bool:
         """An end or error event came: the body may legitimately stop here."""
         return self.ended or bool(self.errors)
 
-    def accept(self, raw: ServerSentEvent) -> StreamEvent:
+    def accept(self, sse: ServerSentEvent) -> StreamEvent:
         """Classify one decoded event and keep count (one event at a time, so that a bad
         event raises only after the good ones before it were delivered)."""
         try:
-            event = classify(raw)
+            event = classify(sse)
         except StreamParseError as exc:
             self.failed = True
             self.failure = exc
             secret = self.secret
-            if secret and secret in raw.data:
-                self.failure = _not_json(redact(raw.data, secret))
+            if secret and secret in sse.data:
+                self.failure = _not_json(redact(sse.data, secret))
                 raise self.failure from exc.__cause__
             raise
         self.events += 1
         kind, data = event
         if kind == "chunk":
             self.last_chunk = data
-            self.last_raw = raw
+            self.last_chunk_sse = sse
         elif kind == "error":
             secret = self.secret
-            if secret and secret in raw.data:  # rare: error events only
+            if secret and secret in sse.data:  # rare: error events only
                 data = redact_data(data, secret)
                 event = _new(StreamEvent, ("error", data))
             self.errors.append(data)
@@ -212,7 +212,7 @@ class _StreamState:
         try:
             return parse_session(self.last_chunk, self.info)
         except InvalidResponseError as exc:
-            exc.body = redact(self.last_raw.data, self.secret)  # the offending event's data
+            exc.body = redact(self.last_chunk_sse.data, self.secret)  # the offending event's data
             raise
 
 
@@ -283,8 +283,8 @@ class _StreamBase(Generic[T, R]):
         return self._left
 
     @property
-    def response(self) -> ResponseInfo:
-        """Status, headers and request id of the streaming answer."""
+    def http(self) -> ResponseInfo:
+        """Status, headers and request id of the streaming answer (as `answer.http`)."""
         return self._state.info
 
     @property
@@ -335,15 +335,15 @@ class Stream(_StreamBase[T, Iterator[Any]]):
         try:
             # Without a content coding, the transport's chunks as they come: iter_raw() adds
             # per-chunk bookkeeping this never reads, and close() ends the response anyway.
-            if state.raw:
+            if state.uncoded:
                 chunks = iter(cast(httpx.SyncByteStream, response.stream))
             else:
                 chunks = response.iter_bytes()
             self._chunks = chunks
             feed, accept, end = state.decoder.feed, state.accept, _END
             for chunk in chunks:
-                for raw in feed(chunk):
-                    event = accept(raw)
+                for sse in feed(chunk):
+                    event = accept(sse)
                     yield event
                     if event is end:
                         return  # at once, whatever the server sends next (see close)
@@ -457,15 +457,15 @@ class AsyncStream(_StreamBase[T, AsyncIterator[Any]]):
             raise state.closed()
         response = self._response
         try:
-            if state.raw:  # see Stream._events
+            if state.uncoded:  # see Stream._events
                 chunks = aiter(cast(httpx.AsyncByteStream, response.stream))
             else:
                 chunks = response.aiter_bytes()
             self._chunks = chunks
             feed, accept, end = state.decoder.feed, state.accept, _END
             async for chunk in chunks:
-                for raw in feed(chunk):
-                    event = accept(raw)
+                for sse in feed(chunk):
+                    event = accept(sse)
                     yield event
                     if event is end:
                         return  # see Stream._events

@@ -235,7 +235,7 @@ class CallSpan:
             self._record_answer(result.message, getattr(result, "usage", None))
             self._end()
             return
-        info = getattr(result, "response", None)  # a stream: the span lasts until its end
+        info = getattr(result, "http", None)  # a stream: the span lasts until its end
         if info is not None:
             found = {HTTP_STATUS: info.status_code}
             session: str | None = info.headers.get(_SESSION_HEADER)

@@ -123,7 +123,7 @@ def test_retry_after_is_honoured(server: ScriptedServer, call: Call) -> None:
 def test_retry_after_longer_than_the_cap_raises_at_once(server: ScriptedServer, call: Call) -> None:
     server.script(Reply(429, {"detail": "later"}, {"Retry-After": "120"}), OK)
     with pytest.raises(somia.RateLimitError) as caught:
-        call(server.base_url, agent_id=1, client={"max_retry_delay": 60})
+        call(server.base_url, agent_id=1, client={"max_retry_after": 60})
     assert len(server.received) == 1
     assert caught.value.headers["retry-after"] == "120"
 

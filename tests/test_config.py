@@ -29,7 +29,7 @@ def _create(**overrides: Any) -> ClientConfig:
         "timeout": 60.0,
         "retries": 2,
         "retry_backoff_seconds": 0.5,
-        "max_retry_delay": 60.0,
+        "max_retry_after": 60.0,
         "default_headers": None,
     }
     options.update(overrides)
@@ -109,7 +109,7 @@ def test_default_headers_cannot_replace_the_api_key_header() -> None:
 
 
 def test_retry_options_become_the_retry_policy() -> None:
-    config = _create(retries=5, retry_backoff_seconds=0.25, max_retry_delay=9)
+    config = _create(retries=5, retry_backoff_seconds=0.25, max_retry_after=9)
     assert config.retry.retries == 5
     assert config.retry.backoff == 0.25
     assert config.retry.max_retry_after == 9.0
@@ -125,7 +125,7 @@ def test_a_number_timeout_becomes_an_httpx_timeout() -> None:
         ("retries", -1, ValueError),
         ("retries", 1.5, TypeError),
         ("retry_backoff_seconds", math.nan, ValueError),
-        ("max_retry_delay", -1.0, ValueError),
+        ("max_retry_after", -1.0, ValueError),
         ("timeout", 0, ValueError),
         ("timeout", "60", TypeError),
         ("api_key_header", "x api key", ValueError),

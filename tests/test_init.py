@@ -3,6 +3,7 @@
 from __future__ import annotations
 import __future__
 
+import inspect
 import subprocess
 import sys
 import types
@@ -61,6 +62,15 @@ def test_every_public_name_of_the_package_namespace_is_in_all() -> None:
 def test_the_0_1_0a1_names_still_exist(name: str) -> None:
     assert name in somia.__all__
     assert hasattr(somia, name)
+
+
+@pytest.mark.parametrize("client", [somia.SomiaClient, somia.AsyncSomiaClient])
+def test_every_constructor_option_is_documented_for_ide_hover(
+    client: type[somia.SomiaClient] | type[somia.AsyncSomiaClient],
+) -> None:
+    doc = client.__init__.__doc__ or ""
+    for name in inspect.signature(client).parameters:
+        assert f"    {name}: " in doc, name
 
 
 def test_the_version_is_a_normalised_pep_440_string() -> None:

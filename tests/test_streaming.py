@@ -215,7 +215,7 @@ def test_the_session_id_is_known_from_the_headers_before_any_event(
     server.script(Events([END]))
     with _client(server) as client, client.sessions.create_session(1, stream=True) as stream:
         assert stream.session_id == "s-scripted"
-        assert stream.response.status_code == 200
+        assert stream.http.status_code == 200
 
 
 def _small_pool_client(server: ScriptedServer) -> SomiaClient:
