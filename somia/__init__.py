@@ -5,6 +5,29 @@ from somia import SomiaClient
 with SomiaClient(api_key="...") as client:
     answer = client.sessions.create_session(agent_id=123, input_data="Hello")
     print(answer.session_id, answer.message)
+
+The path of a session call, module by module (every module is private; this package only
+re-exports). The async client takes the same path; only its send loop is awaited.
+
+    client.sessions.run(...)        somia._sessions.AgentSessionsClient: the public methods
+    -> the client's session call    somia._client.SomiaClient._call
+    -> check and encode, no I/O     somia._base.prepare_call (arguments: somia._validation;
+                                    body fields: somia._bridge.check_body)
+    -> path, headers, JSON body     somia._bridge.build_request: facts compiled from the API
+                                    document into generated/somia_api/facts.py, routes read
+                                    from the generated client (only the bridge imports it)
+    -> a span, if the app traces    somia._tracing.start_span
+    -> the send loop                somia._client.SomiaClient._send: connections from
+                                    somia._pool.Pool; retries and waits decided by
+                                    somia._retry.RetryPolicy within somia._retry.Deadline;
+                                    errors from somia._errors.error_from_response and
+                                    somia._errors.translate_transport_error
+    -> a stream of events           somia._streaming.Stream (somia._sse.SSEDecoder decodes)
+       or the answer                somia._base.session_from_response, which calls
+                                    somia._models.parse_session
+
+`client.request(...)`, for an operation the SDK does not curate, is prepared by
+somia._raw.prepare_request and goes through the same send loop.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
-"""The modules of `somia` (and `somia.testing`) import one another without a cycle.
+"""How the package is laid out: the call path its docstring draws names what exists, and
+the modules of `somia` (and `somia.testing`) import one another without a cycle.
 
-Every import counts: at module level, in a function body, and under `if TYPE_CHECKING:`.
+For cycles, every import counts: at module level, in a function body, and under `if TYPE_CHECKING:`.
 A `TYPE_CHECKING` import never runs, but it is still a dependency a reader must follow and a
 type checker resolves: a cycle through one is a cycle in the design (two modules that can
 only be understood together), and it is one edit away from an import-time failure once
@@ -11,6 +12,8 @@ which Python makes implicitly, is not counted.
 from __future__ import annotations
 
 import ast
+import importlib
+import re
 from pathlib import Path
 
 import somia
@@ -99,3 +102,22 @@ def test_a_cycle_through_type_checking_or_a_function_body_is_found() -> None:
     }
     found = cycles(import_graph(sources))
     assert found == [["pkg.a", "pkg.b", "pkg.a"], ["pkg.c", "pkg.d", "pkg.c"]]
+
+
+def test_every_name_on_the_call_path_in_the_package_docstring_exists() -> None:
+    doc = somia.__doc__ or ""
+    named = set(re.findall(r"\bsomia(?:\.\w+)+", doc))
+    assert len(named) >= 15, named
+    for dotted in sorted(named):
+        parts = dotted.split(".")
+        # The longest importable module, then attributes from there.
+        for cut in range(len(parts), 0, -1):
+            try:
+                found: object = importlib.import_module(".".join(parts[:cut]))
+            except ImportError:
+                continue
+            for attribute in parts[cut:]:
+                found = getattr(found, attribute)  # AttributeError names a stale entry
+            break
+    assert "generated/somia_api/facts.py" in doc
+    assert (ROOT.parent / "generated" / "somia_api" / "facts.py").is_file()
