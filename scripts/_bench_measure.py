@@ -1,8 +1,7 @@
-"""The measuring side of scripts/bench.py: the sizes of a run, the table's rows, the
-alternating rounds and their ratios, and the loopback server processes.
+"""The measuring side of scripts/bench.py: a run's sizes, the table's rows, alternating
+rounds and their ratios, and the loopback server processes.
 
-Imported by bench.py and its rows modules as a top-level module: scripts/ is on sys.path
-when `python scripts/bench.py` runs.
+Imported as a top-level module: scripts/ is on sys.path when `python scripts/bench.py` runs.
 """
 
 from __future__ import annotations
@@ -24,34 +23,25 @@ from typing import Any
 from _server_process import first_line, stop
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVER_SCRIPT = ROOT / "scripts" / "_bench_server.py"
 API_KEY = "sk-bench-0123456789"
 AGENT = 1
 PATH = f"/api/v1/external/agent/{AGENT}/session"
 MB = 1_000_000
 # The body the SDK sends for create_session(1, input_data="hello"), byte for byte.
-JSON_BODY: dict[str, Any] = {
-    "input_data": "hello",
-    "stream": False,
-    "pipeline_version": "production",
-    "trace_enabled": False,
-    "test": False,
-}
+JSON_BODY: dict[str, Any] = {"input_data": "hello", "stream": False}
 STREAM_BODY: dict[str, Any] = {**JSON_BODY, "stream": True}
-STARTUP_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
 class Plan:
     """Sizes of one run."""
 
-    rounds: int  # rows 1 and 3
-    json_calls: int  # calls per block (row 1)
+    rounds: int  # rows 1, 3 and 8
+    json_calls: int  # calls per block (rows 1 and 8)
     decoder_bytes: int  # row 2
     decoder_rounds: int
     stream_events: int  # events per stream (row 3)
     stream_size: int  # characters per event's message (rows 3 and 4)
-    streams: int  # streams per block (row 3)
     latency_events: int  # row 4
     latency_rounds: int
     pace_us: int  # row 4
@@ -67,7 +57,8 @@ class Plan:
 
 @dataclass
 class Row:
-    """One line of the table. `ratios` holds one ratio per round."""
+    """One line of the table: `ratios` holds one ratio per round, `check` the target's test
+    of their median."""
 
     key: str
     name: str
@@ -75,27 +66,23 @@ class Row:
     baseline: str
     ratios: list[float]
     target: str
-    check: Callable[[float], bool] | None
+    check: Callable[[float], bool]
     note: str = ""
     failed: bool = False
 
     def met(self, smoke: bool) -> str:
         if self.failed:
             return "**error**"
-        if self.check is None:
-            return "n/a"
         if smoke:
             return "(smoke)"
         return "yes" if self.check(statistics.median(self.ratios)) else "**no**"
 
 
-# --- measuring ------------------------------------------------------------------------------
-
-
 def alternate(
     rounds: int, ours: Callable[[], float], baseline: Callable[[], float]
 ) -> tuple[list[float], list[float]]:
-    """Run both `rounds` times, alternating which goes first; their results per round."""
+    """Run both `rounds` times, ours first in even rounds and the baseline first in odd ones;
+    their results per round."""
     mine: list[float] = []
     theirs: list[float] = []
     for index in range(rounds):
@@ -109,9 +96,7 @@ def alternate(
 
 
 async def alternate_async(
-    rounds: int,
-    ours: Callable[[], Awaitable[float]],
-    baseline: Callable[[], Awaitable[float]],
+    rounds: int, ours: Callable[[], Awaitable[float]], baseline: Callable[[], Awaitable[float]]
 ) -> tuple[list[float], list[float]]:
     """`alternate` for coroutines, in one event loop."""
     mine: list[float] = []
@@ -159,36 +144,32 @@ def micros(seconds: float) -> str:
     return f"{seconds * 1e6:.1f} µs"
 
 
-# --- server processes -----------------------------------------------------------------------
-
-
-def _read_url(proc: subprocess.Popen[bytes], errors: Any) -> str:
-    """The URL a server process announces on its first line of output, within a deadline."""
-    found = re.search(r"http://127\.0\.0\.1:\d+", first_line(proc, STARTUP_SECONDS) or "")
-    if found:
-        return found.group(0)
-    errors.seek(0)
-    raise RuntimeError(f"server did not start: {errors.read().decode(errors='replace')[-2000:]}")
-
-
 @contextlib.contextmanager
 def serving(command: list[str]) -> Iterator[str]:
-    """Run a loopback server process; yield its base URL; always terminate it."""
+    """Run a loopback server process; yield the base URL it announces; always stop it."""
     with tempfile.TemporaryFile() as errors:
         proc = subprocess.Popen(
             command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors, cwd=ROOT
         )
         try:
-            yield _read_url(proc, errors)
+            found = re.search(r"http://127\.0\.0\.1:\d+", first_line(proc, 30.0) or "")
+            if not found:
+                errors.seek(0)
+                text = errors.read().decode(errors="replace")[-2000:]
+                raise RuntimeError(f"server did not start: {text}")
+            yield found.group(0)
         finally:
             stop(proc)
 
 
 def bench_server() -> contextlib.AbstractContextManager[str]:
-    return serving([sys.executable, str(SERVER_SCRIPT), "--port", "0", "--max-seconds", "900"])
+    """scripts/_bench_server.py, in its own process so that its CPU is never the client's."""
+    script = str(ROOT / "scripts" / "_bench_server.py")
+    return serving([sys.executable, script, "--port", "0", "--max-seconds", "900"])
 
 
 def fake_server() -> contextlib.AbstractContextManager[str]:
+    """`python -m somia.testing`, in its own process."""
     options = ["--port", "0", "--api-key", API_KEY, "--log-level", "WARNING"]
     return serving([sys.executable, "-m", "somia.testing", *options])
 

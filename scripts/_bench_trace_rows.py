@@ -1,12 +1,10 @@
 """Row 8 of scripts/bench.py: what OpenTelemetry tracing (somia/_tracing.py) costs a JSON call.
 
-8a: tracing off, in its costliest form (opentelemetry-api imported, no provider set), against
+8a: tracing off in its costliest form (opentelemetry-api imported, no provider set) against
 the same call with no tracing hook at all (the client as it was before tracing).
-8b: tracing on, with the SDK's TracerProvider and an in-memory exporter, against the
-untraced call inside one bare SDK span (the floor of any tracing); the note gives the cost
-against the untraced call.
-
-Run last: 8b sets the process's global tracer provider (and removes it afterwards).
+8b: tracing on, the SDK's TracerProvider with an in-memory exporter, against the untraced
+call inside one bare SDK span (the floor of any tracing); the note gives the cost against
+the untraced call. Run last: 8b sets the process's global tracer provider (then removes it).
 """
 
 from __future__ import annotations
@@ -54,20 +52,38 @@ def in_memory_tracing() -> Iterator[InMemorySpanExporter]:
         provider.shutdown()
 
 
-def _measure(
+def call_in_a_bare_span(client: SomiaClient) -> object:
+    """The least any tracing of a call costs: one SDK span with the same attributes."""
+    attributes: dict[str, str | int] = {
+        "gen_ai.operation.name": "invoke_agent",
+        "gen_ai.provider.name": "somia",
+        "gen_ai.agent.id": "1",
+        "server.address": "127.0.0.1",
+        "server.port": 8000,
+    }
+    span = trace.get_tracer("bench").start_span(
+        "invoke_agent", kind=trace.SpanKind.CLIENT, attributes=attributes
+    )
+    answer = client.sessions.create_session(AGENT, input_data="hello")
+    span.set_attributes({"http.response.status_code": 200, "gen_ai.conversation.id": "s-1"})
+    span.end()
+    return answer
+
+
+def _tracing_rounds(
     plan: Plan, server: str, exporter: InMemorySpanExporter | None = None
 ) -> dict[str, list[float]]:
-    """CPU per block of calls, by kind of call, each kind in turn in every round (the order
-    rotating from round to round): SomiaClient's ("somia"), the untraced client's
-    ("untraced") and, when tracing, the untraced call inside a bare SDK span ("bare")."""
+    """CPU per block of calls, by kind, each kind in turn in every round (the order rotating
+    from round to round): SomiaClient's ("somia"), the untraced client's ("untraced") and,
+    when tracing, the untraced call inside a bare SDK span ("bare")."""
     base_url = f"{server}/json"
     with (
         SomiaClient(base_url=base_url, api_key=API_KEY) as client,
         UntracedClient(base_url=base_url, api_key=API_KEY) as untraced,
     ):
         calls: dict[str, Callable[[], object]] = {
-            "somia": lambda: plain_call(client),
-            "untraced": lambda: plain_call(untraced),
+            "somia": lambda: client.sessions.create_session(AGENT, input_data="hello"),
+            "untraced": lambda: untraced.sessions.create_session(AGENT, input_data="hello"),
         }
         if exporter is not None:
             calls["bare"] = lambda: call_in_a_bare_span(untraced)
@@ -89,30 +105,6 @@ def _measure(
         return results
 
 
-def plain_call(client: SomiaClient) -> object:
-    return client.sessions.create_session(AGENT, input_data="hello")
-
-
-def call_in_a_bare_span(client: SomiaClient) -> object:
-    """The least any tracing of a call costs: one SDK span with the same attributes."""
-    span = trace.get_tracer("bench").start_span(
-        "invoke_agent", kind=trace.SpanKind.CLIENT, attributes=_START_ATTRIBUTES
-    )
-    answer = client.sessions.create_session(AGENT, input_data="hello")
-    span.set_attributes({"http.response.status_code": 200, "gen_ai.conversation.id": "s-1"})
-    span.end()
-    return answer
-
-
-_START_ATTRIBUTES: dict[str, str | int] = {
-    "gen_ai.operation.name": "invoke_agent",
-    "gen_ai.provider.name": "somia",
-    "gen_ai.agent.id": "1",
-    "server.address": "127.0.0.1",
-    "server.port": 8000,
-}
-
-
 def hook_seconds(calls: int = 100_000) -> float:
     """CPU seconds per call of the tracing hook alone, as the client calls it."""
     with SomiaClient(base_url="http://127.0.0.1:9", api_key=API_KEY) as client:
@@ -127,7 +119,7 @@ def hook_seconds(calls: int = 100_000) -> float:
 def rows_tracing(plan: Plan, server: str) -> list[Row]:
     if not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
         raise RuntimeError("a tracer provider is set: row 8a would not measure tracing off")
-    off = _measure(plan, server)
+    off = _tracing_rounds(plan, server)
     hook = hook_seconds()
     del sys.modules["opentelemetry.trace"]  # as in a process that never imported it
     try:
@@ -135,25 +127,28 @@ def rows_tracing(plan: Plan, server: str) -> list[Row]:
     finally:
         sys.modules["opentelemetry.trace"] = trace
     with in_memory_tracing() as exporter:
-        on = _measure(plan, server, exporter)
+        on = _tracing_rounds(plan, server, exporter)
         exporter.clear()
-        traced = _count_spans(plan, server, exporter)
+        with SomiaClient(base_url=f"{server}/json", api_key=API_KEY) as client:
+            for _ in range(plan.json_calls):
+                client.sessions.create_session(AGENT, input_data="hello")
+        traced = len(exporter.get_finished_spans())
     if traced != plan.json_calls:
         raise RuntimeError(f"{traced} spans for {plan.json_calls} calls: tracing is not on")
 
-    def per_call(blocks: list[float]) -> float:
-        return median(blocks) / plan.json_calls
+    def per_call(blocks: list[float]) -> str:
+        return micros(median(blocks) / plan.json_calls)
 
     def added(blocks: list[float]) -> str:  # over the untraced call of the same rounds
-        return micros(per_call([a - b for a, b in zip(blocks, on["untraced"], strict=True)]))
+        return per_call([a - b for a, b in zip(blocks, on["untraced"], strict=True)])
 
     return [
         Row(
             "8a",
             "JSON call, sync, tracing off (opentelemetry-api imported, no provider): client "
             "CPU per call (SomiaClient vs the same call without the tracing hook)",
-            micros(per_call(off["somia"])),
-            micros(per_call(off["untraced"])),
+            per_call(off["somia"]),
+            per_call(off["untraced"]),
             ratios(off["somia"], off["untraced"]),
             "≤ 1.02; hook < 1 µs",
             lambda ratio: ratio <= 1.02 and hook < 1e-6,
@@ -164,22 +159,14 @@ def rows_tracing(plan: Plan, server: str) -> list[Row]:
             "8b",
             "JSON call, sync, traced by the OpenTelemetry SDK (in-memory exporter): client "
             "CPU per call (SomiaClient vs the untraced call inside one bare SDK span)",
-            micros(per_call(on["somia"])),
-            micros(per_call(on["bare"])),
+            per_call(on["somia"]),
+            per_call(on["bare"]),
             ratios(on["somia"], on["bare"]),
             "≤ 1.10",
             lambda ratio: ratio <= 1.10,
-            f"tracing adds {added(on['somia'])} to an untraced call "
-            f"({micros(per_call(on['untraced']))}, same rounds); the bare span alone adds "
-            f"{added(on['bare'])}. Target: the span the SDK "
-            "must create is the floor; the trace context sent with the request and the span "
-            "being current may add at most 10% to a traced call",
+            f"tracing adds {added(on['somia'])} to an untraced call ({per_call(on['untraced'])},"
+            f" same rounds); the bare span alone adds {added(on['bare'])}. Target: the span "
+            "the SDK must create is the floor; the trace context sent with the request and "
+            "the span being current may add at most 10% to a traced call",
         ),
     ]
-
-
-def _count_spans(plan: Plan, server: str, exporter: InMemorySpanExporter) -> int:
-    with SomiaClient(base_url=f"{server}/json", api_key=API_KEY) as client:
-        for _ in range(plan.json_calls):
-            client.sessions.create_session(AGENT, input_data="hello")
-    return len(exporter.get_finished_spans())

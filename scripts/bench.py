@@ -2,13 +2,12 @@
 
 Every row is a ratio against a baseline measured alternately in the same process and run
 (ours first in even rounds, the baseline first in odd ones): the median of the rounds, with
-their min and max. Client CPU is `time.process_time()`; the loopback servers run in their
-own processes (scripts/_bench_server.py, and `python -m somia.testing` for row 7), so their
-CPU is never the client's.
+their min and max, and a target for that median. Client CPU is `time.process_time()`; the
+loopback servers run in their own processes (scripts/_bench_server.py, and
+`python -m somia.testing` for row 7), so their CPU is never the client's.
 
-This file holds the CLI, the sizes of each mode, the orchestration and the table; the
-measuring helpers and server processes are in scripts/_bench_measure.py, the rows in
-scripts/_bench_rows.py (1, 2, 6), scripts/_bench_stream_rows.py (3, 4, 5, 7) and
+This file holds the CLI, the sizes of each mode and the table; the measuring helpers are in
+scripts/_bench_measure.py, the rows in scripts/_bench_rows.py (1 to 7) and
 scripts/_bench_trace_rows.py (8: OpenTelemetry tracing off and on).
 
     python scripts/bench.py                  # the full run (a few minutes on 2 cores)
@@ -34,8 +33,15 @@ from pathlib import Path
 
 # scripts/, on sys.path when this file runs as a script
 from _bench_measure import MB, ROOT, Plan, Row, bench_server, spread
-from _bench_rows import row_decoder, row_import, row_json_async, row_json_sync
-from _bench_stream_rows import row_concurrent, row_latency, row_memory, row_stream_cpu
+from _bench_rows import (
+    row_concurrent,
+    row_decoder,
+    row_import,
+    row_latency,
+    row_memory,
+    row_stream_cpu,
+    rows_json,
+)
 from _bench_trace_rows import rows_tracing
 
 BATCHED_EVENTS = 256  # events per HTTP chunk in row 3b
@@ -47,7 +53,6 @@ FULL = Plan(
     decoder_rounds=9,
     stream_events=5000,
     stream_size=40,
-    streams=1,
     latency_events=400,
     latency_rounds=5,
     pace_us=1000,
@@ -67,7 +72,6 @@ SMOKE = Plan(
     decoder_rounds=1,
     stream_events=200,
     stream_size=40,
-    streams=1,
     latency_events=20,
     latency_rounds=1,
     pace_us=1000,
@@ -85,7 +89,7 @@ SMOKE = Plan(
 def failed_row(key: str, exc: Exception) -> Row:
     """The line of a row whose measurement raised: the table still shows every row."""
     what = f"{type(exc).__name__}: {exc}".replace("|", "/").replace("\n", " ")[:300]
-    return Row(key, f"failed: {what}", "-", "-", [math.nan], "-", None, failed=True)
+    return Row(key, f"failed: {what}", "-", "-", [math.nan], "-", lambda ratio: False, failed=True)
 
 
 # --- the table ------------------------------------------------------------------------------
@@ -138,7 +142,7 @@ def run_rows(plan: Plan, only: set[str]) -> list[Row]:
         rows.extend(made)
 
     with bench_server() as server:
-        timed("1", lambda: [row_json_sync(plan, server), row_json_async(plan, server)])
+        timed("1", lambda: rows_json(plan, server))
         timed("2", lambda: [row_decoder(plan)])
         timed(
             "3",
