@@ -262,7 +262,8 @@ def _imported_modules(tree: ast.AST, package: str) -> set[str]:
         elif (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute | ast.Name)
-            and getattr(node.func, "attr", getattr(node.func, "id", "")) == "import_module"
+            and getattr(node.func, "attr", getattr(node.func, "id", ""))
+            in ("import_module", "__import__")
             and node.args
             and isinstance(node.args[0], ast.Constant)
         ):
@@ -273,14 +274,17 @@ def _imported_modules(tree: ast.AST, package: str) -> set[str]:
 def test_only_the_bridge_imports_the_generated_package() -> None:
     root = Path(somia.__file__).parent
     offenders = []
+    scanned = set()
     for path in sorted(root.rglob("*.py")):
         module = ".".join(path.relative_to(root.parent).with_suffix("").parts)
+        scanned.add(module)
         package = module if path.name == "__init__.py" else module.rpartition(".")[0]
         imported = _imported_modules(ast.parse(path.read_text()), package)
         if module != "somia._bridge" and any(
             name == "somia_api" or name.startswith("somia_api.") for name in imported
         ):
             offenders.append(module)
+    assert {"somia._bridge", "somia.testing._schema", "somia.testing._app"} <= scanned
     assert offenders == []
 
 
@@ -292,7 +296,11 @@ if TYPE_CHECKING:
 def f():
     import somia_api.api
     importlib.import_module("somia_api.facts")
+    __import__("somia_api.types")
 """
-    assert {"somia_api.models", "somia_api.api", "somia_api.facts"} <= _imported_modules(
-        ast.parse(code), "somia"
-    )
+    assert {
+        "somia_api.models",
+        "somia_api.api",
+        "somia_api.facts",
+        "somia_api.types",
+    } <= _imported_modules(ast.parse(code), "somia")
