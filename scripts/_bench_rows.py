@@ -277,15 +277,15 @@ def row_latency(plan: Plan, server: str) -> Row:
     mine: list[int] = []
     theirs: list[int] = []
 
-    def p50(sample: list[int], into: list[int]) -> float:
+    def kept_p50(sample: list[int], into: list[int]) -> float:
         into.extend(sample)
         return percentile(sample, 0.5)
 
     with SomiaClient(base_url=base_url, api_key=API_KEY) as client, httpx.Client() as http:
         a, b = alternate(
             plan.latency_rounds,
-            lambda: p50(latencies_ours(client), mine),
-            lambda: p50(latencies_baseline(http, base_url + PATH), theirs),
+            lambda: kept_p50(latencies_ours(client), mine),
+            lambda: kept_p50(latencies_baseline(http, base_url + PATH), theirs),
         )
 
     def cell(values: list[int]) -> str:

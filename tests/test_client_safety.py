@@ -290,7 +290,7 @@ def test_an_async_client_works_in_a_forked_child_on_its_own_connection(
     client = AsyncSomiaClient(**_options(server.base_url))
     asyncio.run(client.sessions.create_session(1, input_data="parent"))
 
-    def child() -> None:
+    def child(client: AsyncSomiaClient = client) -> None:
         async def run() -> None:
             async with client:
                 await client.sessions.create_session(1, input_data="child")
@@ -301,7 +301,7 @@ def test_an_async_client_works_in_a_forked_child_on_its_own_connection(
     parent, in_child = server.received
     assert in_child.json()["input_data"] == "child"
     assert in_child.peer != parent.peer
-    del client  # the parent's connection, of the parent's ended event loop
+    del client, child  # the parent's connection, of the parent's ended event loop
     gc.collect()
 
 
