@@ -688,6 +688,7 @@ def repo(tmp_path: Path) -> Path:
     return tmp_path
 
 
+@pytest.mark.slow
 def test_base_ref_compares_the_committed_document_with_the_working_tree(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -712,6 +713,7 @@ def _make(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_make_api_diff_passes_fails_and_reports_the_scripts_status(repo: Path) -> None:
     if shutil.which("make") is None:
         pytest.skip("make is not installed")
@@ -763,6 +765,7 @@ def test_the_draft_names_parameters_by_keyword_and_headers_by_name() -> None:
     ]
 
 
+@pytest.mark.slow
 def test_make_generate_prints_the_report_before_regenerating(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -6,6 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # drives subprocesses
+
 ROOT = Path(__file__).resolve().parent.parent
 ROWS = ("1a", "1b", "2", "3a", "3b", "4", "5", "6", "7", "8a", "8b")
 

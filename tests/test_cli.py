@@ -21,9 +21,11 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
-from scripted_server import Stall, scripted_server
 
 from somia.testing import FakeServer, FakeSomia, Turn, echo_agent
+from tests.harness import ScriptedServer, Stall
+
+pytestmark = pytest.mark.slow  # drives subprocesses
 
 TIMEOUT = 20.0  # seconds; a bound on every wait, far above what any step needs
 KEY = "sk-cli-test-secret"
@@ -783,12 +785,11 @@ def test_chat_reads_turns_from_a_pipe_and_goes_on_after_a_failed_turn(
 # timeouts
 
 
-def test_timeout_bounds_each_read_and_total_timeout_the_whole_turn() -> None:
-    with scripted_server() as server:
-        server.script(Stall(10.0), Stall(10.0))
-        env = _env(server.base_url)
-        per_read = somia("run", "1", "hi", "--no-stream", "--timeout", "0.3", env=env)
-        whole = somia("--total-timeout", "0.3", "run", "1", "hi", env=env)
+def test_timeout_bounds_each_read_and_total_timeout_the_whole_turn(server: ScriptedServer) -> None:
+    server.script(Stall(10.0), Stall(10.0))
+    env = _env(server.base_url)
+    per_read = somia("run", "1", "hi", "--no-stream", "--timeout", "0.3", env=env)
+    whole = somia("--total-timeout", "0.3", "run", "1", "hi", env=env)
     assert per_read.returncode == 3
     assert error_line(per_read).endswith("read timeout (base URL " + server.base_url + ")")
     assert whole.returncode == 3

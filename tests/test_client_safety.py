@@ -18,20 +18,12 @@ from typing import Any
 
 import httpx
 import pytest
-from scripted_server import Events, Reply, ScriptedServer, chunk, scripted_server, sse
 
 import somia
 from somia import AsyncSomiaClient, SomiaClient
+from tests.harness import KEY, Events, Reply, ScriptedServer, Sdk, chunk, scripted_server, sse
 
-KEY = "sk-test-SAFETY-5c1e"
 OK = Reply(200, {"session_id": "s-1", "message": "hi", "history": [], "pending": False})
-Call = Callable[..., Any]
-
-
-@pytest.fixture
-def server() -> Any:
-    with scripted_server() as srv:
-        yield srv
 
 
 def _options(base_url: str, **overrides: Any) -> dict[str, Any]:
@@ -44,65 +36,22 @@ def _options(base_url: str, **overrides: Any) -> dict[str, Any]:
     }
 
 
-def _sync_call(base_url: str, /, *, client: dict[str, Any] | None = None, **kwargs: Any) -> Any:
-    options = _options(base_url, **(client or {}))
-    try:
-        with SomiaClient(**options) as somia_client:
-            return somia_client.sessions.create_session(1, **kwargs)
-    finally:
-        if "http_client" in options:
-            options["http_client"].close()
-
-
-def _async_call(base_url: str, /, *, client: dict[str, Any] | None = None, **kwargs: Any) -> Any:
-    async def run() -> Any:
-        options = dict(client or {})
-        if "http_client" in options:  # an async twin of the sync one the test gave
-            sync_http = options.pop("http_client")
-            options["http_client"] = httpx.AsyncClient(
-                follow_redirects=sync_http.follow_redirects,
-                event_hooks={
-                    "response": [_async_hook(h) for h in sync_http.event_hooks["response"]]
-                },
-            )
-        try:
-            async with AsyncSomiaClient(**_options(base_url, **options)) as somia_client:
-                return await somia_client.sessions.create_session(1, **kwargs)
-        finally:
-            if "http_client" in options:
-                await options["http_client"].aclose()
-
-    return asyncio.run(run())
-
-
-def _async_hook(hook: Callable[[httpx.Response], Any]) -> Callable[[httpx.Response], Any]:
-    async def run(response: httpx.Response) -> None:
-        if getattr(hook, "reads_body", False):
-            await response.aread()
-        hook(response)
-
-    return run
-
-
-@pytest.fixture(params=["sync", "async"])
-def call(request: pytest.FixtureRequest) -> Call:
-    return _sync_call if request.param == "sync" else _async_call
-
-
 # -- redirects ------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
 def test_a_redirect_to_another_origin_is_never_followed_even_by_a_following_http_client(
-    server: ScriptedServer, call: Call, status: int
+    server: ScriptedServer, sdk: Sdk, status: int
 ) -> None:
     with scripted_server() as elsewhere:
         target = f"{elsewhere.base_url}/collect?from=somia"
         server.script(Reply(status, b"", {"Location": target}), OK)
         following = httpx.Client(follow_redirects=True)
         with pytest.raises(somia.RedirectError) as caught:
-            call(
+            sdk.call(
                 server.base_url,
+                "create_session",
+                1,
                 client={"http_client": following, "api_key_header": "apikey"},
                 input_data="a paid turn's input",
             )
@@ -120,7 +69,7 @@ def test_a_redirect_to_another_origin_is_never_followed_even_by_a_following_http
 def test_a_relative_redirect_names_the_apis_own_origin(server: ScriptedServer) -> None:
     server.script(Reply(307, b"", {"Location": "/elsewhere"}))
     with pytest.raises(somia.RedirectError, match=f"a redirect to {server.base_url},"):
-        _sync_call(server.base_url)
+        Sdk("sync").call(server.base_url, "create_session", 1)
 
 
 # -- closed clients -------------------------------------------------------------------------
@@ -198,32 +147,32 @@ def _read_then_raise(response: httpx.Response) -> None:
 _read_then_raise.reads_body = True  # type: ignore[attr-defined]
 
 
-def test_a_hook_raising_for_a_404_still_gives_not_found(server: ScriptedServer, call: Call) -> None:
+def test_a_hook_raising_for_a_404_still_gives_not_found(server: ScriptedServer, sdk: Sdk) -> None:
     server.script(Reply(404, {"detail": "no such agent"}))
     http = httpx.Client(event_hooks={"response": [_raise_for_status]})
     with pytest.raises(somia.NotFoundError) as caught:
-        call(server.base_url, client={"http_client": http})
+        sdk.call(server.base_url, "create_session", 1, client={"http_client": http})
     assert caught.value.status_code == 404
     assert len(server.received) == 1
 
 
 def test_a_hook_raising_for_a_503_is_retried_by_the_documented_rules(
-    server: ScriptedServer, call: Call
+    server: ScriptedServer, sdk: Sdk
 ) -> None:
     server.script(Reply(503, {"detail": "busy"}), Reply(503, b""), OK)
     http = httpx.Client(event_hooks={"response": [_raise_for_status]})
-    answer = call(server.base_url, client={"http_client": http})
+    answer = sdk.call(server.base_url, "create_session", 1, client={"http_client": http})
     assert answer.session_id == "s-1"
     assert [r.headers.get("x-somia-retry-attempt") for r in server.received] == [None, "1", "2"]
 
 
 def test_a_hook_that_read_the_error_body_keeps_its_details(
-    server: ScriptedServer, call: Call
+    server: ScriptedServer, sdk: Sdk
 ) -> None:
     server.script(Reply(422, {"detail": "input_data is required"}))
     http = httpx.Client(event_hooks={"response": [_read_then_raise]})
     with pytest.raises(somia.UnprocessableEntityError, match="input_data is required"):
-        call(server.base_url, client={"http_client": http})
+        sdk.call(server.base_url, "create_session", 1, client={"http_client": http})
 
 
 # -- bad input ------------------------------------------------------------------------------
@@ -238,11 +187,11 @@ def _nested(depth: int) -> Any:
 
 @pytest.mark.parametrize("name", ["input_data", "metadata"])
 def test_a_value_nested_5000_deep_is_a_type_error_naming_it_before_sending(
-    server: ScriptedServer, call: Call, name: str
+    server: ScriptedServer, sdk: Sdk, name: str
 ) -> None:
     value = _nested(5000) if name == "input_data" else {"deep": _nested(5000)}
     with pytest.raises(TypeError, match=f"{name} is not JSON-serialisable"):
-        call(server.base_url, **{name: value})
+        sdk.call(server.base_url, "create_session", 1, **{name: value})
     assert server.received == []
 
 
@@ -264,6 +213,7 @@ def _in_child(work: Callable[[], object]) -> int:
     return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
 @pytest.mark.parametrize("use", ["client", "copy"])
 def test_after_fork_the_child_opens_its_own_connection_and_leaves_the_parents_open(
@@ -281,6 +231,7 @@ def test_after_fork_the_child_opens_its_own_connection_and_leaves_the_parents_op
     assert after.peer == before.peer  # which is still open and still the parent's
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
 @pytest.mark.filterwarnings(_ENDED_LOOPS_CONNECTION)
 def test_an_async_client_works_in_a_forked_child_on_its_own_connection(

@@ -425,6 +425,7 @@ def _job(agent_id: int) -> int:
     return agent_id * 2
 
 
+@pytest.mark.slow
 def test_an_error_raised_in_a_process_pool_job_reaches_the_caller_and_spares_the_others() -> None:
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork")) as pool:
         futures = [pool.submit(_job, agent_id) for agent_id in (1, 404, 3)]

@@ -9,6 +9,8 @@ from types import ModuleType
 
 import pytest
 
+pytestmark = pytest.mark.slow  # runs openapi-python-client
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

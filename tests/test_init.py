@@ -94,6 +94,7 @@ def test_the_error_classes_of_0_1_0a1_keep_their_tree() -> None:
     assert issubclass(somia.SomiaError, Exception)
 
 
+@pytest.mark.slow
 def test_importing_somia_does_not_import_the_test_server_or_pydantic() -> None:
     code = (
         "import sys, somia\n"
@@ -106,6 +107,7 @@ def test_importing_somia_does_not_import_the_test_server_or_pydantic() -> None:
     assert out.strip() == ""
 
 
+@pytest.mark.slow
 def test_import_somia_loads_only_the_facts_of_the_generated_client() -> None:
     code = (
         "import sys, httpx; before = set(sys.modules); import somia; "

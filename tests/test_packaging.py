@@ -9,6 +9,10 @@ import venv
 import zipfile
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # drives subprocesses
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -170,6 +170,7 @@ def test_python_block_runs(
     exec(compile(source, str(ROOT / "README.md"), "exec"), {"__name__": "readme_example"})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("line", "code"), _runnable("pytest"))
 def test_pytest_example_passes(line: int, code: str, tmp_path: Path) -> None:
     (tmp_path / "test_readme_example.py").write_text(code, encoding="utf-8")
@@ -186,6 +187,7 @@ def test_pytest_example_passes(line: int, code: str, tmp_path: Path) -> None:
     assert "failed" not in result.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("line", "code"), _runnable("shell"))
 def test_shell_block_runs(
     line: int, code: str, server: FakeServer, session_id: str, tmp_path: Path

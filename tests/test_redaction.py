@@ -1,66 +1,48 @@
 """The API key never reaches an exception or a log line, wherever a server echoes it: reason
 phrase, headers, error bodies, stream error events, malformed events and the body an
-InvalidResponseError keeps. Over real loopback HTTP, for both clients."""
+InvalidResponseError keeps; nor the debug logs of somia, httpx and httpcore. Over real loopback
+HTTP (or MockTransport where the answer is all that matters), for both clients."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
-from scripted_server import Events, Raw, Reply, ScriptedServer, chunk, scripted_server, sse
 
 import somia
 from somia import AsyncSomiaClient, SomiaClient
+from tests.harness import (
+    SESSION,
+    Events,
+    Raw,
+    Reply,
+    ScriptedServer,
+    Sdk,
+    chunk,
+    free_port,
+    sse,
+)
 
 KEY = "sk-live-ECHOED-4d2f9a"
 END = b"data: true\n\n"
 
-Read = Callable[..., Any]
 
-
-@pytest.fixture
-def server() -> Iterator[ScriptedServer]:
-    with scripted_server() as srv:
-        yield srv
-
-
-def _options(server: ScriptedServer) -> dict[str, Any]:
-    return {"base_url": server.base_url, "api_key": KEY, "retries": 0, "timeout": 30.0}
-
-
-def _sync(server: ScriptedServer, how: str) -> Any:
+def read(sdk: Sdk, server: ScriptedServer, how: str) -> Any:
     """One call read `how`: "whole" (no stream), "final", "loop" or "deltas"."""
-    with SomiaClient(**_options(server)) as client:
+    with sdk.connect(server.base_url, api_key=KEY, retries=0, timeout=30.0) as driver:
         if how == "whole":
-            return client.sessions.create_session(1, input_data="hi")
-        stream = client.sessions.create_session(1, input_data="hi", stream=True)
+            return driver.call("create_session", 1, input_data="hi")
         if how == "final":
-            return stream.final_response()
+            return driver.final("create_session", 1, input_data="hi")
         if how == "loop":
-            return list(stream)
-        return list(stream.text_deltas())
-
-
-def _async(server: ScriptedServer, how: str) -> Any:
-    async def run() -> Any:
-        async with AsyncSomiaClient(**_options(server)) as client:
-            if how == "whole":
-                return await client.sessions.create_session(1, input_data="hi")
-            stream = await client.sessions.create_session(1, input_data="hi", stream=True)
-            if how == "final":
-                return await stream.final_response()
-            if how == "loop":
-                return [event async for event in stream]
-            return [delta async for delta in stream.text_deltas()]
-
-    return asyncio.run(run())
-
-
-RUNS = [pytest.param(_sync, id="sync"), pytest.param(_async, id="async")]
+            return driver.events("create_session", 1, input_data="hi")
+        return driver.deltas("create_session", 1, input_data="hi")
 
 
 def _texts(exc: BaseException) -> str:
@@ -73,10 +55,9 @@ def _texts(exc: BaseException) -> str:
     return "\n".join(parts)
 
 
-@pytest.mark.parametrize("run", RUNS)
 @pytest.mark.parametrize("how", ["whole", "final"])
 def test_the_key_is_redacted_from_an_echoing_reason_phrase_and_headers(
-    server: ScriptedServer, run: Read, how: str
+    server: ScriptedServer, sdk: Sdk, how: str
 ) -> None:
     server.script(
         Reply(
@@ -87,13 +68,12 @@ def test_the_key_is_redacted_from_an_echoing_reason_phrase_and_headers(
         )
     )
     with pytest.raises(somia.AuthError) as caught:
-        run(server, how)
+        read(sdk, server, how)
     assert "Bad key <redacted>" in str(caught.value)
     assert KEY not in _texts(caught.value)
     assert caught.value.request_id == "req-<redacted>"
 
 
-@pytest.mark.parametrize("run", RUNS)
 @pytest.mark.parametrize(
     "event",
     [
@@ -104,35 +84,32 @@ def test_the_key_is_redacted_from_an_echoing_reason_phrase_and_headers(
 )
 @pytest.mark.parametrize("how", ["final", "deltas"])
 def test_the_key_is_redacted_from_a_stream_error_event(
-    server: ScriptedServer, run: Read, event: bytes, how: str
+    server: ScriptedServer, sdk: Sdk, event: bytes, how: str
 ) -> None:
     server.script(Events([chunk("a"), event, END]))
     with pytest.raises(somia.AgentStreamError) as caught:
-        run(server, how)
+        read(sdk, server, how)
     assert "<redacted>" in repr(caught.value.data)
     assert KEY not in _texts(caught.value)
 
 
-@pytest.mark.parametrize("run", RUNS)
-def test_a_loop_sees_the_error_event_redacted_too(server: ScriptedServer, run: Read) -> None:
+def test_a_loop_sees_the_error_event_redacted_too(server: ScriptedServer, sdk: Sdk) -> None:
     server.script(Events([chunk("a"), sse({"error": f"bad key {KEY}"}), END]))
-    events = run(server, "loop")
+    events = read(sdk, server, "loop")
     assert [event.event_type for event in events] == ["chunk", "error", "end"]
     assert events[1].data == {"error": "bad key <redacted>"}
 
 
-@pytest.mark.parametrize("run", RUNS)
 @pytest.mark.parametrize("offset", [0, 70, 489])  # across the 80 and 500 character cuts
 def test_the_key_is_redacted_from_a_malformed_event_before_it_is_shortened(
-    server: ScriptedServer, run: Read, offset: int
+    server: ScriptedServer, sdk: Sdk, offset: int
 ) -> None:
     server.script(Events([chunk("a"), b"data: {" + b"x" * offset + KEY.encode() + b"\n\n"]))
     with pytest.raises(somia.StreamParseError) as caught:
-        run(server, "loop")
+        read(sdk, server, "loop")
     assert KEY[:8] not in _texts(caught.value)
 
 
-@pytest.mark.parametrize("run", RUNS)
 @pytest.mark.parametrize(
     ("reply", "how"),
     [
@@ -147,23 +124,22 @@ def test_the_key_is_redacted_from_a_malformed_event_before_it_is_shortened(
     ],
 )
 def test_the_key_is_redacted_from_an_invalid_responses_body(
-    server: ScriptedServer, run: Read, reply: Reply | Events, how: str
+    server: ScriptedServer, sdk: Sdk, reply: Reply | Events, how: str
 ) -> None:
     server.script(reply)
     with pytest.raises(somia.InvalidResponseError) as caught:
-        run(server, how)
+        read(sdk, server, how)
     assert "<redacted>" in caught.value.body
     assert KEY not in _texts(caught.value)
 
 
-@pytest.mark.parametrize("run", RUNS)
 def test_the_key_is_redacted_from_the_debug_log_of_an_echoed_request_id(
-    server: ScriptedServer, run: Read, caplog: pytest.LogCaptureFixture
+    server: ScriptedServer, sdk: Sdk, caplog: pytest.LogCaptureFixture
 ) -> None:
     answer = {"session_id": "s", "message": "hi"}
     server.script(Reply(200, answer, headers={"X-Request-Id": KEY}))
     with caplog.at_level(logging.DEBUG, logger="somia"):
-        run(server, "whole")
+        read(sdk, server, "whole")
     logged = "\n".join(record.getMessage() for record in caplog.records)
     assert "<redacted>" in logged
     assert KEY not in logged
@@ -174,7 +150,6 @@ _SSE_HEAD = (
 )
 
 
-@pytest.mark.parametrize("run", RUNS)
 @pytest.mark.parametrize(
     ("answer", "how", "error"),
     [
@@ -199,11 +174,149 @@ _SSE_HEAD = (
     ],
 )
 def test_the_key_is_redacted_from_a_protocol_error_and_the_errors_chained_to_it(
-    server: ScriptedServer, run: Read, answer: bytes, how: str, error: type[Exception]
+    server: ScriptedServer, sdk: Sdk, answer: bytes, how: str, error: type[Exception]
 ) -> None:
     server.script(Raw(answer))
     with pytest.raises(error) as caught:
-        run(server, how)
+        read(sdk, server, how)
     printed = "".join(traceback.format_exception(caught.value))
     assert "<redacted>" in printed
     assert KEY not in printed
+
+
+# -- every error and log line of ordinary calls ---------------------------------------------
+
+
+def _raising(exc: Exception) -> Callable[[httpx.Request], httpx.Response]:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise exc
+
+    return handler
+
+
+def _answer(response: httpx.Response) -> Callable[[httpx.Request], httpx.Response]:
+    return lambda request: response
+
+
+ERROR_STATUSES = [
+    302,
+    307,
+    400,
+    401,
+    403,
+    404,
+    408,
+    409,
+    418,
+    422,
+    429,
+    500,
+    502,
+    503,
+    504,
+    520,
+    599,
+]
+
+
+def test_the_key_never_appears_in_an_error_message(sdk: Sdk) -> None:
+    raised: list[BaseException] = []
+    handlers = [
+        _answer(httpx.Response(status, json={"detail": "nope"})) for status in ERROR_STATUSES
+    ]
+    handlers += [
+        _answer(httpx.Response(200, text="not json")),
+        _raising(httpx.ConnectError("refused")),
+        _raising(httpx.ReadTimeout("slow")),
+    ]
+    for handler in handlers:
+        with pytest.raises(somia.SomiaError) as info:
+            sdk.call(handler, "run", 1, client={"api_key": KEY, "retries": 0})
+        raised.append(info.value)
+    bad_calls: list[tuple[dict[str, Any], type[Exception]]] = [
+        ({"session_id": "   "}, ValueError),
+        ({"bogus": 1}, TypeError),
+    ]
+    for call, error in bad_calls:
+        with pytest.raises(error) as bad:
+            sdk.call(_answer(httpx.Response(200)), "run", 1, client={"api_key": KEY}, **call)
+        raised.append(bad.value)
+    for exc in raised:
+        assert KEY not in str(exc)
+        assert KEY not in repr(exc)
+
+
+@pytest.mark.parametrize("prefix", ["invalid API key ", "x" * 176 + " key received: "])
+def test_the_key_is_redacted_from_an_error_body_that_echoes_it(sdk: Sdk, prefix: str) -> None:
+    # The second one echoes it far into a long body: it is redacted whole, not cut in two.
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(401, json={"detail": prefix + repr(request.headers["x-api-key"])})
+
+    with pytest.raises(somia.AuthError) as info:
+        sdk.call(handler, "run", 1, client={"api_key": KEY, "retries": 0})
+    assert prefix.strip()[-12:] in str(info.value)
+    assert KEY[:6] not in str(info.value)
+    assert KEY not in str(info.value.response_body)
+
+
+def test_the_key_never_appears_in_debug_logs_of_somia_httpx_or_httpcore(
+    server: ScriptedServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    server.script(
+        Reply(429, {"detail": "no"}, {"Retry-After": "0"}),
+        Reply(200, SESSION),
+        Reply(401, {"detail": "no"}),
+        Reply(200, SESSION),
+    )
+    with SomiaClient(base_url=server.base_url, api_key=KEY, retries=1) as client:
+        client.sessions.create_session(1, input_data="Hello")
+        with pytest.raises(somia.AuthError):
+            client.sessions.create_session(1, input_data="again")
+    unreachable = SomiaClient(base_url=f"http://127.0.0.1:{free_port()}", api_key=KEY, retries=0)
+    with unreachable, pytest.raises(somia.TransportError):
+        unreachable.sessions.create_session(1)
+
+    async def async_calls() -> None:
+        async with AsyncSomiaClient(base_url=server.base_url, api_key=KEY) as client:
+            await client.sessions.create_session(1, input_data="async")
+
+    asyncio.run(async_calls())
+
+    loggers = {record.name.split(".")[0] for record in caplog.records}
+    assert {"somia", "httpx", "httpcore"} <= loggers
+    assert any("429" in r.getMessage() for r in caplog.records if r.name == "somia")
+    for record in caplog.records:
+        assert KEY not in record.getMessage(), record.name
+    assert KEY not in caplog.text
+    # The server did receive the key, once per request.
+    assert len(server.received) == 4
+    for request in server.received:
+        assert request.values("x-api-key") == [KEY]
+
+
+@pytest.fixture
+def listening_port() -> Iterator[int]:
+    """A loopback port that accepts connections and never answers."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(8)
+    try:
+        yield int(sock.getsockname()[1])
+    finally:
+        sock.close()
+
+
+@pytest.mark.parametrize("key", ["SECRETKEY-1 ", " SECRETKEY-1"])
+def test_a_key_the_http_layer_refuses_is_never_quoted_in_the_error(
+    key: str, listening_port: int
+) -> None:
+    # h11 refuses a header value with surrounding whitespace and quotes it in its error.
+    with (
+        pytest.raises((ValueError, somia.SomiaError)) as info,
+        SomiaClient(
+            base_url=f"http://127.0.0.1:{listening_port}", api_key=key, retries=0, timeout=2
+        ) as client,
+    ):
+        client.sessions.create_session(1, input_data="x")
+    assert "SECRETKEY" not in str(info.value)

@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import httpx
 import pytest
-from scripted_server import HOLD, Events, Hold, ScriptedServer, chunk, scripted_server
 
 import somia
 from somia import AsyncSomiaClient, AsyncStream, SomiaClient, Stream, StreamEvent
+from tests.harness import HOLD, Events, Hold, ScriptedServer, chunk
 
 T = TypeVar("T")
 END = b"data: true\n\n"
@@ -25,12 +25,6 @@ PROMPT = 20.0  # generous for a busy machine, and far shorter than READ_TIMEOUT
 
 SyncRead = Callable[[Stream[StreamEvent]], Any]
 AsyncRead = Callable[[AsyncStream[StreamEvent]], Any]
-
-
-@pytest.fixture
-def server() -> Iterator[ScriptedServer]:
-    with scripted_server() as srv:
-        yield srv
 
 
 def _options(server: ScriptedServer, **overrides: Any) -> dict[str, Any]:

@@ -5,32 +5,18 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from scripted_server import (
-    Events,
-    Reply,
-    ScriptedServer,
-    chunk,
-    scripted_server,
-    sse,
-)
 
 import somia
 from somia import AsyncSomiaClient, SomiaClient, StreamEvent
 from somia._sse import ServerSentEvent
 from somia._streaming import classify
+from tests.harness import Events, Reply, ScriptedServer, Sdk, chunk, sse
 
 END = b"data: true\n\n"
-
-
-@pytest.fixture
-def server() -> Iterator[ScriptedServer]:
-    with scripted_server() as srv:
-        yield srv
 
 
 def _client(server: ScriptedServer, **options: Any) -> SomiaClient:
@@ -75,16 +61,6 @@ def test_data_that_is_not_json_raises_stream_parse_error_with_the_payload() -> N
     assert len(caught.value.payload) <= 500
 
 
-def test_a_stream_yields_every_event_then_ends(server: ScriptedServer) -> None:
-    server.script(Events([chunk("He"), chunk("Hello", pending=False), END]))
-    with _client(server) as client:
-        events = list(client.sessions.create_session(1, input_data="x", stream=True))
-    assert [e.event_type for e in events] == ["chunk", "chunk", "end"]
-    assert [e.message for e in events[:2]] == ["He", "Hello"]
-    assert server.received[0].json()["stream"] is True
-    assert server.received[0].headers["accept"] == "text/event-stream"
-
-
 def test_the_package_page_streaming_example_runs_unchanged(server: ScriptedServer) -> None:
     server.script(Events([chunk("Str"), sse({"error": "late failure"}), END]))
     seen = []
@@ -115,45 +91,11 @@ def test_an_event_arrives_before_the_server_sends_the_next_one(server: ScriptedS
         assert [e.event_type for e in iterator] == ["chunk", "end"]
 
 
-@pytest.mark.parametrize("finish", ["cut", "close"])
-def test_a_stream_ending_before_its_end_event_raises_after_the_events_it_got(
-    server: ScriptedServer, finish: str
-) -> None:
-    server.script(Events([chunk("Hel"), chunk("Hello wor")], finish=finish))
-    received: list[StreamEvent] = []
-    with _client(server) as client, pytest.raises(somia.StreamInterruptedError) as caught:
-        for event in client.sessions.create_session(1, stream=True):
-            received.append(event)
-    assert [e.message for e in received] == ["Hel", "Hello wor"]
-    assert caught.value.events_received == 2
-    assert caught.value.last_chunk["message"] == "Hello wor"
-    assert isinstance(caught.value, somia.TransportError)
-    assert len(server.received) == 1  # never retried once the stream started
-
-
 def test_an_unterminated_block_at_the_cut_is_not_delivered(server: ScriptedServer) -> None:
     server.script(Events([chunk("a"), b'data: {"session_id": "s", "message": "ab"}\n'], "cut"))
     with _client(server) as client, pytest.raises(somia.StreamInterruptedError) as caught:
         list(client.sessions.create_session(1, stream=True))
     assert caught.value.events_received == 1
-
-
-def test_a_stalled_stream_raises_a_stream_timeout(server: ScriptedServer) -> None:
-    server.script(Events([chunk("a"), 1.5, END]))
-    with _client(server, timeout=0.3) as client:
-        stream = client.sessions.create_session(1, stream=True)
-        with pytest.raises(somia.StreamTimeoutError) as caught:
-            list(stream)
-    assert isinstance(caught.value, somia.RequestTimeoutError)
-    assert caught.value.events_received == 1
-
-
-def test_an_error_status_on_a_streaming_call_raises_the_typed_error(
-    server: ScriptedServer,
-) -> None:
-    server.script(Reply(404, {"detail": "Session not found"}))
-    with _client(server) as client, pytest.raises(somia.NotFoundError, match="Session not"):
-        client.sessions.interact_session(1, "nope", stream=True)
 
 
 def test_a_503_before_the_first_byte_is_retried(server: ScriptedServer) -> None:
@@ -162,14 +104,6 @@ def test_a_503_before_the_first_byte_is_retried(server: ScriptedServer) -> None:
         events = list(client.sessions.create_session(1, stream=True))
     assert len(events) == 2
     assert len(server.received) == 2
-
-
-def test_a_json_answer_to_a_streaming_call_is_an_invalid_response(
-    server: ScriptedServer,
-) -> None:
-    server.script(Reply(200, {"session_id": "s"}))
-    with _client(server) as client, pytest.raises(somia.InvalidResponseError, match="stream"):
-        client.sessions.create_session(1, stream=True)
 
 
 def test_a_malformed_event_raises_stream_parse_error(server: ScriptedServer) -> None:
@@ -246,52 +180,6 @@ def test_a_closed_stream_raises_when_read_rather_than_reading_as_empty(
         stream.close()
         with pytest.raises(somia.StreamClosedError):
             list(stream)
-
-
-def test_async_stream_yields_events_and_final_response(server: ScriptedServer) -> None:
-    server.script(Events([chunk("He"), chunk("Hey"), END]), Events([chunk("Yo"), END]))
-
-    async def run() -> tuple[list[str], str | None]:
-        async with _async_client(server) as client:
-            stream = await client.sessions.create_session(1, stream=True)
-            async with stream:
-                kinds: list[str] = [e.event_type async for e in stream]
-            again = await client.sessions.create_session(1, stream=True)
-            return kinds, (await again.final_response()).message
-
-    assert asyncio.run(run()) == (["chunk", "chunk", "end"], "Yo")
-
-
-@pytest.mark.parametrize("finish", ["cut", "close"])
-def test_async_stream_ending_early_raises_after_its_events(
-    server: ScriptedServer, finish: str
-) -> None:
-    server.script(Events([chunk("a"), chunk("ab")], finish=finish))
-
-    async def run() -> list[str]:
-        got: list[str] = []
-        async with _async_client(server) as client:
-            stream = await client.sessions.create_session(1, stream=True)
-            with pytest.raises(somia.StreamInterruptedError) as caught:
-                async for event in stream:
-                    got.append(event.event_type)
-            assert caught.value.events_received == 2
-        return got
-
-    assert asyncio.run(run()) == ["chunk", "chunk"]
-
-
-def test_async_stalled_stream_raises_a_stream_timeout(server: ScriptedServer) -> None:
-    server.script(Events([chunk("a"), 1.5, END]))
-
-    async def run() -> None:
-        async with _async_client(server, timeout=0.3) as client:
-            stream = await client.sessions.create_session(1, stream=True)
-            with pytest.raises(somia.StreamTimeoutError):
-                async for _ in stream:
-                    pass
-
-    asyncio.run(run())
 
 
 def test_async_abandoned_streams_never_exhaust_a_small_pool(server: ScriptedServer) -> None:
@@ -471,9 +359,61 @@ def test_async_final_response_after_leaving_the_loop_early_says_closed(
     assert "closed" in message
 
 
-def test_a_json_answer_to_a_streaming_call_keeps_the_whole_answer(server: ScriptedServer) -> None:
+# -- both clients ---------------------------------------------------------------------------
+
+
+def test_a_stream_yields_every_event_then_ends(server: ScriptedServer, sdk: Sdk) -> None:
+    server.script(
+        Events([chunk("He"), chunk("Hello", pending=False), END]), Events([chunk("Yo"), END])
+    )
+    with sdk.connect(server.base_url, api_key="k") as driver:
+        events = driver.events("create_session", 1, input_data="x")
+        again = driver.final("create_session", 1)
+    assert [e.event_type for e in events] == ["chunk", "chunk", "end"]
+    assert [e.message for e in events[:2]] == ["He", "Hello"]
+    assert again.message == "Yo"
+    assert server.received[0].json()["stream"] is True
+    assert server.received[0].headers["accept"] == "text/event-stream"
+
+
+@pytest.mark.parametrize("finish", ["cut", "close"])
+def test_a_stream_ending_before_its_end_event_raises_after_the_events_it_got(
+    server: ScriptedServer, sdk: Sdk, finish: str
+) -> None:
+    server.script(Events([chunk("Hel"), chunk("Hello wor")], finish=finish))
+    with sdk.connect(server.base_url, api_key="k") as driver:
+        received, error = driver.events_and_error("create_session", 1)
+    assert [e.message for e in received] == ["Hel", "Hello wor"]
+    assert isinstance(error, somia.StreamInterruptedError)
+    assert error.events_received == 2
+    assert error.last_chunk["message"] == "Hello wor"
+    assert isinstance(error, somia.TransportError)
+    assert len(server.received) == 1  # never retried once the stream started
+
+
+def test_a_stalled_stream_raises_a_stream_timeout(server: ScriptedServer, sdk: Sdk) -> None:
+    server.script(Events([chunk("a"), 1.5, END]))
+    with sdk.connect(server.base_url, api_key="k", timeout=0.3) as driver:
+        received, error = driver.events_and_error("create_session", 1)
+    assert isinstance(error, somia.StreamTimeoutError)
+    assert isinstance(error, somia.RequestTimeoutError)
+    assert error.events_received == 1
+    assert len(received) == 1
+
+
+def test_an_error_status_on_a_streaming_call_raises_the_typed_error(
+    server: ScriptedServer, sdk: Sdk
+) -> None:
+    server.script(Reply(404, {"detail": "Session not found"}))
+    with pytest.raises(somia.NotFoundError, match="Session not"):
+        sdk.call(server.base_url, "interact_session", 1, "nope", stream=True)
+
+
+def test_a_json_answer_to_a_streaming_call_is_an_invalid_response_keeping_it_whole(
+    server: ScriptedServer, sdk: Sdk
+) -> None:
     answer = {"session_id": "s", "message": "x" * 2000}
     server.script(Reply(200, answer))
-    with _client(server) as client, pytest.raises(somia.InvalidResponseError) as caught:
-        client.sessions.create_session(1, stream=True)
+    with pytest.raises(somia.InvalidResponseError, match="stream") as caught:
+        sdk.call(server.base_url, "create_session", 1, stream=True)
     assert json.loads(caught.value.body) == answer

@@ -8,49 +8,21 @@ timeout it would otherwise have sat through.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from scripted_server import Events, Reply, ScriptedServer, Stall, chunk, scripted_server, sse
 
 import somia
-from somia import AsyncSomiaClient, SomiaClient
+from somia import SomiaClient
+from tests.harness import Events, Reply, ScriptedServer, Sdk, Stall, chunk, sse
 
 OK = Reply(200, {"session_id": "s-1", "message": "hi", "history": [], "pending": False})
-Call = Callable[..., Any]
-
-
-@pytest.fixture
-def server() -> Any:
-    with scripted_server() as srv:
-        yield srv
 
 
 def _options(base_url: str, **overrides: Any) -> dict[str, Any]:
     return {"base_url": base_url, "api_key": "sk-k", "timeout": 10.0, **overrides}
-
-
-def _sync_call(base_url: str, /, *, client: dict[str, Any], **kwargs: Any) -> Any:
-    with SomiaClient(**_options(base_url, **client)) as somia_client:
-        answer = somia_client.sessions.create_session(1, **kwargs)
-        return list(answer) if kwargs.get("stream") else answer
-
-
-def _async_call(base_url: str, /, *, client: dict[str, Any], **kwargs: Any) -> Any:
-    async def run() -> Any:
-        async with AsyncSomiaClient(**_options(base_url, **client)) as somia_client:
-            answer = await somia_client.sessions.create_session(1, **kwargs)
-            return [event async for event in answer] if kwargs.get("stream") else answer
-
-    return asyncio.run(run())
-
-
-@pytest.fixture(params=["sync", "async"])
-def call(request: pytest.FixtureRequest) -> Call:
-    return _sync_call if request.param == "sync" else _async_call
 
 
 def _timed(run: Callable[[], Any]) -> tuple[BaseException, float]:
@@ -61,32 +33,32 @@ def _timed(run: Callable[[], Any]) -> tuple[BaseException, float]:
 
 
 def test_a_stalled_answer_ends_at_the_total_timeout_saying_the_turn_may_have_run(
-    server: ScriptedServer, call: Call
+    server: ScriptedServer, sdk: Sdk
 ) -> None:
     server.script(Stall(5.0))
-    error, took = _timed(lambda: call(server.base_url, client={"total_timeout": 0.5}))
+    error, took = _timed(
+        lambda: sdk.call(server.base_url, "create_session", 1, client={"total_timeout": 0.5})
+    )
     assert 0.45 <= took < 3.0
     assert "the total timeout of 0.5 s was reached after 1 attempt;" in str(error)
     assert "the turn may have run" in str(error)
 
 
-def test_the_total_timeout_counts_every_attempt_and_wait(
-    server: ScriptedServer, call: Call
-) -> None:
+def test_the_total_timeout_counts_every_attempt_and_wait(server: ScriptedServer, sdk: Sdk) -> None:
     server.script(Reply(503), Reply(429), Stall(5.0))
     options = {"total_timeout": 0.8, "retries": 5, "retry_backoff_seconds": 0.05}
-    error, took = _timed(lambda: call(server.base_url, client=options))
+    error, took = _timed(lambda: sdk.call(server.base_url, "create_session", 1, client=options))
     assert took < 3.0
     assert "was reached after 3 attempts" in str(error)
     assert len(server.received) == 3
 
 
 def test_a_backoff_longer_than_the_time_left_raises_at_once(
-    server: ScriptedServer, call: Call
+    server: ScriptedServer, sdk: Sdk
 ) -> None:
     server.script(Reply(503, {"detail": "busy"}), OK)
     options = {"total_timeout": 2.0, "retry_backoff_seconds": 4.0}
-    error, took = _timed(lambda: call(server.base_url, client=options))
+    error, took = _timed(lambda: sdk.call(server.base_url, "create_session", 1, client=options))
     assert took < 1.5  # not after the wait, nor at the deadline: now
     assert "would be reached during the wait before a retry (status 503" in str(error)
     assert "after 1 attempt" in str(error)
@@ -96,45 +68,53 @@ def test_a_backoff_longer_than_the_time_left_raises_at_once(
 
 
 def test_a_retry_after_longer_than_the_time_left_raises_at_once(
-    server: ScriptedServer, call: Call
+    server: ScriptedServer, sdk: Sdk
 ) -> None:
     server.script(Reply(429, b"", {"Retry-After": "3"}), OK)
-    error, took = _timed(lambda: call(server.base_url, client={"total_timeout": 1.0}))
+    error, took = _timed(
+        lambda: sdk.call(server.base_url, "create_session", 1, client={"total_timeout": 1.0})
+    )
     assert took < 0.9
     assert "Retry-After, 3.00 s" in str(error)
     assert isinstance(error.__cause__, somia.RateLimitError)
 
 
-def test_a_per_call_total_timeout_overrides_the_clients(server: ScriptedServer, call: Call) -> None:
+def test_a_per_call_total_timeout_overrides_the_clients(server: ScriptedServer, sdk: Sdk) -> None:
     server.script(Stall(5.0))
     error, took = _timed(
-        lambda: call(server.base_url, client={"total_timeout": 30.0}, total_timeout=0.4)
+        lambda: sdk.call(
+            server.base_url, "create_session", 1, client={"total_timeout": 30.0}, total_timeout=0.4
+        )
     )
     assert took < 3.0
     assert "total timeout of 0.4 s" in str(error)
 
 
 def test_a_json_answer_trickling_past_the_total_timeout_is_cut(
-    server: ScriptedServer, call: Call
+    server: ScriptedServer, sdk: Sdk
 ) -> None:
     server.script(Events([b'{"session_id": ', 0.3, b" ", 0.3, b'"s-1"}'], status=200))
-    error, _ = _timed(lambda: call(server.base_url, client={"total_timeout": 0.4}))
+    error, _ = _timed(
+        lambda: sdk.call(server.base_url, "create_session", 1, client={"total_timeout": 0.4})
+    )
     assert "while reading the answer, so the turn may have run" in str(error)
 
 
 def test_a_stream_is_bounded_only_up_to_its_first_byte_then_by_the_read_timeout(
-    server: ScriptedServer, call: Call
+    server: ScriptedServer, sdk: Sdk
 ) -> None:
     parts: list[bytes | float] = [chunk("Hel"), 0.5, chunk("Hello"), 0.5, sse(True)]
     server.script(Events(parts))
-    events = call(server.base_url, client={"total_timeout": 0.3}, stream=True)
+    events = sdk.call(
+        server.base_url, "create_session", 1, client={"total_timeout": 0.3}, stream=True
+    )
     assert [event.event_type for event in events] == ["chunk", "chunk", "end"]
 
 
-def test_a_call_within_its_total_timeout_is_unaffected(server: ScriptedServer, call: Call) -> None:
+def test_a_call_within_its_total_timeout_is_unaffected(server: ScriptedServer, sdk: Sdk) -> None:
     server.script(Reply(503), OK)
     options = {"total_timeout": 5.0, "retry_backoff_seconds": 0.01}
-    assert call(server.base_url, client=options).session_id == "s-1"
+    assert sdk.call(server.base_url, "create_session", 1, client=options).session_id == "s-1"
     assert len(server.received) == 2
 
 

@@ -25,14 +25,13 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 from opentelemetry.util._once import Once
-from scripted_server import Events, Reply, ScriptedServer, chunk, free_port, scripted_server, sse
 
 import somia
 from somia import AsyncSomiaClient, SomiaClient
 from somia._tracing import CAPTURE_CONTENT_ENV, SCHEMA_URL, SEMCONV_VERSION
 from somia.testing import FakeServer, FakeSomia, echo_agent
+from tests.harness import KEY, Events, Reply, ScriptedServer, Sdk, chunk, free_port, sse
 
-KEY = "sk-tracing-secret-4f1e"
 OK = Reply(200, {"session_id": "s-1", "message": "hi", "history": [], "pending": False})
 STREAM = Events([chunk("He"), chunk("Hello"), sse(True)])
 # The attributes of every invoke_agent span, whatever its outcome.
@@ -76,12 +75,6 @@ def spans(install: Callable[[], InMemorySpanExporter]) -> InMemorySpanExporter:
     return install()
 
 
-@pytest.fixture
-def server() -> Iterator[ScriptedServer]:
-    with scripted_server() as srv:
-        yield srv
-
-
 def _client_options(base_url: str, **overrides: Any) -> dict[str, Any]:
     return {
         "base_url": base_url,
@@ -90,42 +83,6 @@ def _client_options(base_url: str, **overrides: Any) -> dict[str, Any]:
         "timeout": 5.0,
         **overrides,
     }
-
-
-def _sync_call(base_url: str, /, *, client: dict[str, Any] | None = None, **kwargs: Any) -> Any:
-    with SomiaClient(**_client_options(base_url, **(client or {}))) as somia_client:
-        return somia_client.sessions.run(7, **kwargs)
-
-
-def _async_call(base_url: str, /, *, client: dict[str, Any] | None = None, **kwargs: Any) -> Any:
-    async def run() -> Any:
-        async with AsyncSomiaClient(**_client_options(base_url, **(client or {}))) as c:
-            return await c.sessions.run(7, **kwargs)
-
-    return asyncio.run(run())
-
-
-def _sync_events(base_url: str, /, **kwargs: Any) -> list[Any]:
-    with SomiaClient(**_client_options(base_url)) as somia_client:
-        return list(somia_client.sessions.run(7, stream=True, **kwargs))
-
-
-def _async_events(base_url: str, /, **kwargs: Any) -> list[Any]:
-    async def run() -> list[Any]:
-        async with AsyncSomiaClient(**_client_options(base_url)) as c:
-            return [event async for event in await c.sessions.run(7, stream=True, **kwargs)]
-
-    return asyncio.run(run())
-
-
-@pytest.fixture(params=["sync", "async"])
-def call(request: pytest.FixtureRequest) -> Callable[..., Any]:
-    return _sync_call if request.param == "sync" else _async_call
-
-
-@pytest.fixture(params=["sync", "async"])
-def events(request: pytest.FixtureRequest) -> Callable[..., list[Any]]:
-    return _sync_events if request.param == "sync" else _async_events
 
 
 def only_span(exporter: InMemorySpanExporter) -> ReadableSpan:
@@ -147,10 +104,10 @@ def traceparent_of(span: ReadableSpan) -> str:
 
 
 def test_a_json_call_is_one_invoke_agent_client_span(
-    spans: InMemorySpanExporter, server: ScriptedServer, call: Callable[..., Any]
+    spans: InMemorySpanExporter, server: ScriptedServer, sdk: Sdk
 ) -> None:
     server.script(OK)
-    call(server.base_url, input_data="hello")
+    sdk.call(server.base_url, "run", 7, input_data="hello")
     span = only_span(spans)
     assert span.name == "invoke_agent"
     assert span.kind is SpanKind.CLIENT
@@ -172,10 +129,10 @@ def test_a_json_call_is_one_invoke_agent_client_span(
 
 
 def test_the_trace_context_is_sent_with_the_request(
-    spans: InMemorySpanExporter, server: ScriptedServer, call: Callable[..., Any]
+    spans: InMemorySpanExporter, server: ScriptedServer, sdk: Sdk
 ) -> None:
     server.script(OK)
-    call(server.base_url, input_data="hello")
+    sdk.call(server.base_url, "run", 7, input_data="hello")
     (request,) = server.received
     assert request.headers["traceparent"].startswith(traceparent_of(only_span(spans)))
 
@@ -185,7 +142,7 @@ def test_the_span_is_a_child_of_the_applications_current_span(
 ) -> None:
     server.script(OK)
     with trace.get_tracer("app").start_as_current_span("handle request") as parent:
-        _sync_call(server.base_url, input_data="hello")
+        Sdk("sync").call(server.base_url, "run", 7, input_data="hello")
     invoke, app = spans.get_finished_spans()
     assert app.name == "handle request"
     assert invoke.parent is not None
@@ -208,11 +165,11 @@ def test_the_turns_of_one_session_share_its_conversation_id(
 
 
 def test_usage_in_the_answer_is_recorded(
-    spans: InMemorySpanExporter, server: ScriptedServer, call: Callable[..., Any]
+    spans: InMemorySpanExporter, server: ScriptedServer, sdk: Sdk
 ) -> None:
     usage = {"input_tokens": 12, "output_tokens": 34}
     server.script(Reply(200, {"session_id": "s-1", "message": "hi", "usage": usage}))
-    call(server.base_url, input_data="hello")
+    sdk.call(server.base_url, "run", 7, input_data="hello")
     recorded = attributes(only_span(spans))
     assert recorded["gen_ai.usage.input_tokens"] == 12
     assert recorded["gen_ai.usage.output_tokens"] == 34
@@ -223,7 +180,7 @@ def test_usage_that_is_not_token_counts_is_left_out(
 ) -> None:
     usage = {"input_tokens": "12", "output_tokens": True}
     server.script(Reply(200, {"session_id": "s-1", "message": "hi", "usage": usage}))
-    _sync_call(server.base_url)
+    Sdk("sync").call(server.base_url, "run", 7)
     assert not any(key.startswith("gen_ai.usage") for key in attributes(only_span(spans)))
 
 
@@ -231,11 +188,11 @@ def test_usage_that_is_not_token_counts_is_left_out(
 
 
 def test_an_error_status_ends_the_span_as_an_error(
-    spans: InMemorySpanExporter, server: ScriptedServer, call: Callable[..., Any]
+    spans: InMemorySpanExporter, server: ScriptedServer, sdk: Sdk
 ) -> None:
     server.script(Reply(404, {"detail": "no such agent"}))
     with pytest.raises(somia.NotFoundError):
-        call(server.base_url, input_data="hello")
+        sdk.call(server.base_url, "run", 7, input_data="hello")
     span = only_span(spans)
     assert span.status.status_code is StatusCode.ERROR
     assert "no such agent" in (span.status.description or "")
@@ -249,7 +206,7 @@ def test_a_failed_turn_of_a_session_names_the_session(
 ) -> None:
     server.script(Reply(404, {"detail": "no such session"}))
     with pytest.raises(somia.NotFoundError):
-        _sync_call(server.base_url, session_id="s-gone", input_data="hello")
+        Sdk("sync").call(server.base_url, "run", 7, session_id="s-gone", input_data="hello")
     assert attributes(only_span(spans))["gen_ai.conversation.id"] == "s-gone"
 
 
@@ -257,16 +214,16 @@ def test_a_call_refused_before_sending_has_no_span(
     spans: InMemorySpanExporter, server: ScriptedServer
 ) -> None:
     with pytest.raises(TypeError):
-        _sync_call(server.base_url, tags="not-a-list")
+        Sdk("sync").call(server.base_url, "run", 7, tags="not-a-list")
     assert spans.get_finished_spans() == ()
     assert server.received == []
 
 
 def test_a_connection_failure_ends_the_span_as_an_error(
-    spans: InMemorySpanExporter, call: Callable[..., Any]
+    spans: InMemorySpanExporter, sdk: Sdk
 ) -> None:
     with pytest.raises(somia.TransportError) as caught:
-        call(f"http://127.0.0.1:{free_port()}", client={"retries": 0})
+        sdk.call(f"http://127.0.0.1:{free_port()}", "run", 7, client={"retries": 0})
     span = only_span(spans)
     assert span.status.status_code is StatusCode.ERROR
     assert attributes(span)["error.type"] == type(caught.value).__qualname__
@@ -274,10 +231,10 @@ def test_a_connection_failure_ends_the_span_as_an_error(
 
 
 def test_each_retry_is_an_event_of_the_one_span(
-    spans: InMemorySpanExporter, server: ScriptedServer, call: Callable[..., Any]
+    spans: InMemorySpanExporter, server: ScriptedServer, sdk: Sdk
 ) -> None:
     server.script(Reply(503, {"detail": "busy"}), Reply(429, b"", {"Retry-After": "0"}), OK)
-    call(server.base_url, input_data="hello")
+    sdk.call(server.base_url, "run", 7, input_data="hello")
     span = only_span(spans)
     assert span.status.status_code is StatusCode.UNSET
     assert attributes(span)["http.request.resend_count"] == 2
@@ -305,7 +262,7 @@ def test_retries_that_run_out_end_the_span_as_an_error(
 ) -> None:
     server.script(*[Reply(503, {"detail": "saturated"})] * 2)
     with pytest.raises(somia.ServiceUnavailableError):
-        _sync_call(server.base_url, client={"retries": 1})
+        Sdk("sync").call(server.base_url, "run", 7, client={"retries": 1})
     span = only_span(spans)
     assert attributes(span)["error.type"] == "ServiceUnavailableError"
     assert attributes(span)["http.response.status_code"] == 503
@@ -317,10 +274,10 @@ def test_retries_that_run_out_end_the_span_as_an_error(
 
 
 def test_a_stream_span_ends_fine_at_the_end_event(
-    spans: InMemorySpanExporter, server: ScriptedServer, events: Callable[..., list[Any]]
+    spans: InMemorySpanExporter, server: ScriptedServer, sdk: Sdk
 ) -> None:
     server.script(STREAM)
-    assert len(events(server.base_url, input_data="hello")) == 3
+    assert len(sdk.call(server.base_url, "run", 7, stream=True, input_data="hello")) == 3
     span = only_span(spans)
     assert span.status.status_code is StatusCode.UNSET
     assert attributes(span) == {
@@ -348,11 +305,11 @@ def test_a_stream_span_is_open_until_the_stream_ends(
 
 
 def test_a_cut_stream_ends_its_span_as_an_error_with_the_events_received(
-    spans: InMemorySpanExporter, server: ScriptedServer, events: Callable[..., list[Any]]
+    spans: InMemorySpanExporter, server: ScriptedServer, sdk: Sdk
 ) -> None:
     server.script(Events([chunk("He"), chunk("Hello")], finish="cut"))
     with pytest.raises(somia.StreamInterruptedError):
-        events(server.base_url)
+        sdk.call(server.base_url, "run", 7, stream=True)
     span = only_span(spans)
     assert span.status.status_code is StatusCode.ERROR
     assert attributes(span)["error.type"] == "StreamInterruptedError"
@@ -361,10 +318,13 @@ def test_a_cut_stream_ends_its_span_as_an_error_with_the_events_received(
 
 
 def test_an_error_event_ends_the_stream_span_as_an_error(
-    spans: InMemorySpanExporter, server: ScriptedServer, events: Callable[..., list[Any]]
+    spans: InMemorySpanExporter, server: ScriptedServer, sdk: Sdk
 ) -> None:
     server.script(Events([chunk("He"), sse({"error": True, "detail": "tool crashed"})]))
-    assert [e.event_type for e in events(server.base_url)] == ["chunk", "error"]
+    assert [e.event_type for e in sdk.call(server.base_url, "run", 7, stream=True)] == [
+        "chunk",
+        "error",
+    ]
     span = only_span(spans)
     assert span.status.status_code is StatusCode.ERROR
     assert attributes(span)["error.type"] == "AgentStreamError"
@@ -372,11 +332,11 @@ def test_an_error_event_ends_the_stream_span_as_an_error(
 
 
 def test_an_event_that_is_not_json_ends_the_stream_span_as_an_error(
-    spans: InMemorySpanExporter, server: ScriptedServer, events: Callable[..., list[Any]]
+    spans: InMemorySpanExporter, server: ScriptedServer, sdk: Sdk
 ) -> None:
     server.script(Events([chunk("He"), b"data: {oops\n\n", sse(True)]))
     with pytest.raises(somia.StreamParseError):
-        events(server.base_url)
+        sdk.call(server.base_url, "run", 7, stream=True)
     span = only_span(spans)
     assert attributes(span)["error.type"] == "StreamParseError"
     assert attributes(span)["somia.stream.events_received"] == 1
@@ -443,11 +403,11 @@ def test_an_abandoned_async_stream_ends_its_span_when_collected(
 
 
 def test_usage_in_the_last_chunk_is_recorded(
-    spans: InMemorySpanExporter, server: ScriptedServer, events: Callable[..., list[Any]]
+    spans: InMemorySpanExporter, server: ScriptedServer, sdk: Sdk
 ) -> None:
     last = {"session_id": "s-1", "message": "Hello", "usage": {"input_tokens": 5}}
     server.script(Events([chunk("He"), sse(last), sse(True)]))
-    events(server.base_url)
+    sdk.call(server.base_url, "run", 7, stream=True)
     recorded = attributes(only_span(spans))
     assert recorded["gen_ai.usage.input_tokens"] == 5
     assert "gen_ai.usage.output_tokens" not in recorded
@@ -461,8 +421,8 @@ def test_inputs_and_answers_are_not_recorded_by_default(
 ) -> None:
     monkeypatch.delenv(CAPTURE_CONTENT_ENV, raising=False)
     server.script(OK, STREAM)
-    _sync_call(server.base_url, input_data="my secret question")
-    _sync_events(server.base_url, input_data="my secret question")
+    Sdk("sync").call(server.base_url, "run", 7, input_data="my secret question")
+    Sdk("sync").call(server.base_url, "run", 7, stream=True, input_data="my secret question")
     for span in spans.get_finished_spans():
         assert "secret question" not in span.to_json()
         assert "gen_ai.input.messages" not in attributes(span)
@@ -478,8 +438,8 @@ def test_inputs_and_answers_are_recorded_when_the_user_opts_in(
 ) -> None:
     monkeypatch.setenv(CAPTURE_CONTENT_ENV, value)
     server.script(OK, STREAM)
-    _sync_call(server.base_url, input_data="what is up?")
-    _sync_events(server.base_url, input_data={"city": "Paris"})
+    Sdk("sync").call(server.base_url, "run", 7, input_data="what is up?")
+    Sdk("sync").call(server.base_url, "run", 7, stream=True, input_data={"city": "Paris"})
     whole, streamed = (attributes(span) for span in spans.get_finished_spans())
     user = {"role": "user", "parts": [{"type": "text", "content": "what is up?"}]}
     assert json.loads(whole["gen_ai.input.messages"]) == [user]
@@ -502,10 +462,10 @@ def test_the_api_key_never_appears_in_a_span(
         Reply(401, {"detail": f"bad key {KEY}"}),
         Events([chunk("He"), sse({"error": True, "detail": f"key {KEY}"})]),
     )
-    _sync_call(server.base_url, input_data="hi")
+    Sdk("sync").call(server.base_url, "run", 7, input_data="hi")
     with pytest.raises(somia.AuthError):
-        _sync_call(server.base_url, client={"retries": 0})
-    _sync_events(server.base_url)
+        Sdk("sync").call(server.base_url, "run", 7, client={"retries": 0})
+    Sdk("sync").call(server.base_url, "run", 7, stream=True)
     recorded = spans.get_finished_spans()
     assert len(recorded) == 3
     for span in recorded:
@@ -518,7 +478,7 @@ def test_the_api_key_never_appears_in_a_span(
 def test_without_a_provider_no_trace_context_is_sent(server: ScriptedServer) -> None:
     # opentelemetry is imported (by this module) but no provider is set: tracing stays off.
     server.script(OK)
-    _sync_call(server.base_url, input_data="hello")
+    Sdk("sync").call(server.base_url, "run", 7, input_data="hello")
     assert "traceparent" not in server.received[0].headers
 
 
@@ -538,7 +498,7 @@ def test_a_provider_set_after_the_client_was_made_is_used(
 def test_import_and_calls_do_not_import_opentelemetry() -> None:
     code = (
         "import sys\n"
-        "from scripted_server import Events, Reply, chunk, scripted_server, sse\n"
+        "from tests.harness import KEY, Sdk, Events, Reply, chunk, scripted_server, sse\n"
         "import somia\n"
         "with scripted_server() as server, somia.SomiaClient(\n"
         "    base_url=server.base_url, api_key='k'\n"
@@ -548,7 +508,7 @@ def test_import_and_calls_do_not_import_opentelemetry() -> None:
         "    client.sessions.create_session(1, stream=True).final_response()\n"
         "print(sorted(m for m in sys.modules if m.startswith('opentelemetry')))\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env
     )

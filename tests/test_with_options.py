@@ -11,18 +11,12 @@ from typing import Any
 
 import httpx
 import pytest
-from scripted_server import Reply, ScriptedServer, Stall, scripted_server
 
 import somia
 from somia import AsyncSomiaClient, SomiaClient
+from tests.harness import Reply, ScriptedServer, Stall
 
 OK = Reply(200, {"session_id": "s-1", "message": "hi", "history": [], "pending": False})
-
-
-@pytest.fixture
-def server() -> Any:
-    with scripted_server() as srv:
-        yield srv
 
 
 def _client(server: ScriptedServer, **options: Any) -> SomiaClient:

@@ -7,9 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from broken_servers import Answer, Breakage, Request, reply, serving
 
 from somia.testing import FakeSomia
+
+pytestmark = pytest.mark.slow  # drives subprocesses
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -314,6 +314,7 @@ def test_each_failure_is_one_line_first_then_its_detail_once() -> None:
     assert lines[-1] == report.summary()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("breakage", "group", "expected"),
     [

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fake_helpers import Event, http_client, iter_events
 
 from somia.testing import FakeServer
 from somia.testing.__main__ import build_parser, make_fake
+from tests.testing.fake_helpers import Event, http_client, iter_events
 
 READY = re.compile(r"^Fake Somia server on (http://127\.0\.0\.1:\d+) \(api key header: (\S+)\)$")
 
@@ -65,6 +65,7 @@ def run_cli(tmp_path: Path) -> Iterator[Callable[..., Cli]]:
             proc.communicate()
 
 
+@pytest.mark.slow
 def test_the_cli_serves_until_sigterm_and_logs_without_the_key(run_cli: Callable[..., Cli]) -> None:
     cli = run_cli("--api-key", "sk-cli-secret")
 
@@ -81,6 +82,7 @@ def test_the_cli_serves_until_sigterm_and_logs_without_the_key(run_cli: Callable
     assert "sk-cli-secret" not in logged
 
 
+@pytest.mark.slow
 def test_the_cli_stops_on_sigint(run_cli: Callable[..., Cli]) -> None:
     cli = run_cli()
 
@@ -89,6 +91,7 @@ def test_the_cli_stops_on_sigint(run_cli: Callable[..., Cli]) -> None:
     assert status == 0
 
 
+@pytest.mark.slow
 def test_the_cli_stops_with_a_stream_still_open(run_cli: Callable[..., Cli]) -> None:
     cli = run_cli("--api-key", "k", "--stall-stream-after", "1:30")
 
@@ -105,6 +108,7 @@ def test_the_cli_stops_with_a_stream_still_open(run_cli: Callable[..., Cli]) -> 
     assert "ERROR" not in logged
 
 
+@pytest.mark.slow
 def test_cli_flags_configure_the_key_header_agents_and_faults(run_cli: Callable[..., Cli]) -> None:
     cli = run_cli(
         "--api-key",
@@ -131,6 +135,7 @@ def test_cli_flags_configure_the_key_header_agents_and_faults(run_cli: Callable[
     assert len(events) == 1
 
 
+@pytest.mark.slow
 def test_bad_flags_exit_2_with_usage(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "somia.testing", "--fail-next", "two:503"],
@@ -144,6 +149,7 @@ def test_bad_flags_exit_2_with_usage(tmp_path: Path) -> None:
     assert "N:STATUS" in result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("port", ["99999", "65536", "-1", "x"])
 def test_a_port_out_of_range_is_one_usage_line_and_exit_2(tmp_path: Path, port: str) -> None:
     result = subprocess.run(
@@ -161,6 +167,7 @@ def test_a_port_out_of_range_is_one_usage_line_and_exit_2(tmp_path: Path, port: 
     )
 
 
+@pytest.mark.slow
 def test_a_busy_port_exits_1(somia_server: FakeServer, tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "somia.testing", "--port", str(somia_server.port)],

@@ -9,11 +9,11 @@ from typing import Any
 
 import httpx
 import pytest
-from fake_helpers import continue_url, create_url, http_client, read_events
 
 from somia._bridge import openapi_document
 from somia.testing import Answer, FakeServer, FakeSomia, Turn, _answers, _schema
 from somia.testing._validation import request_problems
+from tests.testing.fake_helpers import continue_url, create_url, http_client, read_events
 
 USAGE = {
     "type": "object",

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from fake_helpers import Event, create_url, http_client, iter_events, post
 
 from somia.testing import FakeServer, Faults
+from tests.testing.fake_helpers import Event, create_url, http_client, iter_events, post
 
 STREAM = {"input_data": "one two three", "stream": True}
 

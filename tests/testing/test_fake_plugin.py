@@ -7,9 +7,10 @@ import sys
 import textwrap
 from pathlib import Path
 
-from fake_helpers import create_url, post
+import pytest
 
 from somia.testing import FakeServer
+from tests.testing.fake_helpers import create_url, post
 
 USER_TESTS = """
 import httpx
@@ -65,6 +66,7 @@ def test_the_fixture_serves_a_fresh_fake_per_test(somia_server: FakeServer) -> N
     assert len(somia_server.requests) == 1
 
 
+@pytest.mark.slow
 def test_users_get_the_fixture_from_the_installed_plugin(tmp_path: Path) -> None:
     result = run_pytest(tmp_path)
 
@@ -72,6 +74,7 @@ def test_users_get_the_fixture_from_the_installed_plugin(tmp_path: Path) -> None
     assert "2 passed" in result.stdout
 
 
+@pytest.mark.slow
 def test_pytest_still_runs_without_the_testing_extra(tmp_path: Path) -> None:
     result = run_pytest(tmp_path, without_extra=True)
 
@@ -80,6 +83,7 @@ def test_pytest_still_runs_without_the_testing_extra(tmp_path: Path) -> None:
     assert "pip install 'somia[testing]'" in result.stdout
 
 
+@pytest.mark.slow
 def test_importing_the_plugin_or_somia_loads_no_server_dependency() -> None:
     heavy = "('starlette', 'uvicorn', 'somia.testing._app')"
     code = (
@@ -93,6 +97,7 @@ def test_importing_the_plugin_or_somia_loads_no_server_dependency() -> None:
     assert result.stdout.strip() == "[]"
 
 
+@pytest.mark.slow
 def test_import_somia_does_not_import_somia_testing() -> None:
     code = "import sys, somia; print('somia.testing' in sys.modules)"
     result = subprocess.run(

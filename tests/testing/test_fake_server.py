@@ -12,9 +12,9 @@ from typing import Any
 
 import httpx
 import pytest
-from fake_helpers import continue_url, create_url, http_client, post
 
 from somia.testing import FakeServer, FakeSomia, Turn, echo_agent
+from tests.testing.fake_helpers import continue_url, create_url, http_client, post
 
 KEY = "sk-test-key"
 

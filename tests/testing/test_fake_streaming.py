@@ -10,9 +10,16 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from fake_helpers import continue_url, create_url, http_client, iter_events, post, read_events
 
 from somia.testing import FakeServer, FakeSomia, Turn
+from tests.testing.fake_helpers import (
+    continue_url,
+    create_url,
+    http_client,
+    iter_events,
+    post,
+    read_events,
+)
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ from typing import Any
 
 import httpx
 import pytest
-from fake_helpers import continue_url, create_url, http_client, post
 
 from somia.testing import FakeServer, FakeSomia
+from tests.testing.fake_helpers import continue_url, create_url, http_client, post
 
 
 @pytest.fixture
