@@ -6,11 +6,12 @@ STAMP := $(VENV)/.installed
 LINTED := somia _somia_launcher.py scripts tests
 
 .DEFAULT_GOAL := help
-.PHONY: help install generate api-diff check-generated lint typecheck pytest test demo contract bench clean
+.PHONY: help install generate api-diff check-generated lint typecheck pytest test test-fast demo contract bench clean
 
 help:
 	@echo "make demo             a streamed conversation against the fake server"
 	@echo "make test             lint, type-check, drift check and the whole test suite"
+	@echo "make test-fast        pytest without the slow tests (subprocesses, the generator)"
 	@echo "make install          create .venv and install the project with its dev extras"
 	@echo "make generate         regenerate generated/somia_api from openapi/somia.yaml"
 	@echo "make check-generated  fail with a diff when generated/ is stale"
@@ -51,6 +52,10 @@ pytest: $(STAMP)
 	$(BIN)/pytest -q
 
 test: lint typecheck check-generated pytest
+
+# The inner loop: pytest without the tests marked slow (subprocesses, the generator).
+test-fast: $(STAMP)
+	$(BIN)/pytest -q -m "not slow"
 
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
