@@ -54,6 +54,7 @@ class Reply:
 
 
 OK = Reply(200, SESSION)
+END = b"data: true\n\n"  # the end event
 
 
 @attrs.frozen

@@ -21,9 +21,7 @@ import pytest
 
 import somia
 from somia import AsyncSomiaClient, SomiaClient
-from tests.harness import KEY, Events, Reply, ScriptedServer, Sdk, chunk, scripted_server, sse
-
-OK = Reply(200, {"session_id": "s-1", "message": "hi", "history": [], "pending": False})
+from tests.harness import KEY, OK, Events, Reply, ScriptedServer, Sdk, chunk, scripted_server, sse
 
 
 def _options(base_url: str, **overrides: Any) -> dict[str, Any]:

@@ -18,6 +18,7 @@ import pytest
 import somia
 from somia import AsyncSomiaClient, SomiaClient
 from tests.harness import (
+    END,
     SESSION,
     Events,
     Raw,
@@ -30,7 +31,6 @@ from tests.harness import (
 )
 
 KEY = "sk-live-ECHOED-4d2f9a"
-END = b"data: true\n\n"
 
 
 def read(sdk: Sdk, server: ScriptedServer, how: str) -> Any:

@@ -15,10 +15,9 @@ import pytest
 
 import somia
 from somia import AsyncSomiaClient, AsyncStream, SomiaClient, Stream, StreamEvent
-from tests.harness import HOLD, Events, Hold, ScriptedServer, chunk
+from tests.harness import END, HOLD, Events, Hold, ScriptedServer, chunk
 
 T = TypeVar("T")
-END = b"data: true\n\n"
 PING = b": ping\n\n"
 READ_TIMEOUT = 120.0  # a reader waiting for more after the end event would wait this long
 PROMPT = 20.0  # generous for a busy machine, and far shorter than READ_TIMEOUT

@@ -14,9 +14,7 @@ import somia
 from somia import AsyncSomiaClient, SomiaClient, StreamEvent
 from somia._sse import ServerSentEvent
 from somia._streaming import classify
-from tests.harness import Events, Reply, ScriptedServer, Sdk, chunk, sse
-
-END = b"data: true\n\n"
+from tests.harness import END, Events, Reply, ScriptedServer, Sdk, chunk, sse
 
 
 def _client(server: ScriptedServer, **options: Any) -> SomiaClient:

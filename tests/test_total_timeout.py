@@ -16,9 +16,7 @@ import pytest
 
 import somia
 from somia import SomiaClient
-from tests.harness import Events, Reply, ScriptedServer, Sdk, Stall, chunk, sse
-
-OK = Reply(200, {"session_id": "s-1", "message": "hi", "history": [], "pending": False})
+from tests.harness import OK, Events, Reply, ScriptedServer, Sdk, Stall, chunk, sse
 
 
 def _options(base_url: str, **overrides: Any) -> dict[str, Any]:

@@ -30,9 +30,8 @@ import somia
 from somia import AsyncSomiaClient, SomiaClient
 from somia._tracing import CAPTURE_CONTENT_ENV, SCHEMA_URL, SEMCONV_VERSION
 from somia.testing import FakeServer, FakeSomia, echo_agent
-from tests.harness import KEY, Events, Reply, ScriptedServer, Sdk, chunk, free_port, sse
+from tests.harness import KEY, OK, Events, Reply, ScriptedServer, Sdk, chunk, free_port, sse
 
-OK = Reply(200, {"session_id": "s-1", "message": "hi", "history": [], "pending": False})
 STREAM = Events([chunk("He"), chunk("Hello"), sse(True)])
 # The attributes of every invoke_agent span, whatever its outcome.
 BASE_KEYS = {

@@ -14,9 +14,7 @@ import pytest
 
 import somia
 from somia import AsyncSomiaClient, SomiaClient
-from tests.harness import Reply, ScriptedServer, Stall
-
-OK = Reply(200, {"session_id": "s-1", "message": "hi", "history": [], "pending": False})
+from tests.harness import OK, Reply, ScriptedServer, Stall
 
 
 def _client(server: ScriptedServer, **options: Any) -> SomiaClient:
