@@ -497,7 +497,7 @@ def test_a_provider_set_after_the_client_was_made_is_used(
 def test_import_and_calls_do_not_import_opentelemetry() -> None:
     code = (
         "import sys\n"
-        "from tests.harness import KEY, Sdk, Events, Reply, chunk, scripted_server, sse\n"
+        "from tests.harness import Events, Reply, chunk, scripted_server, sse\n"
         "import somia\n"
         "with scripted_server() as server, somia.SomiaClient(\n"
         "    base_url=server.base_url, api_key='k'\n"
