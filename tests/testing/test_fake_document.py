@@ -56,12 +56,6 @@ def answer_schemas(document: dict[str, Any]) -> list[dict[str, Any]]:
     return [schemas(document)[name] for name in names if name in schemas(document)]
 
 
-@pytest.fixture
-def client(somia_server: FakeServer) -> Iterator[httpx.Client]:
-    with http_client(somia_server) as client:
-        yield client
-
-
 def codes(response: httpx.Response) -> list[tuple[list[Any], str]]:
     assert response.status_code == 422, response.text
     return [(problem["loc"], problem["type"]) for problem in response.json()["detail"]]

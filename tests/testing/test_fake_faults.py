@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import json
 import time
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -14,12 +13,6 @@ from somia.testing import FakeServer, Faults
 from tests.testing.fake_helpers import Event, create_url, http_client, iter_events, post
 
 STREAM = {"input_data": "one two three", "stream": True}
-
-
-@pytest.fixture
-def client(somia_server: FakeServer) -> Iterator[httpx.Client]:
-    with http_client(somia_server) as client:
-        yield client
 
 
 def post_turn(client: httpx.Client, server: FakeServer) -> httpx.Response:

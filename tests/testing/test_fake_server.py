@@ -7,7 +7,6 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -22,12 +21,6 @@ KEY = "sk-test-key"
 @pytest.fixture
 def somia_fake() -> FakeSomia:
     return FakeSomia(api_key=KEY)
-
-
-@pytest.fixture
-def client(somia_server: FakeServer) -> Iterator[httpx.Client]:
-    with http_client(somia_server) as client:
-        yield client
 
 
 def test_server_serves_on_a_loopback_port_and_reports_it(somia_server: FakeServer) -> None:

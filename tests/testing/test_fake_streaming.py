@@ -5,11 +5,9 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-import pytest
 
 from somia.testing import FakeServer, FakeSomia, Turn
 from tests.testing.fake_helpers import (
@@ -20,12 +18,6 @@ from tests.testing.fake_helpers import (
     post,
     read_events,
 )
-
-
-@pytest.fixture
-def client(somia_server: FakeServer) -> Iterator[httpx.Client]:
-    with http_client(somia_server) as client:
-        yield client
 
 
 def test_a_stream_sends_cumulative_chunks_then_true(

@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
 from somia.testing import FakeServer, FakeSomia
-from tests.testing.fake_helpers import continue_url, create_url, http_client, post
-
-
-@pytest.fixture
-def client(somia_server: FakeServer) -> Iterator[httpx.Client]:
-    with http_client(somia_server) as client:
-        yield client
+from tests.testing.fake_helpers import continue_url, create_url, post
 
 
 def problems(response: httpx.Response) -> list[dict[str, Any]]:
