@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import threading
 from typing import Any
@@ -415,3 +416,17 @@ def test_a_json_answer_to_a_streaming_call_is_an_invalid_response_keeping_it_who
     with pytest.raises(somia.InvalidResponseError, match="stream") as caught:
         sdk.call(server.base_url, "create_session", 1, stream=True)
     assert json.loads(caught.value.body) == answer
+
+
+def test_an_async_stream_dropped_after_its_loop_ended_goes_quietly(server: ScriptedServer) -> None:
+    # Nothing can close it then; what matters is that nothing is raised or reported.
+    server.script(Events([chunk("a"), END]))
+
+    async def open_one() -> object:
+        client = AsyncSomiaClient(base_url=server.base_url, api_key="k")
+        return await client.sessions.create_session(1, stream=True)
+
+    stream = asyncio.run(open_one())
+    assert server.received
+    del stream
+    gc.collect()
