@@ -321,6 +321,21 @@ class Driver:
         """The answer of `client.sessions.<method>`; a stream comes back unread."""
         return self._await(getattr(self.client.sessions, method)(*args, **kwargs))
 
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        """The answer of `client.request(...)`; a stream comes back as its list of events."""
+        answer = self._await(self.client.request(*args, **kwargs))
+        if not kwargs.get("stream"):
+            return answer
+        if self._runner is None:
+            with answer:
+                return list(answer)
+
+        async def read() -> list[Any]:
+            async with answer:
+                return [event async for event in answer]
+
+        return self._runner.run(read())
+
     def events(self, method: str, /, *args: Any, **kwargs: Any) -> list[Any]:
         """Every event of a streamed call; an error that ends the stream is raised."""
         events: list[Any] = self._read(method, args, kwargs, "events")
