@@ -122,11 +122,14 @@ def generate(into: Path, spec: Path = SPEC) -> Path:
         )
     )
     _format(facts, env)
-    # The document's digest ties the output to it: any edit, even one that changes no code,
-    # shows up in the drift check until the package is regenerated.
+    # The digests of the document and the generator's configuration tie the output to them:
+    # any edit, even one that changes no code, shows up in the drift check until the
+    # package is regenerated.
     digest = hashlib.sha256(spec.read_bytes()).hexdigest()
+    config = hashlib.sha256(CONFIG.read_bytes()).hexdigest()
     (out / "GENERATED.txt").write_text(
         f"{MARKER}\nGenerated from openapi/somia.yaml, sha256 {digest}\n"
+        f"with openapi/generator.yaml, sha256 {config}\n"
     )
     return out
 

@@ -11,13 +11,17 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import socket
+import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import attrs
@@ -469,3 +473,21 @@ def _async_twin(http: httpx.Client) -> httpx.AsyncClient:
         follow_redirects=http.follow_redirects,
         event_hooks={"response": [twin(hook) for hook in http.event_hooks["response"]]},
     )
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def load_script(name: str, *, as_name: str | None = None) -> ModuleType:
+    """A module of scripts/ (a folder, not a package), loaded from its file: `name` without
+    ".py". scripts/ goes on sys.path, since its modules import their siblings."""
+    scripts = str(ROOT / "scripts")
+    if scripts not in sys.path:
+        sys.path.insert(0, scripts)
+    spec = importlib.util.spec_from_file_location(as_name or name, ROOT / "scripts" / f"{name}.py")
+    assert spec
+    assert spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module

@@ -3,37 +3,24 @@
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 import re
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 import yaml
 
+from tests.harness import load_script
+
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = ROOT / "scripts"
 
 
-def _load_script() -> ModuleType:
-    if str(SCRIPTS) not in sys.path:  # api_diff imports its sibling _api_diff_walk
-        sys.path.insert(0, str(SCRIPTS))
-    spec = importlib.util.spec_from_file_location("api_diff", SCRIPTS / "api_diff.py")
-    assert spec
-    assert spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-api_diff = _load_script()
+api_diff = load_script("api_diff")
 Doc = dict[str, Any]
 
 
@@ -769,11 +756,7 @@ def test_the_draft_names_parameters_by_keyword_and_headers_by_name() -> None:
 def test_make_generate_prints_the_report_before_regenerating(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    spec = importlib.util.spec_from_file_location("somia_generate_main", SCRIPTS / "generate.py")
-    assert spec
-    assert spec.loader
-    generate = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(generate)
+    generate = load_script("generate", as_name="somia_generate_main")
     target = tmp_path / "somia_api"
     target.mkdir()
     older = copy.deepcopy(SPEC_DOC)

@@ -39,6 +39,15 @@ def imported_names(source: str, package: str) -> set[str]:
                 base = ".".join([*parts, base] if base else parts)
             names.add(base)
             names.update(f"{base}.{alias.name}" for alias in node.names)
+        elif (  # importlib.import_module("x") and __import__("x") count too
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute | ast.Name)
+            and getattr(node.func, "attr", getattr(node.func, "id", ""))
+            in ("import_module", "__import__")
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+        ):
+            names.add(str(node.args[0].value))
     return names
 
 
@@ -121,3 +130,36 @@ def test_every_name_on_the_call_path_in_the_package_docstring_exists() -> None:
             break
     assert "generated/somia_api/facts.py" in doc
     assert (ROOT.parent / "generated" / "somia_api" / "facts.py").is_file()
+
+
+def test_only_the_bridge_imports_the_generated_package() -> None:
+    sources = somia_sources()
+    offenders = [
+        module
+        for module, (source, is_package) in sources.items()
+        if module != "somia._bridge"
+        and any(
+            name == "somia_api" or name.startswith("somia_api.")
+            for name in imported_names(source, module if is_package else module.rpartition(".")[0])
+        )
+    ]
+    assert {"somia._bridge", "somia.testing._schema", "somia.testing._app"} <= set(sources)
+    assert offenders == []
+
+
+def test_the_import_rule_sees_every_import_form() -> None:
+    code = """
+from typing import TYPE_CHECKING
+if TYPE_CHECKING:
+    from somia_api.models import X
+def f():
+    import somia_api.api
+    importlib.import_module("somia_api.facts")
+    __import__("somia_api.types")
+"""
+    assert {
+        "somia_api.models",
+        "somia_api.api",
+        "somia_api.facts",
+        "somia_api.types",
+    } <= imported_names(code, "somia")

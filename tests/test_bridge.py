@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import ast
 import json
 import math
-from pathlib import Path
 from typing import Any
 
 import attrs
 import httpx
 import pytest
 
-import somia
 from somia._bridge import (
     BODY_FIELDS,
     AgentExecutionRequestFields,
@@ -244,63 +241,3 @@ def test_the_documented_statuses_are_those_of_every_operation() -> None:
         for code in op["responses"]
     }
     assert documented_statuses() == listed
-
-
-def _imported_modules(tree: ast.AST, package: str) -> set[str]:
-    """Every module an AST imports, `TYPE_CHECKING` blocks and function bodies included."""
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:  # relative: resolve against the importing package
-                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
-                base = ".".join([*parts, base] if base else parts)
-            names.add(base)
-            names.update(f"{base}.{alias.name}" for alias in node.names)
-        elif (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute | ast.Name)
-            and getattr(node.func, "attr", getattr(node.func, "id", ""))
-            in ("import_module", "__import__")
-            and node.args
-            and isinstance(node.args[0], ast.Constant)
-        ):
-            names.add(str(node.args[0].value))
-    return names
-
-
-def test_only_the_bridge_imports_the_generated_package() -> None:
-    root = Path(somia.__file__).parent
-    offenders = []
-    scanned = set()
-    for path in sorted(root.rglob("*.py")):
-        module = ".".join(path.relative_to(root.parent).with_suffix("").parts)
-        scanned.add(module)
-        package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-        imported = _imported_modules(ast.parse(path.read_text()), package)
-        if module != "somia._bridge" and any(
-            name == "somia_api" or name.startswith("somia_api.") for name in imported
-        ):
-            offenders.append(module)
-    assert {"somia._bridge", "somia.testing._schema", "somia.testing._app"} <= scanned
-    assert offenders == []
-
-
-def test_the_import_rule_sees_every_import_form() -> None:
-    code = """
-from typing import TYPE_CHECKING
-if TYPE_CHECKING:
-    from somia_api.models import X
-def f():
-    import somia_api.api
-    importlib.import_module("somia_api.facts")
-    __import__("somia_api.types")
-"""
-    assert {
-        "somia_api.models",
-        "somia_api.api",
-        "somia_api.facts",
-        "somia_api.types",
-    } <= _imported_modules(ast.parse(code), "somia")

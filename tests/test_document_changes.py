@@ -6,34 +6,22 @@ package: the SDK (sync and async), its type checking and the compiled checks fol
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 import yaml
 
+from tests.harness import load_script
+
 ROOT = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.slow
-
-
-def _load_generate() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "somia_generate_doc", ROOT / "scripts/generate.py"
-    )
-    assert spec
-    assert spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def _changed_document() -> dict[str, Any]:
@@ -62,7 +50,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("changed")
     spec = tmp / "somia.yaml"
     spec.write_text(yaml.safe_dump(_changed_document(), sort_keys=False))
-    _load_generate().generate(tmp, spec=spec)
+    load_script("generate", as_name="somia_generate_doc").generate(tmp, spec=spec)
     return tmp
 
 

@@ -2,31 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+
+from tests.harness import load_script
 
 pytestmark = pytest.mark.slow  # runs openapi-python-client
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "somia_generate_script", ROOT / "scripts/generate.py"
-    )
-    assert spec
-    assert spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-generate = _load_script()
+generate = load_script("generate", as_name="somia_generate_script")
 
 
 def test_committed_package_matches_a_fresh_generation(tmp_path: Path) -> None:
