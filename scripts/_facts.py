@@ -20,7 +20,8 @@ from openapi_python_client.strings import PythonIdentifier  # the generator's ow
 # Keywords that carry no constraint: they may appear in any schema.
 _ANNOTATIONS = frozenset(
     {"description", "title", "examples", "example", "default", "deprecated", "$comment",
-     "readOnly", "writeOnly", "externalDocs", "contentMediaType", "contentEncoding"}
+     "readOnly", "writeOnly", "externalDocs", "contentMediaType", "contentEncoding",
+     "discriminator"}  # discriminator: a hint for oneOf, which is checked in full
 )  # fmt: skip
 # Keywords the request checks enforce.
 _ENFORCED = frozenset(
@@ -29,7 +30,12 @@ _ENFORCED = frozenset(
      "properties", "required", "additionalProperties", "minProperties", "maxProperties",
      "oneOf", "anyOf", "allOf", "format", "$ref"}
 )  # fmt: skip
-_FORMAT_RANGES = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
+_FORMAT_RANGES: dict[str, tuple[int | None, int | None]] = {
+    "int32": (-(2**31), 2**31 - 1),
+    "int64": (-(2**63), 2**63 - 1),
+    "float": (None, None),  # a number's precision: nothing to check on a Python float
+    "double": (None, None),
+}
 # The type checks written inline for one JSON type (the common case, on every call).
 _SINGLE_TYPE = {
     "string": "if v.__class__ is not str and not isinstance(v, str):\n"
@@ -93,6 +99,7 @@ class _Checks:
         self.lines: list[str] = []
         self.constants: list[str] = []
         self.count = 0
+        self.open_refs: list[str] = []  # the components being compiled, to refuse recursion
 
     def _const(self, value: Any) -> str:
         name = f"_K{len(self.constants)}"
@@ -101,12 +108,20 @@ class _Checks:
 
     def compile(self, schema: Any, where: str) -> str:
         """The name of the function checking `schema`; `where` names it in errors."""
-        _, schema = self.doc.resolve(schema)
+        ref, schema = self.doc.resolve(schema)
+        if ref is not None:
+            if ref in self.open_refs:
+                raise FactsError(f"{where}: {ref} contains itself, which request checks cannot")
+            self.open_refs.append(ref)
+            try:
+                return self.compile(schema, where)
+            finally:
+                self.open_refs.pop()
         if schema is True or schema == {}:
             return "_any"
         if not isinstance(schema, dict):
             raise FactsError(f"{where}: unsupported schema {schema!r}")
-        unknown = set(schema) - _ENFORCED - _ANNOTATIONS
+        unknown = {k for k in set(schema) - _ENFORCED - _ANNOTATIONS if not k.startswith("x-")}
         if unknown:
             raise FactsError(
                 f"{where} uses {', '.join(sorted(unknown))}, which the compiled request checks "
@@ -275,7 +290,8 @@ def _range(v: Any, name: str, low: Any, high: Any, exclusive: bool) -> None:
 
 
 def _multiple(v: Any, name: str, step: Any) -> None:
-    if _is(v, "number") and (v / step) != int(v / step):
+    # Exact arithmetic: in floats 19.99 / 0.01 is not whole, and 3 * 10**17 + 1 / 3 is.
+    if _is(v, "number") and decimal.Decimal(str(v)) % decimal.Decimal(str(step)) != 0:
         raise ValueError(f"{name} must be a multiple of {step}, not {v}")
 
 
@@ -447,9 +463,13 @@ def _union(parts: Iterator[str] | list[str]) -> str:
     return " | ".join(seen)
 
 
-def _kinds_tuple(schema: Any) -> str:
+def _kinds_tuple(schema: Any, doc: _Document | None = None) -> str:
     """The isinstance() tuple an answer field's JSON value must match ('' for any)."""
     types = schema.get("type") if isinstance(schema, dict) else None
+    if types is None and doc is not None:  # oneOf/anyOf of typed members: any of their types
+        members = [doc.resolve(sub)[1] for sub in schema.get("oneOf", schema.get("anyOf", []))]
+        if members and all(isinstance(m, dict) and "type" in m for m in members):
+            types = [kind for m in members for kind in _listed(m["type"])]
     if types is None:
         return ""
     mapping = {"string": "str", "integer": "int", "number": "int, float", "boolean": "bool",
@@ -551,14 +571,15 @@ def compile_facts(
     field_prefix: str = "field_",
     curated: frozenset[str] = frozenset(),
     reserved: frozenset[str] = frozenset(),
+    members: frozenset[str] = frozenset(),
 ) -> str:
     """The source of the facts module for `document`.
 
     `curated` names body fields the SDK's methods take as explicit keywords (left out of the
     options TypedDicts); `reserved` names the SDK's own call options, which no body field may
-    shadow.
+    shadow; `members` names what the curated classes add, which no field may hide.
     """
-    return _Compiler(document, field_prefix, curated, reserved).module()
+    return _Compiler(document, field_prefix, curated, reserved, members).module()
 
 
 class _Compiler:
@@ -568,9 +589,12 @@ class _Compiler:
         prefix: str,
         curated: frozenset[str],
         reserved: frozenset[str],
+        members: frozenset[str] = frozenset(),
     ) -> None:
         self.doc = _Document(document)
         self.prefix, self.curated, self.reserved = prefix, curated, reserved
+        # Names the generated and curated classes use for their own attributes and methods.
+        self.members = members | {"extra", "sent", "from_data", "to_dict", "model_dump"}
         self.checks = _Checks(self.doc)
         self.out: list[str] = []
         self.answer_classes: dict[int, str] = {}
@@ -614,6 +638,7 @@ class _Compiler:
             "from __future__ import annotations",
             "",
             "import copy",
+            "import decimal",
             "import math",
             "import re",
             "import sys",
@@ -711,6 +736,7 @@ class _Compiler:
                 fields.append(f"    {attr}: {optional} = None")
                 if attr not in self.curated:
                     options.append(f"    {attr}: {optional}")
+        self._unique(name, [line.split(":")[0].strip() for line in fields], self.members)
         # Mandatory attributes first: attrs wants them before those with defaults.
         fields.sort(key=lambda line: "=" in line)
         snake = _snake(name)
@@ -773,6 +799,21 @@ class _Compiler:
             "",
         ]
 
+    @staticmethod
+    def _unique(owner: str, attrs: list[str], members: frozenset[str]) -> None:
+        """Two fields on one Python name, or a field on a name the SDK's classes use, would
+        silently hide one of them."""
+        seen: set[str] = set()
+        for attr in attrs:
+            if attr in seen:
+                raise FactsError(f"two fields of {owner} have the same Python name {attr!r}")
+            if attr in members:
+                raise FactsError(
+                    f"a field of {owner} is named {attr!r}, which the SDK's classes use for "
+                    "something else: rename the field, or the SDK's member"
+                )
+            seen.add(attr)
+
     def _answer_class(self, name: str, schema: dict[str, Any], cls: str) -> str:
         if id(schema) in self.answer_classes:
             return self.answer_classes[id(schema)]
@@ -784,7 +825,7 @@ class _Compiler:
             attr = python_name(wire, self.prefix)
             _, resolved = self.doc.resolve(sub)
             static = self._answer_type(name, wire, resolved, types)
-            kinds = _kinds_tuple(resolved) or "None"
+            kinds = _kinds_tuple(resolved, self.doc) or "None"
             convert = self._converter(name, wire, resolved)
             table.append(f"    {wire!r}: ({attr!r}, {kinds}, {convert}),")
             docs.append(
@@ -793,9 +834,13 @@ class _Compiler:
             if wire in required:
                 fields.append(f"    {attr}: {static}")
             elif "default" in resolved:
-                fields.append(f"    {attr}: {static} = {_default(resolved['default'])}")
+                default = _default(resolved["default"])
+                if convert.endswith(".from_data") and isinstance(resolved["default"], dict):
+                    default = f"attrs.Factory(lambda: {convert}({resolved['default']!r}))"
+                fields.append(f"    {attr}: {static} = {default}")
             else:
                 fields.append(f"    {attr}: {_union([static, 'None'])} = None")
+        self._unique(cls, [line.split(":")[0].strip() for line in fields], self.members)
         fields.sort(key=lambda line: "=" in line)
         description = " ".join(str(schema.get("description", name)).split())
         self.answer_out += [
@@ -845,10 +890,10 @@ class _Compiler:
             return f"{nested}.from_data"
         if "array" in _listed(schema.get("type", [])) and isinstance(schema.get("items"), dict):
             _, items = self.doc.resolve(schema["items"])
-            item_class = self._nested(parent, wire, items)
-            kinds = _kinds_tuple(items) or "None"
-            if item_class or kinds != "None":
-                return f"_list_of({kinds}, {item_class + '.from_data' if item_class else None})"
+            kinds = _kinds_tuple(items, self.doc) or "None"
+            convert = self._converter(parent, wire, items)  # nested arrays: each level checked
+            if kinds != "None" or convert != "None":
+                return f"_list_of({kinds}, {convert})"
         return "None"
 
 

@@ -192,3 +192,80 @@ def test_a_mistyped_answer_field_is_a_shape_error_naming_it(data: Any, where: st
 
 def test_every_documented_status_is_listed_per_operation() -> None:
     assert _facts({}).OPERATIONS["makeThing"].statuses == (200, 402)
+
+
+def test_multiple_of_is_exact_for_decimals_and_large_integers() -> None:
+    facts = _facts({"price": {"type": "number", "multipleOf": 0.01}})
+    assert facts.check_req({"price": 19.99}) == {"price": 19.99}
+    with pytest.raises(ValueError, match=r"price must be a multiple of 0\.01"):
+        facts.check_req({"price": 19.995})
+    facts = _facts({"n": {"type": "integer", "multipleOf": 3}})
+    with pytest.raises(ValueError, match="multiple of 3"):
+        facts.check_req({"n": 3 * 10**17 + 1})
+
+
+@pytest.mark.parametrize(
+    ("properties", "message"),
+    [
+        (
+            {"input-data": {"type": "string"}, "input_data": {"type": "string"}},
+            "same Python name 'input_data'",
+        ),
+        ({"to_dict": {"type": "string"}}, "named 'to_dict'"),
+    ],
+)
+def test_a_request_field_that_would_hide_another_name_stops_generation(
+    properties: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(FactsError, match=message):
+        _facts(properties)
+
+
+@pytest.mark.parametrize("name", ["extra", "sent", "from_data", "http"])
+def test_an_answer_field_that_would_hide_a_member_stops_generation(name: str) -> None:
+    document = _document({})
+    answer = document["paths"]["/things"]["post"]["responses"]["200"]["content"]
+    answer["application/json"]["schema"]["properties"][name] = {"type": "string"}
+    with pytest.raises(FactsError, match=f"named '{name}'"):
+        compile_facts(document, members=frozenset({"http"}))
+
+
+def test_a_recursive_request_schema_stops_generation_naming_it() -> None:
+    document = _document({"tree": {"$ref": "#/components/schemas/Node"}})
+    document["components"]["schemas"]["Node"] = {
+        "type": "object",
+        "properties": {"child": {"$ref": "#/components/schemas/Node"}},
+    }
+    with pytest.raises(FactsError, match="Node contains itself"):
+        compile_facts(document)
+
+
+def test_annotations_that_constrain_nothing_are_accepted() -> None:
+    facts = _facts(
+        {
+            "ratio": {"type": "number", "format": "double", "x-unit": "percent"},
+            "pick": {
+                "oneOf": [{"type": "integer"}, {"type": "string"}],
+                "discriminator": {"propertyName": "kind"},
+            },
+        }
+    )
+    assert facts.check_req({"ratio": 0.5, "pick": 1}) == {"ratio": 0.5, "pick": 1}
+
+
+def test_answer_unions_nested_arrays_and_object_defaults_are_typed() -> None:
+    document = _document({})
+    answer = document["paths"]["/things"]["post"]["responses"]["200"]["content"]
+    properties = answer["application/json"]["schema"]["properties"]
+    properties["either"] = {"oneOf": [{"type": "integer"}, {"type": "string"}]}
+    properties["grid"] = {"type": "array", "items": {"type": "array", "items": {"type": "integer"}}}
+    properties["usage"]["default"] = {"tokens": 0}
+    module = ModuleType("facts_answers_under_test")
+    sys.modules[module.__name__] = module
+    exec(compile(compile_facts(document), "<facts>", "exec"), module.__dict__)
+    parse = module.MakeThingAnswerFields.from_data
+    assert parse({"id": "t"}).usage.tokens == 0  # the default, as its class
+    with pytest.raises(module.ShapeError, match="either is a bool"):
+        parse({"id": "t", "either": True})
+    with pytest.raises(module.ShapeError, match=r"grid\[0\]\[1\] is a str"):
+        parse({"id": "t", "grid": [[1, "x"]]})

@@ -7,6 +7,7 @@ GENERATED CODE: DO NOT EDIT. Edit the document and run `make generate`.
 from __future__ import annotations
 
 import copy
+import decimal
 import math
 import re
 import sys
@@ -88,7 +89,8 @@ def _range(v: Any, name: str, low: Any, high: Any, exclusive: bool) -> None:
 
 
 def _multiple(v: Any, name: str, step: Any) -> None:
-    if _is(v, "number") and (v / step) != int(v / step):
+    # Exact arithmetic: in floats 19.99 / 0.01 is not whole, and 3 * 10**17 + 1 / 3 is.
+    if _is(v, "number") and decimal.Decimal(str(v)) % decimal.Decimal(str(step)) != 0:
         raise ValueError(f"{name} must be a multiple of {step}, not {v}")
 
 
