@@ -64,6 +64,37 @@ def python_name(wire: str, prefix: str) -> str:
     return str(PythonIdentifier(wire, prefix=prefix))
 
 
+def ecma_pattern(pattern: str) -> str:
+    """A JSON Schema (ECMA-262) pattern in Python's dialect, where they differ in ways a
+    document may meet: `$` ends the text (Python also matches before a final newline), and
+    `\\d` and `\\w` are ASCII only."""
+    out: list[str] = []
+    in_class = escaped = False
+    for ch in pattern:
+        if escaped:
+            escaped = False
+            if ch == "d":
+                out.append("0-9" if in_class else "[0-9]")
+            elif ch == "w":
+                out.append("A-Za-z0-9_" if in_class else "[A-Za-z0-9_]")
+            else:
+                out.append("\\" + ch)
+            continue
+        if ch == "\\":
+            escaped = True
+        elif ch == "[" and not in_class:
+            in_class = True
+            out.append(ch)
+        elif ch == "]" and in_class:
+            in_class = False
+            out.append(ch)
+        elif ch == "$" and not in_class:
+            out.append(r"\Z")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
 def class_name(name: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^0-9A-Za-z]+", name))
 
@@ -168,7 +199,7 @@ class _Checks:
                 low, high = s.get("minLength", 0), s.get("maxLength")
                 yield f"_length(v, name, {low}, {high}, 'characters', str)"
             if "pattern" in s:
-                pattern = self._const(re.compile(s["pattern"]))
+                pattern = self._const(re.compile(ecma_pattern(s["pattern"])))
                 yield f"_pattern(v, name, {pattern})"
         if kinds_set & {"array"}:
             if "minItems" in s or "maxItems" in s:
@@ -599,6 +630,7 @@ class _Compiler:
         self.out: list[str] = []
         self.answer_classes: dict[int, str] = {}
         self.answer_out: list[str] = []
+        self.parameters: dict[str, tuple[str, Any]] = {}  # keyword -> (check, schema)
 
     def module(self) -> str:
         operations = []
@@ -618,6 +650,7 @@ class _Compiler:
                 statuses = tuple(
                     sorted(int(code) for code in op.get("responses", {}) if code.isdigit())
                 )
+                self._parameters(op, item.get("parameters", []))
                 request_name = request[0] if request else None
                 answer_name = answer[0] if answer else None
                 operations.append(
@@ -676,8 +709,35 @@ class _Compiler:
             *operations,
             "}",
             "",
+            "# Path and header parameters, by keyword: checked like body fields.",
+            "PARAMETERS: dict[str, Check] = {",
+            *(f"    {name!r}: {fn}," for name, (fn, _) in self.parameters.items()),
+            "}",
+            "",
+            "",
+            "def check_parameter(name: str, value: Any) -> Any:",
+            '    """`value` checked against the document\'s schema of parameter `name`."""',
+            "    return PARAMETERS[name](value, name)",
+            "",
         ]
         return "\n".join(body)
+
+    def _parameters(self, op: dict[str, Any], shared: list[Any]) -> None:
+        for parameter in [*shared, *op.get("parameters", [])]:
+            _, parameter = self.doc.resolve(parameter)
+            if parameter.get("in") not in {"path", "header"}:
+                continue
+            name = python_name(parameter["name"], self.prefix)
+            schema = parameter.get("schema", {})
+            known = self.parameters.get(name)
+            if known is not None:
+                if known[1] != schema:
+                    raise FactsError(
+                        f"parameter {name!r} has different schemas in different operations"
+                    )
+                continue
+            fn = self.checks.compile(schema, f"{op['operationId']}.{parameter['name']}")
+            self.parameters[name] = (fn, schema)
 
     def _request_schema(self, op: dict[str, Any]) -> tuple[str, Any] | None:
         _, body = self.doc.resolve(op.get("requestBody"))

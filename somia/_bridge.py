@@ -32,6 +32,7 @@ from somia_api.facts import ShapeError as ShapeError
 # The request body of both session operations (AgentExecutionRequest).
 BODY_FIELDS: dict[str, str] = _facts.AGENT_EXECUTION_REQUEST_FIELDS  # keyword -> wire name
 check_body = _facts.check_agent_execution_request
+check_parameter = _facts.check_parameter  # path and header parameters, by keyword
 
 _encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
 _KEY_MARK = "\x00key"  # stands in for the idempotency key while a route is worked out

@@ -10,18 +10,19 @@ from collections.abc import Mapping
 
 import httpx
 
+from somia._bridge import check_parameter
+
 
 def _has_control_characters(text: str) -> bool:
     return any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text)
 
 
 def check_agent_id(agent_id: object) -> int:
-    """`agent_id` as a positive int; bool, float and str are refused."""
+    """`agent_id` as an int within the document's bounds; bool, float and str are refused."""
     if isinstance(agent_id, bool) or not isinstance(agent_id, int):
         raise TypeError(f"agent_id must be an int, not {type(agent_id).__name__}")
-    if agent_id < 1:
-        raise ValueError(f"agent_id must be a positive int, not {agent_id}")
-    return agent_id
+    checked: int = check_parameter("agent_id", agent_id)
+    return checked
 
 
 def check_session_id(session_id: object) -> str:
@@ -34,7 +35,8 @@ def check_session_id(session_id: object) -> str:
     # read as path steps by URL normalisation.
     if session_id in {".", ".."}:
         raise ValueError(f"session_id must not be {session_id!r}")
-    return session_id
+    checked: str = check_parameter("session_id", session_id)  # the document's lengths
+    return checked
 
 
 def check_timeout(name: str, timeout: object) -> httpx.Timeout:
@@ -118,14 +120,11 @@ def check_header_name(name: str, value: object) -> str:
 
 
 def check_idempotency_key(key: object) -> str:
-    """A key the document allows: 1 to 255 printable ASCII characters, no spaces."""
+    """A key the document's `Idempotency-Key` parameter allows."""
     if not isinstance(key, str):
         raise TypeError(f"idempotency_key must be a str, not {type(key).__name__}")
-    if not 1 <= len(key) <= 255 or not all("!" <= ch <= "~" for ch in key):
-        raise ValueError(
-            "idempotency_key must be 1 to 255 printable ASCII characters without spaces"
-        )
-    return key
+    checked: str = check_parameter("idempotency_key", key)
+    return checked
 
 
 def check_headers(name: str, headers: object) -> dict[str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -15,6 +16,7 @@ from somia._validation import (
     check_base_url,
     check_header_name,
     check_headers,
+    check_idempotency_key,
     check_non_negative,
     check_session_id,
     check_timeout,
@@ -439,3 +441,20 @@ def test_a_base_url_with_a_bare_query_or_fragment_mark_is_refused_by_the_client(
         SomiaClient(base_url=somia_server.base_url + tail, api_key=somia_server.api_key)
 
     assert somia_server.requests == []
+
+
+@pytest.mark.parametrize(
+    ("check", "value", "message"),
+    [
+        (check_agent_id, 0, "agent_id must be at least 1"),
+        (check_agent_id, 2**63, "agent_id must be at most 9223372036854775807"),
+        (check_session_id, "s" * 257, "session_id must have 1 to 256 characters"),
+        (check_idempotency_key, "key\n", "idempotency_key must match the pattern"),
+        (check_idempotency_key, "k" * 256, "idempotency_key must have 1 to 255 characters"),
+    ],
+)
+def test_parameters_are_held_to_the_documents_schemas(
+    check: Callable[[object], object], value: object, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        check(value)

@@ -282,64 +282,68 @@ class AnswerObject:
         return dumped
 
 
-_K0 = re.compile("\\S")
+_K0 = re.compile("^[!-~]+\\Z")
+_K1 = re.compile("\\S")
 
 
 def _c1(v: Any, name: str) -> Any:
-    if v is not True and v is not False:
-        raise TypeError(f"{name} must be a bool, not {_kind(v)}")
+    v = _typed(v, name, ("integer",), "an integer")
+    _range(v, name, 1, 9223372036854775807, False)
     return v
 
 
 def _c2(v: Any, name: str) -> Any:
-    v = _typed(v, name, ("integer",), "an integer")
+    if v.__class__ is not str and not isinstance(v, str):
+        raise TypeError(f"{name} must be a string, not {_kind(v)}")
+    _length(v, name, 1, 255, "characters", str)
+    _pattern(v, name, _K0)
     return v
 
 
 def _c3(v: Any, name: str) -> Any:
     if v.__class__ is not str and not isinstance(v, str):
         raise TypeError(f"{name} must be a string, not {_kind(v)}")
-    _pattern(v, name, _K0)
+    _length(v, name, 1, 256, "characters", str)
     return v
 
 
 def _c4(v: Any, name: str) -> Any:
+    if v is not True and v is not False:
+        raise TypeError(f"{name} must be a bool, not {_kind(v)}")
+    return v
+
+
+def _c5(v: Any, name: str) -> Any:
+    v = _typed(v, name, ("integer",), "an integer")
+    return v
+
+
+def _c6(v: Any, name: str) -> Any:
+    if v.__class__ is not str and not isinstance(v, str):
+        raise TypeError(f"{name} must be a string, not {_kind(v)}")
+    _pattern(v, name, _K1)
+    return v
+
+
+def _c7(v: Any, name: str) -> Any:
     if _is(v, "integer"):
-        v = _c2(v, name)
+        v = _c5(v, name)
     elif _is(v, "string"):
-        v = _c3(v, name)
+        v = _c6(v, name)
     else:
         v = _typed(v, name, ("integer", "string"), "an integer or a string")
     return v
 
 
-def _c5(v: Any, name: str) -> Any:
-    if v is not True and v is not False:
-        raise TypeError(f"{name} must be a bool, not {_kind(v)}")
-    return v
-
-
-def _c6(v: Any, name: str) -> Any:
-    if v is not True and v is not False:
-        raise TypeError(f"{name} must be a bool, not {_kind(v)}")
-    return v
-
-
-def _c7(v: Any, name: str) -> Any:
-    if v.__class__ is not str and not isinstance(v, str):
-        raise TypeError(f"{name} must be a string, not {_kind(v)}")
-    return v
-
-
 def _c8(v: Any, name: str) -> Any:
-    if v.__class__ is not str and not isinstance(v, str):
-        raise TypeError(f"{name} must be a string, not {_kind(v)}")
+    if v is not True and v is not False:
+        raise TypeError(f"{name} must be a bool, not {_kind(v)}")
     return v
 
 
 def _c9(v: Any, name: str) -> Any:
-    v = _typed(v, name, ("array",), "a sequence")
-    v = _items(v, name, _c8)
+    if v is not True and v is not False:
+        raise TypeError(f"{name} must be a bool, not {_kind(v)}")
     return v
 
 
@@ -356,6 +360,24 @@ def _c11(v: Any, name: str) -> Any:
 
 
 def _c12(v: Any, name: str) -> Any:
+    v = _typed(v, name, ("array",), "a sequence")
+    v = _items(v, name, _c11)
+    return v
+
+
+def _c13(v: Any, name: str) -> Any:
+    if v.__class__ is not str and not isinstance(v, str):
+        raise TypeError(f"{name} must be a string, not {_kind(v)}")
+    return v
+
+
+def _c14(v: Any, name: str) -> Any:
+    if v.__class__ is not str and not isinstance(v, str):
+        raise TypeError(f"{name} must be a string, not {_kind(v)}")
+    return v
+
+
+def _c15(v: Any, name: str) -> Any:
     v = _typed(v, name, ("object",), "a mapping")
     _keys(v, name)
     return v
@@ -390,15 +412,15 @@ class AgentExecutionRequestOptions(TypedDict, total=False):
 
 _AGENT_EXECUTION_REQUEST: dict[str, tuple[str, Check]] = {
     "input_data": ("input_data", _any),
-    "stream": ("stream", _c1),
-    "pipeline_version": ("pipeline_version", _c4),
-    "trace_enabled": ("trace_enabled", _c5),
-    "test": ("test", _c6),
-    "source": ("source", _c7),
-    "tags": ("tags", _c9),
-    "environment": ("environment", _c10),
-    "end_user_id": ("end_user_id", _c11),
-    "metadata": ("metadata", _c12),
+    "stream": ("stream", _c4),
+    "pipeline_version": ("pipeline_version", _c7),
+    "trace_enabled": ("trace_enabled", _c8),
+    "test": ("test", _c9),
+    "source": ("source", _c10),
+    "tags": ("tags", _c12),
+    "environment": ("environment", _c13),
+    "end_user_id": ("end_user_id", _c14),
+    "metadata": ("metadata", _c15),
 }
 AGENT_EXECUTION_REQUEST_DEPRECATED: frozenset[str] = frozenset(())
 # keyword -> wire name of each body field
@@ -510,3 +532,15 @@ OPERATIONS: dict[str, Operation] = {
         (200, 400, 401, 403, 404, 409, 413, 422, 429, 500, 503),
     ),
 }
+
+# Path and header parameters, by keyword: checked like body fields.
+PARAMETERS: dict[str, Check] = {
+    "agent_id": _c1,
+    "idempotency_key": _c2,
+    "session_id": _c3,
+}
+
+
+def check_parameter(name: str, value: Any) -> Any:
+    """`value` checked against the document's schema of parameter `name`."""
+    return PARAMETERS[name](value, name)
