@@ -147,15 +147,24 @@ class AnswerShape:
         self._checks = {
             media: SchemaCheck(schema, closed=True) for media, schema in self.schemas.items()
         }
-        self._fill = {
-            media: {name: example_value(sub) for name, sub in properties_of(schema).items()}
-            for media, schema in self.schemas.items()
-        }
-        self._trees = {media: _field_tree(schema, "") for media, schema in self.schemas.items()}
-        self._documented = frozenset(self._fill[JSON]) | frozenset(self._fill[EVENT_STREAM])
+        self._names = {media: list(properties_of(schema)) for media, schema in self.schemas.items()}
         self._required = frozenset(
             name for schema in self.schemas.values() for name in _merged(schema).get("required", [])
         )
+        self._fill = {media: self._defaults(schema) for media, schema in self.schemas.items()}
+        self._trees = {media: _field_tree(schema, "") for media, schema in self.schemas.items()}
+        self._documented = frozenset(self._names[JSON]) | frozenset(self._names[EVENT_STREAM])
+
+    def _defaults(self, schema: Any) -> dict[str, Any]:
+        """The value each field takes when the agent leaves it to the fake. An optional field
+        for which no valid value can be made up (a pattern without an example) is left out
+        unless the agent sets it: an answer never breaks the document."""
+        defaults = {}
+        for name, sub in properties_of(schema).items():
+            value = example_value(sub)
+            if name in self._required or SchemaCheck(sub).is_valid(value):
+                defaults[name] = value
+        return defaults
 
     def check_agent_fields(self, fields: Mapping[str, Any], omit: Collection[str]) -> None:
         """Refuse fields an agent may not set or leave out (TypeError naming them)."""
@@ -189,15 +198,16 @@ class AnswerShape:
         (with `fill`) the schema's example values; raises TypeError when it breaks the schema.
         """
         out: dict[str, Any] = {}
-        for name in self._fill[media]:
+        defaults = self._fill[media]
+        for name in self._names[media]:
             if name in omit:
                 continue
             if name in fields:
                 out[name] = fields[name]
             elif name in computed:
                 out[name] = computed[name]
-            elif fill:
-                out[name] = copy.deepcopy(self._fill[media][name])
+            elif fill and name in defaults:
+                out[name] = copy.deepcopy(defaults[name])
         problems = self._checks[media].problems(out, [])
         if problems:
             raise TypeError(f"the answer breaks the document's {media} schema: {problems}")

@@ -120,6 +120,23 @@ def test_a_new_answer_object_is_produced_from_its_schema(
     assert all("usage" not in event.json() for event in events[:-2])
 
 
+def test_an_answer_field_with_no_valid_value_to_make_up_is_left_out_unless_set(
+    document: dict[str, Any], somia_server: FakeServer, client: httpx.Client
+) -> None:
+    for schema in answer_schemas(document):
+        schema["properties"]["trace_url"] = {"type": "string", "pattern": "^https://"}
+    somia_server.fake.register_agent(
+        2, lambda turn: Answer("x", fields={"trace_url": "https://trace.test/1"})
+    )
+
+    default = client.post(create_url(somia_server), json={})
+    chosen = client.post(create_url(somia_server, 2), json={})
+
+    assert default.status_code == 200, default.text
+    assert "trace_url" not in default.json()
+    assert chosen.json()["trace_url"] == "https://trace.test/1"
+
+
 def test_an_agent_sets_and_omits_answer_fields(
     document: dict[str, Any], somia_server: FakeServer, client: httpx.Client
 ) -> None:
