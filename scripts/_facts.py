@@ -12,7 +12,7 @@ constraint of the document is silently ignored.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from openapi_python_client.strings import PythonIdentifier  # the generator's own naming
@@ -445,28 +445,41 @@ def _shape(data: Any, kinds: tuple[type, ...], where: str) -> None:
 
 
 class _Types:
-    """Static type expressions of schema nodes, for options (lenient inputs) or answers."""
+    """Static type expressions of schema nodes, for options (lenient inputs) or answers.
 
-    def __init__(self, doc: _Document, answers: bool) -> None:
-        self.doc, self.answers = doc, answers
+    For options, a closed object (`additionalProperties: false`) with properties becomes a
+    TypedDict, which `emit` writes; an open one stays a Mapping, since a TypedDict would
+    refuse the other keys the document allows.
+    """
 
-    def of(self, schema: Any, classes: dict[int, str] | None = None) -> str:
-        _, schema = self.doc.resolve(schema)
+    def __init__(
+        self,
+        doc: _Document,
+        answers: bool,
+        emit: Callable[[str, dict[str, Any]], str] | None = None,
+    ) -> None:
+        self.doc, self.answers, self.emit = doc, answers, emit
+
+    def of(self, schema: Any, classes: dict[int, str] | None = None, hint: str = "") -> str:
+        ref, schema = self.doc.resolve(schema)
+        hint = ref or hint
         if not isinstance(schema, dict) or not schema:
             return "Any"
         if classes and id(schema) in classes:
             return classes[id(schema)]
         for word in ("oneOf", "anyOf"):
             if word in schema:
-                return _union(self.of(sub, classes) for sub in schema[word])
+                return _union(self.of(sub, classes, hint) for sub in schema[word])
         if "const" in schema and not self.answers:
             return f"Literal[{schema['const']!r}]"
         types = schema.get("type")
         if types is None:
             return "Any"
-        return _union(self._one(kind, schema, classes) for kind in _listed(types))
+        return _union(self._one(kind, schema, classes, hint) for kind in _listed(types))
 
-    def _one(self, kind: str, schema: dict[str, Any], classes: dict[int, str] | None) -> str:
+    def _one(
+        self, kind: str, schema: dict[str, Any], classes: dict[int, str] | None, hint: str
+    ) -> str:
         if kind == "string" and "enum" in schema and not self.answers:
             return f"Literal[{', '.join(repr(v) for v in schema['enum'] if isinstance(v, str))}]"
         if kind in _PRIMITIVES:
@@ -474,9 +487,14 @@ class _Types:
         if kind == "null":
             return "None"
         if kind == "array":
-            item = self.of(schema.get("items", {}), classes)
+            item = self.of(schema.get("items", {}), classes, f"{hint}Item")
             return f"list[{item}]" if self.answers else f"Sequence[{item}]"
-        return "dict[str, Any]" if self.answers else "Mapping[str, Any]"
+        if self.answers:
+            return "dict[str, Any]"
+        closed = schema.get("additionalProperties") is False and "properties" in schema
+        if closed and self.emit is not None:
+            return self.emit(hint, schema)
+        return "Mapping[str, Any]"
 
 
 def _listed(types: Any) -> list[str]:
@@ -631,6 +649,7 @@ class _Compiler:
         self.answer_classes: dict[int, str] = {}
         self.answer_out: list[str] = []
         self.parameters: dict[str, tuple[str, Any]] = {}  # keyword -> (check, schema)
+        self.typed_dicts: dict[int, str] = {}  # closed request objects' TypedDicts
 
     def module(self) -> str:
         operations = []
@@ -768,7 +787,7 @@ class _Compiler:
                 f"request body {name} uses {', '.join(sorted(extra))} at its top level"
             )
         required = set(schema.get("required", ()))
-        types = _Types(self.doc, answers=False)
+        types = _Types(self.doc, answers=False, emit=self._typed_dict)
         options, fields, table, docs, deprecated = [], [], [], [], []
         for wire, sub in schema["properties"].items():
             attr = python_name(wire, self.prefix)
@@ -779,7 +798,7 @@ class _Compiler:
             check = self.checks.compile(sub, f"{name}.{wire}")
             table.append(f"    {attr!r}: ({wire!r}, {check}),")
             _, resolved = self.doc.resolve(sub)
-            static = types.of(sub)
+            static = types.of(sub, hint=f"{name}{class_name(wire)}")
             text = " ".join(str(resolved.get("description", "")).split())
             if "default" in resolved:
                 text += f" Server default: {resolved['default']!r}."
@@ -858,6 +877,31 @@ class _Compiler:
             "",
             "",
         ]
+
+    def _typed_dict(self, hint: str, schema: dict[str, Any]) -> str:
+        """The TypedDict of a closed request object (written on first sight)."""
+        known = self.typed_dicts.get(id(schema))
+        if known:
+            return known
+        name = f"{class_name(hint)}Dict"
+        self.typed_dicts[id(schema)] = name
+        types = _Types(self.doc, answers=False, emit=self._typed_dict)
+        required = set(schema.get("required", ()))
+        lines = []
+        for wire, sub in schema["properties"].items():
+            if not wire.isidentifier():
+                raise FactsError(f"{hint}.{wire}: a closed object's keys must be identifiers")
+            static = types.of(sub, hint=f"{hint}{class_name(wire)}")
+            lines.append(f"    {wire}: {f'Required[{static}]' if wire in required else static}")
+        self.out[:0] = [
+            f"class {name}(TypedDict, total=False):",
+            f'    """The keys of {hint}, as the document closes them."""',
+            "",
+            *lines,
+            "",
+            "",
+        ]
+        return name
 
     @staticmethod
     def _unique(owner: str, attrs: list[str], members: frozenset[str]) -> None:

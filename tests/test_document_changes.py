@@ -31,6 +31,12 @@ def _changed_document() -> dict[str, Any]:
     # A new optional field with a range, and one with a camelCase wire name.
     request["temperature"] = {"type": "number", "minimum": 0, "maximum": 2}
     request["maxTokens"] = {"type": "integer", "minimum": 1}
+    # A closed nested object: a TypedDict for type checkers.
+    request["options"] = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {"depth": {"type": "integer"}},
+    }
     # A field deprecated.
     request["source"]["deprecated"] = True
     # A type narrowed: integers only, no default.
@@ -204,6 +210,8 @@ def test_mypy_checks_user_code_against_the_changed_document(generated: Path) -> 
             client.sessions.run(1, pipeline_version="production")
             client.sessions.run(1, no_such_option=1)
             print(answer.pending)
+            client.sessions.run(1, options={"depth": "deep"})
+            client.sessions.run(1, options={"depth": 2})
             """
         )
     )
@@ -227,6 +235,6 @@ def test_mypy_checks_user_code_against_the_changed_document(generated: Path) -> 
     )
     errors = [line for line in result.stdout.splitlines() if ": error:" in line]
     lines = sorted({int(line.split(":")[1]) for line in errors})
-    assert lines == [7, 8, 9, 10], result.stdout
+    assert lines == [7, 8, 9, 10, 11], result.stdout
     assert '"pending"' in result.stdout
     assert "no_such_option" in result.stdout

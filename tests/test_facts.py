@@ -269,3 +269,26 @@ def test_answer_unions_nested_arrays_and_object_defaults_are_typed() -> None:
         parse({"id": "t", "either": True})
     with pytest.raises(module.ShapeError, match=r"grid\[0\]\[1\] is a str"):
         parse({"id": "t", "grid": [[1, "x"]]})
+
+
+def test_a_closed_request_object_is_typed_as_a_typed_dict_and_an_open_one_as_a_mapping() -> None:
+    facts = _facts(
+        {
+            "options": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["depth"],
+                "properties": {"depth": {"type": "integer"}, "mode": {"enum": ["a"]}},
+            },
+            "labels": {"type": "object", "properties": {"k": {"type": "string"}}},
+        }
+    )
+
+    def text(annotations: dict[str, Any]) -> dict[str, str]:
+        return {k: getattr(v, "__forward_arg__", v) for k, v in annotations.items()}
+
+    hints = text(facts.ReqOptions.__annotations__)
+    assert hints["options"] == "ReqOptionsDict | None"
+    assert text(facts.ReqOptionsDict.__annotations__) == {"depth": "Required[int]", "mode": "Any"}
+    assert hints["labels"] == "Mapping[str, Any] | None"
+    assert facts.check_req({"options": {"depth": 1}}) == {"options": {"depth": 1}}
