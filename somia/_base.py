@@ -43,7 +43,7 @@ _CALL_OPTIONS = frozenset(
     {"timeout", "total_timeout", "extra_headers", "extra_body", "idempotency_key"}
 )
 _BODY_WIRE_NAMES = frozenset(BODY_FIELDS.values())
-_ACCEPT_STREAM = {"Accept": "text/event-stream"}
+ACCEPT_STREAM = {"Accept": "text/event-stream"}
 
 
 @attrs.define(slots=True)
@@ -111,37 +111,57 @@ def prepare_call(
     extra_body = options.get("extra_body")
     if extra_body is not None:
         body = _merge_extra_body(body, extra_body, fields)
-    key = options.get("idempotency_key")
-    if key is None:
-        key = os.urandom(16).hex()  # as unique as a uuid4, at a fraction of the cost
-    else:
-        check_idempotency_key(key)
+    key = idempotency_key(options)
     path, wire_headers, content = build_request(agent, session, body, idempotency_key=key)
     layers = [base_headers, wire_headers]
     if stream:
-        layers.append(_ACCEPT_STREAM)
-    extra = check_headers("extra_headers", options.get("extra_headers"))
+        layers.append(ACCEPT_STREAM)
+    extra = extra_headers(config, options)
     if extra:
-        key_header = config.api_key_header.lower()  # extra headers cannot replace the key
-        layers.append({k: v for k, v in extra.items() if k.lower() != key_header})
+        layers.append(extra)
     if base_headers or extra:
         # Names may differ in case only (a caller's "accept"): merge by name, never send both.
         headers = merge_headers(*layers)
     else:  # the usual case: the call's own few headers, all distinct
-        headers = {**wire_headers, **_ACCEPT_STREAM} if stream else wire_headers
-    timeout = options.get("timeout")
-    total = options.get("total_timeout")
+        headers = {**wire_headers, **ACCEPT_STREAM} if stream else wire_headers
+    timeout, total_timeout = call_timeouts(config, options, default_timeout)
     return PreparedCall(
         url=config.base_url + path,
         headers=headers,
         content=content,
-        timeout=default_timeout if timeout is None else check_timeout("timeout", timeout),
-        total_timeout=(
-            config.total_timeout if total is None else check_total_timeout("total_timeout", total)
-        ),
+        timeout=timeout,
+        total_timeout=total_timeout,
         stream=stream,
         what=f"POST {path}",
         secret=config.api_key,
+    )
+
+
+def idempotency_key(options: Mapping[str, Any]) -> str:
+    """The call's `idempotency_key`, checked, or a new one."""
+    key = options.get("idempotency_key")
+    if key is None:
+        return os.urandom(16).hex()  # as unique as a uuid4, at a fraction of the cost
+    return check_idempotency_key(key)
+
+
+def extra_headers(config: ClientConfig, options: Mapping[str, Any]) -> dict[str, str]:
+    """The call's `extra_headers`, checked; they cannot replace the key."""
+    extra = check_headers("extra_headers", options.get("extra_headers"))
+    if not extra:
+        return extra
+    key_header = config.api_key_header.lower()
+    return {k: v for k, v in extra.items() if k.lower() != key_header}
+
+
+def call_timeouts(
+    config: ClientConfig, options: Mapping[str, Any], default: httpx.Timeout
+) -> tuple[httpx.Timeout, float | None]:
+    """The call's per-attempt timeout and total timeout: its own, else the client's."""
+    timeout, total = options.get("timeout"), options.get("total_timeout")
+    return (
+        default if timeout is None else check_timeout("timeout", timeout),
+        config.total_timeout if total is None else check_total_timeout("total_timeout", total),
     )
 
 

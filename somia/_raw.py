@@ -8,22 +8,23 @@ relative to the base URL is accepted: an absolute URL would carry the key to ano
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from typing import Any, TypedDict
 
 import httpx
 
-from somia._base import PreparedCall
+from somia._base import (
+    ACCEPT_STREAM,
+    PreparedCall,
+    call_timeouts,
+    extra_headers,
+    idempotency_key,
+)
 from somia._bridge import encode_json, idempotency_header
 from somia._config import ClientConfig
 from somia._errors import InvalidResponseError, redact
 from somia._validation import (
     check_header_name,
-    check_headers,
-    check_idempotency_key,
-    check_timeout,
-    check_total_timeout,
     merge_headers,
 )
 
@@ -76,23 +77,17 @@ def prepare_request(
         content = encode_json(body, "json")
         layers.append({"Content-Type": "application/json"})
     if verb in _KEYED:  # retried with the same key: a server that honours it runs it once
-        key = options.get("idempotency_key")
-        key = os.urandom(16).hex() if key is None else check_idempotency_key(key)
-        layers.append({idempotency_header(): key})
+        layers.append({idempotency_header(): idempotency_key(options)})
     if stream:
-        layers.append({"Accept": "text/event-stream"})
-    extra = check_headers("extra_headers", options.get("extra_headers"))
-    key_header = config.api_key_header.lower()  # extra headers cannot replace the key
-    layers.append({k: v for k, v in extra.items() if k.lower() != key_header})
-    timeout, total = options.get("timeout"), options.get("total_timeout")
+        layers.append(ACCEPT_STREAM)
+    layers.append(extra_headers(config, options))
+    timeout, total_timeout = call_timeouts(config, options, config.timeout)
     return PreparedCall(
         url=config.base_url + relative,
         headers=merge_headers(*layers),
         content=content,
-        timeout=config.timeout if timeout is None else check_timeout("timeout", timeout),
-        total_timeout=(
-            config.total_timeout if total is None else check_total_timeout("total_timeout", total)
-        ),
+        timeout=timeout,
+        total_timeout=total_timeout,
         stream=stream,
         what=f"{verb} {relative.partition('?')[0]}",  # a query may hold a secret
         secret=config.api_key,
