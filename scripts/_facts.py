@@ -650,6 +650,7 @@ class _Compiler:
         self.answer_out: list[str] = []
         self.parameters: dict[str, tuple[str, Any]] = {}  # keyword -> (check, schema)
         self.typed_dicts: dict[int, str] = {}  # closed request objects' TypedDicts
+        self.link_headers: dict[str, str] = {}  # link parameter -> the header it reads
 
     def module(self) -> str:
         operations = []
@@ -670,6 +671,7 @@ class _Compiler:
                     sorted(int(code) for code in op.get("responses", {}) if code.isdigit())
                 )
                 self._parameters(op, item.get("parameters", []))
+                self._link_headers(op)
                 request_name = request[0] if request else None
                 answer_name = answer[0] if answer else None
                 operations.append(
@@ -728,6 +730,9 @@ class _Compiler:
             *operations,
             "}",
             "",
+            "# Parameters the answers' links take from a response header: parameter -> header.",
+            f"LINK_HEADERS: dict[str, str] = {self.link_headers!r}",
+            "",
             "# Path and header parameters, by keyword: checked like body fields.",
             "PARAMETERS: dict[str, Check] = {",
             *(f"    {name!r}: {fn}," for name, (fn, _) in self.parameters.items()),
@@ -740,6 +745,19 @@ class _Compiler:
             "",
         ]
         return "\n".join(body)
+
+    def _link_headers(self, op: dict[str, Any]) -> None:
+        """Which response header each link parameter reads (`$response.header.<name>`)."""
+        for code, response in op.get("responses", {}).items():
+            _, response = self.doc.resolve(response)
+            for link in response.get("links", {}).values():
+                _, link = self.doc.resolve(link)
+                for name, value in link.get("parameters", {}).items():
+                    if not (isinstance(value, str) and value.startswith("$response.header.")):
+                        continue
+                    header = value.removeprefix("$response.header.")
+                    if self.link_headers.setdefault(name, header) != header:
+                        raise FactsError(f"links read {name!r} from two headers ({code})")
 
     def _parameters(self, op: dict[str, Any], shared: list[Any]) -> None:
         for parameter in [*shared, *op.get("parameters", [])]:

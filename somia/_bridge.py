@@ -33,6 +33,9 @@ from somia_api.facts import ShapeError as ShapeError
 BODY_FIELDS: dict[str, str] = _facts.AGENT_EXECUTION_REQUEST_FIELDS  # keyword -> wire name
 check_body = _facts.check_agent_execution_request
 check_parameter = _facts.check_parameter  # path and header parameters, by keyword
+# The answer header that carries the session id: the one the answer's link to the next turn
+# reads `session_id` from.
+SESSION_ID_HEADER: str = _facts.LINK_HEADERS["session_id"]
 
 _encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
 _KEY_MARK = "\x00key"  # stands in for the idempotency key while a route is worked out

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 import httpx
 
+from somia._bridge import SESSION_ID_HEADER
 from somia._errors import (
     AgentStreamError,
     InvalidResponseError,
@@ -293,7 +294,7 @@ class _StreamBase(Generic[T, R]):
         chunk = self._state.last_chunk
         if isinstance(chunk, dict) and isinstance(chunk.get("session_id"), str):
             return str(chunk["session_id"])
-        header: str | None = self._state.info.headers.get("x-somia-session-id")
+        header: str | None = self._state.info.headers.get(SESSION_ID_HEADER)
         return header
 
 

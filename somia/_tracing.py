@@ -21,6 +21,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
+from somia._bridge import SESSION_ID_HEADER
 from somia._errors import redact, server_message
 from somia._models import AgentSessionResponse
 from somia._validation import merge_headers
@@ -88,7 +89,7 @@ RETRY_NUMBER = "somia.retry.number"
 RETRY_REASON = "somia.retry.reason"
 RETRY_DELAY = "somia.retry.delay"  # seconds
 
-_SESSION_HEADER = "x-somia-session-id"
+_SESSION_HEADER = SESSION_ID_HEADER
 # With this set, the API loads a provider when first asked for one (read once, at import).
 _PROVIDER_IN_ENV = "OTEL_PYTHON_TRACER_PROVIDER" in os.environ
 _unseen = object()

@@ -292,3 +292,13 @@ def test_a_closed_request_object_is_typed_as_a_typed_dict_and_an_open_one_as_a_m
     assert text(facts.ReqOptionsDict.__annotations__) == {"depth": "Required[int]", "mode": "Any"}
     assert hints["labels"] == "Mapping[str, Any] | None"
     assert facts.check_req({"options": {"depth": 1}}) == {"options": {"depth": 1}}
+
+
+def test_the_header_a_link_reads_a_parameter_from_is_a_fact() -> None:
+    document = _document({})
+    ok = document["paths"]["/things"]["post"]["responses"]["200"]
+    ok["links"] = {"next": {"parameters": {"thing_id": "$response.header.X-Thing-Id"}}}
+    module = ModuleType("facts_links_under_test")
+    sys.modules[module.__name__] = module
+    exec(compile(compile_facts(document), "<facts>", "exec"), module.__dict__)
+    assert module.LINK_HEADERS == {"thing_id": "X-Thing-Id"}

@@ -533,6 +533,9 @@ OPERATIONS: dict[str, Operation] = {
     ),
 }
 
+# Parameters the answers' links take from a response header: parameter -> header.
+LINK_HEADERS: dict[str, str] = {"session_id": "X-Somia-Session-Id"}
+
 # Path and header parameters, by keyword: checked like body fields.
 PARAMETERS: dict[str, Check] = {
     "agent_id": _c1,

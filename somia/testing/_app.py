@@ -17,6 +17,7 @@ from urllib.parse import unquote
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
+from somia._bridge import SESSION_ID_HEADER
 from somia.testing._agents import Agent, Answer, Turn, read_answer
 from somia.testing._answers import EVENT_STREAM, JSON, AnswerShape, shape_of
 from somia.testing._faults import Faults, RequestDelay, StreamCut, StreamFault
@@ -253,7 +254,7 @@ class SomiaApp:
         return built
 
     def _respond(self, answer: StoredAnswer) -> Response:
-        headers = {"X-Somia-Session-Id": answer.session_id}
+        headers = {SESSION_ID_HEADER: answer.session_id}
         if answer.events is None:
             return Response(answer.json_body, headers=headers, media_type="application/json")
         headers["Cache-Control"] = "no-cache"
