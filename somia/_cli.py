@@ -33,6 +33,7 @@ from somia import (
     TurnOptions,
     __version__,
 )
+from somia._validation import check_agent_id
 
 __all__ = ["main"]
 
@@ -41,7 +42,6 @@ EXIT_API_ERROR = 1
 EXIT_USAGE = 2
 EXIT_NETWORK = 3
 EXIT_INTERRUPTED = 130
-INT64_MAX = 2**63 - 1
 
 Handler = Callable[[argparse.Namespace, SomiaClient], int]
 
@@ -284,15 +284,12 @@ class _CommandParser(argparse.ArgumentParser):
 
 def _agent_id(text: str) -> int:
     # ASCII digits only: int() would also take " 7", "+7", "1_0" or non-ASCII digits.
-    value = 0
-    if text.isascii() and text.isdigit():
-        with contextlib.suppress(ValueError):  # more digits than int() converts
-            value = int(text)
-    if not 1 <= value <= INT64_MAX:
-        raise argparse.ArgumentTypeError(
-            f"not an agent id (a positive integer of at most {INT64_MAX}): {text!r}"
-        )
-    return value
+    if not (text.isascii() and text.isdigit()):
+        raise argparse.ArgumentTypeError(f"not an agent id (ASCII digits only): {text!r}")
+    try:
+        return check_agent_id(int(text))  # the document's bounds
+    except ValueError as exc:  # also more digits than int() converts
+        raise argparse.ArgumentTypeError(f"not an agent id ({exc}): {text!r}") from None
 
 
 def _seconds(text: str) -> float:
