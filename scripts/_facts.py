@@ -131,6 +131,7 @@ class _Checks:
         self.constants: list[str] = []
         self.count = 0
         self.open_refs: list[str] = []  # the components being compiled, to refuse recursion
+        self.by_body: dict[tuple[str, ...], str] = {}  # the function of each distinct body
 
     def _const(self, value: Any) -> str:
         name = f"_K{len(self.constants)}"
@@ -166,10 +167,14 @@ class _Checks:
         body = list(self._body(schema, where))
         if not body:
             return "_any"
+        known = self.by_body.get(tuple(body))
+        if known:  # the same checks (say, every boolean field): one function
+            return known
         self.count += 1
         fn = f"_c{self.count}"
         self.lines += [f"def {fn}(v: Any, name: str) -> Any:", *[f"    {line}" for line in body]]
         self.lines += ["    return v", "", ""]
+        self.by_body[tuple(body)] = fn
         return fn
 
     def _body(self, s: dict[str, Any], where: str) -> Iterator[str]:

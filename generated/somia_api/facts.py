@@ -336,48 +336,18 @@ def _c7(v: Any, name: str) -> Any:
 
 
 def _c8(v: Any, name: str) -> Any:
-    if v is not True and v is not False:
-        raise TypeError(f"{name} must be a bool, not {_kind(v)}")
+    if v.__class__ is not str and not isinstance(v, str):
+        raise TypeError(f"{name} must be a string, not {_kind(v)}")
     return v
 
 
 def _c9(v: Any, name: str) -> Any:
-    if v is not True and v is not False:
-        raise TypeError(f"{name} must be a bool, not {_kind(v)}")
+    v = _typed(v, name, ("array",), "a sequence")
+    v = _items(v, name, _c8)
     return v
 
 
 def _c10(v: Any, name: str) -> Any:
-    if v.__class__ is not str and not isinstance(v, str):
-        raise TypeError(f"{name} must be a string, not {_kind(v)}")
-    return v
-
-
-def _c11(v: Any, name: str) -> Any:
-    if v.__class__ is not str and not isinstance(v, str):
-        raise TypeError(f"{name} must be a string, not {_kind(v)}")
-    return v
-
-
-def _c12(v: Any, name: str) -> Any:
-    v = _typed(v, name, ("array",), "a sequence")
-    v = _items(v, name, _c11)
-    return v
-
-
-def _c13(v: Any, name: str) -> Any:
-    if v.__class__ is not str and not isinstance(v, str):
-        raise TypeError(f"{name} must be a string, not {_kind(v)}")
-    return v
-
-
-def _c14(v: Any, name: str) -> Any:
-    if v.__class__ is not str and not isinstance(v, str):
-        raise TypeError(f"{name} must be a string, not {_kind(v)}")
-    return v
-
-
-def _c15(v: Any, name: str) -> Any:
     v = _typed(v, name, ("object",), "a mapping")
     _keys(v, name)
     return v
@@ -414,13 +384,13 @@ _AGENT_EXECUTION_REQUEST: dict[str, tuple[str, Check]] = {
     "input_data": ("input_data", _any),
     "stream": ("stream", _c4),
     "pipeline_version": ("pipeline_version", _c7),
-    "trace_enabled": ("trace_enabled", _c8),
-    "test": ("test", _c9),
-    "source": ("source", _c10),
-    "tags": ("tags", _c12),
-    "environment": ("environment", _c13),
-    "end_user_id": ("end_user_id", _c14),
-    "metadata": ("metadata", _c15),
+    "trace_enabled": ("trace_enabled", _c4),
+    "test": ("test", _c4),
+    "source": ("source", _c8),
+    "tags": ("tags", _c9),
+    "environment": ("environment", _c8),
+    "end_user_id": ("end_user_id", _c8),
+    "metadata": ("metadata", _c10),
 }
 AGENT_EXECUTION_REQUEST_DEPRECATED: frozenset[str] = frozenset(())
 # keyword -> wire name of each body field
