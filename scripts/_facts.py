@@ -735,6 +735,9 @@ class _Compiler:
             *operations,
             "}",
             "",
+            "# The header the document's API key security scheme sends the key in.",
+            f"API_KEY_HEADER: str | None = {self._api_key_header()!r}",
+            "",
             "# Parameters the answers' links take from a response header: parameter -> header.",
             f"LINK_HEADERS: dict[str, str] = {self.link_headers!r}",
             "",
@@ -750,6 +753,16 @@ class _Compiler:
             "",
         ]
         return "\n".join(body)
+
+    def _api_key_header(self) -> str | None:
+        """The header of the apiKey scheme the document's security asks for, if any."""
+        schemes = self.doc.document.get("components", {}).get("securitySchemes", {})
+        for requirement in self.doc.document.get("security", []):
+            for name in requirement:
+                _, scheme = self.doc.resolve(schemes.get(name, {}))
+                if scheme.get("type") == "apiKey" and scheme.get("in") == "header":
+                    return str(scheme["name"])
+        return None
 
     def _link_headers(self, op: dict[str, Any]) -> None:
         """Which response header each link parameter reads (`$response.header.<name>`)."""

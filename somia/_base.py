@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, Unpack
 import attrs
 import httpx
 
-from somia._bridge import BODY_FIELDS, build_request, check_body
+from somia._bridge import API_KEY_HEADER, BODY_FIELDS, build_request, check_body
 from somia._config import RETRY_ATTEMPT_HEADER, ClientConfig, ClientOptions
 from somia._errors import (
     InvalidResponseError,
@@ -355,7 +355,7 @@ class BaseClient(Generic[HttpT, SessionsT]):
         *,
         base_url: str | None = None,
         api_key: str | None = None,
-        api_key_header: str = "x-api-key",
+        api_key_header: str = API_KEY_HEADER,
         timeout: float | httpx.Timeout = 60.0,
         total_timeout: float | None = None,
         retries: int = 2,

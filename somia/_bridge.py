@@ -36,6 +36,10 @@ check_parameter = _facts.check_parameter  # path and header parameters, by keywo
 # The answer header that carries the session id: the one the answer's link to the next turn
 # reads `session_id` from.
 SESSION_ID_HEADER: str = _facts.LINK_HEADERS["session_id"]
+# The header the document sends the API key in (clients may choose another).
+if _facts.API_KEY_HEADER is None:
+    raise ImportError("the API document declares no apiKey security scheme in a header")
+API_KEY_HEADER: str = _facts.API_KEY_HEADER
 
 _encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
 _KEY_MARK = "\x00key"  # stands in for the idempotency key while a route is worked out

@@ -33,6 +33,7 @@ from somia import (
     TurnOptions,
     __version__,
 )
+from somia._bridge import API_KEY_HEADER
 from somia._validation import check_agent_id
 
 __all__ = ["main"]
@@ -171,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--header-name",
         default=argparse.SUPPRESS,
         metavar="H",
-        help="header that carries the API key (default: x-api-key)",
+        help=f"header that carries the API key (default: {API_KEY_HEADER})",
     )
     group.add_argument(
         "--timeout",

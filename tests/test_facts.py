@@ -302,3 +302,15 @@ def test_the_header_a_link_reads_a_parameter_from_is_a_fact() -> None:
     sys.modules[module.__name__] = module
     exec(compile(compile_facts(document), "<facts>", "exec"), module.__dict__)
     assert module.LINK_HEADERS == {"thing_id": "X-Thing-Id"}
+
+
+def test_the_api_key_header_is_the_documents_security_scheme() -> None:
+    document = _document({})
+    document["security"] = [{"Key": []}]
+    document["components"]["securitySchemes"] = {
+        "Key": {"type": "apiKey", "in": "header", "name": "apikey"}
+    }
+    module = ModuleType("facts_security_under_test")
+    sys.modules[module.__name__] = module
+    exec(compile(compile_facts(document), "<facts>", "exec"), module.__dict__)
+    assert module.API_KEY_HEADER == "apikey"

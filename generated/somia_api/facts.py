@@ -503,6 +503,9 @@ OPERATIONS: dict[str, Operation] = {
     ),
 }
 
+# The header the document's API key security scheme sends the key in.
+API_KEY_HEADER: str | None = "x-api-key"
+
 # Parameters the answers' links take from a response header: parameter -> header.
 LINK_HEADERS: dict[str, str] = {"session_id": "X-Somia-Session-Id"}
 

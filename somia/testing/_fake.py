@@ -9,6 +9,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from somia._bridge import API_KEY_HEADER
 from somia.testing._agents import Agent, echo_agent
 from somia.testing._faults import Faults
 from somia.testing._idempotency import IdempotencyStore
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 __all__ = ["FakeSomia", "ReceivedRequest"]
 
 DEFAULT_API_KEY = "sk-fake-somia"
-DEFAULT_API_KEY_HEADER = "x-api-key"
+DEFAULT_API_KEY_HEADER = API_KEY_HEADER
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_MAX_REQUESTS = 256
 
