@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from somia import NotFoundError, StreamEvent
+from somia import NotFoundError, ServerError, StreamEvent
 from somia._errors import InvalidResponseError
 from tests.harness import Sdk
 
@@ -82,7 +82,7 @@ def test_an_error_status_raises_its_class_and_a_500_is_not_retried(sdk: Sdk) -> 
     with sdk.connect(handler, retry_backoff_seconds=0) as driver:
         with pytest.raises(NotFoundError, match="nope"):
             driver.request("GET", "/missing")
-        with pytest.raises(Exception, match="500"):
+        with pytest.raises(ServerError, match="500"):
             driver.request("POST", "/api/v2/run", json={})
     assert len(calls) == 2  # neither retried: a 500 may have run the turn
 
