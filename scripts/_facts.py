@@ -42,6 +42,9 @@ _SINGLE_TYPE = {
     '        raise TypeError(f"{name} must be a string, not {_kind(v)}")',
     "boolean": "if v is not True and v is not False:\n"
     '        raise TypeError(f"{name} must be a bool, not {_kind(v)}")',
+    # A plain int passes at once; anything else gets the general check and its message.
+    "integer": "if v.__class__ is not int:\n"
+    '        v = _typed(v, name, ("integer",), "an integer")',
 }
 _PRIMITIVES = {"string": "str", "integer": "int", "number": "float", "boolean": "bool"}
 _TYPE_WORDS = {

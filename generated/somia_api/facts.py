@@ -287,7 +287,8 @@ _K1 = re.compile("\\S")
 
 
 def _c1(v: Any, name: str) -> Any:
-    v = _typed(v, name, ("integer",), "an integer")
+    if v.__class__ is not int:
+        v = _typed(v, name, ("integer",), "an integer")
     _range(v, name, 1, 9223372036854775807, False)
     return v
 
@@ -314,7 +315,8 @@ def _c4(v: Any, name: str) -> Any:
 
 
 def _c5(v: Any, name: str) -> Any:
-    v = _typed(v, name, ("integer",), "an integer")
+    if v.__class__ is not int:
+        v = _typed(v, name, ("integer",), "an integer")
     return v
 
 
