@@ -8,20 +8,15 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from contract_support import FAKE_API_KEY
+from contract_support import FAKE_API_KEY, App, Message, Receive, Send, read_body
 from live_run import Target
 
 from somia.testing import FakeServer, FakeSomia, echo_agent
-
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-App = Callable[[MutableMapping[str, Any], Receive, Send], Awaitable[None]]
 
 _PATH = re.compile(r"^/api/v1/external/agent/([^/]*)/session(?:/([^/]*))?$")
 OTHER_AGENT_ID = 2
@@ -91,15 +86,10 @@ def wrap(app: App, fake: FakeSomia, breakage: Breakage) -> App:
         if scope["type"] != "http":
             await app(scope, receive, send)
             return
-        body = bytearray()
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body", False):
-                break
+        body = await read_body(receive)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         request = Request(
-            scope.get("raw_path", b"").decode("latin-1") or scope["path"], headers, bytes(body)
+            scope.get("raw_path", b"").decode("latin-1") or scope["path"], headers, body
         )
         answer = breakage.before(request, fake)
         if answer is None:

@@ -7,6 +7,7 @@ they are registered with schemathesis when this module is imported.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -211,3 +212,20 @@ def _json_or_none(text: str | bytes) -> Any:
 
 def _is_chunk(value: object) -> bool:
     return isinstance(value, dict) and any(k in value for k in ("session_id", "history", "pending"))
+
+
+# ASGI, for the deliberately broken servers that wrap the fake's app.
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+App = Callable[[MutableMapping[str, Any], Receive, Send], Awaitable[None]]
+
+
+async def read_body(receive: Receive) -> bytes:
+    """The whole body of an ASGI HTTP request."""
+    body = bytearray()
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body", False):
+            return bytes(body)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 import hypothesis
@@ -15,9 +15,14 @@ from contract_support import (
     FAKE_API_KEY,
     FUZZ_SETTINGS,
     INTERACT,
+    App,
+    Message,
+    Receive,
+    Send,
     contract_fake,
     event_data,
     load_schema,
+    read_body,
 )
 from hypothesis import Phase
 from schemathesis import Case
@@ -25,10 +30,6 @@ from schemathesis.core.failures import Failure
 
 from somia.testing import Faults
 
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-App = Callable[[MutableMapping[str, Any], Receive, Send], Awaitable[None]]
 Rewrite = Callable[[bytes], bytes]
 
 
@@ -39,12 +40,7 @@ def rewriting(app: App, *, request: Rewrite | None = None, response: Rewrite | N
         if scope["type"] != "http":
             await app(scope, receive, send)
             return
-        body = bytearray()
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body", False):
-                break
+        body = await read_body(receive)
         sent = False
 
         async def replay() -> Message:
@@ -52,7 +48,7 @@ def rewriting(app: App, *, request: Rewrite | None = None, response: Rewrite | N
             if sent:
                 return {"type": "http.disconnect"}
             sent = True
-            data = request(bytes(body)) if request else bytes(body)
+            data = request(body) if request else body
             return {"type": "http.request", "body": data, "more_body": False}
 
         start: Message = {}
