@@ -410,7 +410,7 @@ class Sdk:
     @contextmanager
     def connect(self, target: str | Handler, **options: Any) -> Iterator[Driver]:
         """An open client of this kind; closed, with any http_client it was given, at exit."""
-        options = {"api_key": KEY, "retry_backoff_seconds": 0.001, "timeout": 5.0, **options}
+        options = client_options(**options)
         if isinstance(target, str):
             options.setdefault("base_url", target)
         else:
@@ -491,3 +491,8 @@ def load_script(name: str, *, as_name: str | None = None) -> ModuleType:
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def client_options(**overrides: Any) -> dict[str, Any]:
+    """A test client's options: the key `KEY`, a 5 s timeout and a 1 ms retry backoff."""
+    return {"api_key": KEY, "retry_backoff_seconds": 0.001, "timeout": 5.0, **overrides}

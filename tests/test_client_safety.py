@@ -21,18 +21,18 @@ import pytest
 
 import somia
 from somia import AsyncSomiaClient, SomiaClient
-from tests.harness import KEY, OK, Events, Reply, ScriptedServer, Sdk, chunk, scripted_server, sse
-
-
-def _options(base_url: str, **overrides: Any) -> dict[str, Any]:
-    return {
-        "base_url": base_url,
-        "api_key": KEY,
-        "retry_backoff_seconds": 0.001,
-        "timeout": 5.0,
-        **overrides,
-    }
-
+from tests.harness import (
+    KEY,
+    OK,
+    Events,
+    Reply,
+    ScriptedServer,
+    Sdk,
+    chunk,
+    client_options,
+    scripted_server,
+    sse,
+)
 
 # -- redirects ------------------------------------------------------------------------------
 
@@ -76,7 +76,7 @@ def test_a_relative_redirect_names_the_apis_own_origin(server: ScriptedServer) -
 def test_a_call_after_close_is_a_client_closed_error_and_sends_nothing(
     server: ScriptedServer,
 ) -> None:
-    client = SomiaClient(**_options(server.base_url))
+    client = SomiaClient(**client_options(base_url=server.base_url))
     client.close()
     with pytest.raises(somia.ClientClosedError, match="this client was closed: create a new"):
         client.sessions.create_session(1)
@@ -85,7 +85,7 @@ def test_a_call_after_close_is_a_client_closed_error_and_sends_nothing(
 
 def test_an_async_call_after_aclose_is_a_client_closed_error(server: ScriptedServer) -> None:
     async def run() -> None:
-        async with AsyncSomiaClient(**_options(server.base_url)) as client:
+        async with AsyncSomiaClient(**client_options(base_url=server.base_url)) as client:
             pass
         with pytest.raises(somia.ClientClosedError, match="this client was closed"):
             await client.sessions.create_session(1)
@@ -98,7 +98,7 @@ def test_a_given_http_client_closed_by_its_owner_is_a_client_closed_error(
     server: ScriptedServer,
 ) -> None:
     http = httpx.Client()
-    client = SomiaClient(**_options(server.base_url, http_client=http))
+    client = SomiaClient(**client_options(base_url=server.base_url, http_client=http))
     http.close()
     with pytest.raises(somia.ClientClosedError, match="http_client given to this client"):
         client.sessions.create_session(1)
@@ -118,7 +118,7 @@ def test_an_async_client_reused_in_a_second_asyncio_run_is_a_wrong_event_loop_er
     server: ScriptedServer,
 ) -> None:
     server.script(OK, OK)
-    client = AsyncSomiaClient(**_options(server.base_url))
+    client = AsyncSomiaClient(**client_options(base_url=server.base_url))
     assert asyncio.run(client.sessions.create_session(1)).session_id == "s-1"
     with pytest.raises(somia.WrongEventLoopError, match=r"asyncio\.run") as caught:
         asyncio.run(client.sessions.create_session(1))
@@ -218,7 +218,7 @@ def test_after_fork_the_child_opens_its_own_connection_and_leaves_the_parents_op
     server: ScriptedServer, use: str
 ) -> None:
     server.script(OK, OK, OK)
-    with SomiaClient(**_options(server.base_url)) as client:
+    with SomiaClient(**client_options(base_url=server.base_url)) as client:
         user = client if use == "client" else client.with_options(timeout=4.0)
         client.sessions.create_session(1, input_data="parent, before")
         assert _in_child(lambda: user.sessions.create_session(1, input_data="child")) == 0
@@ -236,7 +236,7 @@ def test_an_async_client_works_in_a_forked_child_on_its_own_connection(
     server: ScriptedServer,
 ) -> None:
     server.script(OK, OK)
-    client = AsyncSomiaClient(**_options(server.base_url))
+    client = AsyncSomiaClient(**client_options(base_url=server.base_url))
     asyncio.run(client.sessions.create_session(1, input_data="parent"))
 
     def child(client: AsyncSomiaClient = client) -> None:
@@ -263,7 +263,7 @@ def test_a_stream_read_from_a_second_thread_meanwhile_is_a_stream_busy_error(
     gate = threading.Event()
     server.script(Events([chunk("Hel"), gate, chunk("Hello"), sse(True)]))
     received: list[str] = []
-    with SomiaClient(**_options(server.base_url)) as client:
+    with SomiaClient(**client_options(base_url=server.base_url)) as client:
         stream = client.sessions.create_session(1, stream=True)
         first = threading.Event()
 
@@ -290,7 +290,7 @@ def test_an_async_stream_read_from_a_second_task_meanwhile_is_a_stream_busy_erro
     server.script(Events([chunk("Hel"), gate, chunk("Hello"), sse(True)]))
 
     async def run() -> list[str]:
-        async with AsyncSomiaClient(**_options(server.base_url)) as client:
+        async with AsyncSomiaClient(**client_options(base_url=server.base_url)) as client:
             stream = await client.sessions.create_session(1, stream=True)
             received: list[str] = []
             first = asyncio.Event()
@@ -314,7 +314,7 @@ def test_an_async_stream_read_from_a_second_task_meanwhile_is_a_stream_busy_erro
 
 def test_a_stream_opened_in_one_thread_can_be_read_in_another(server: ScriptedServer) -> None:
     server.script(Events([chunk("Hel"), chunk("Hello"), sse(True)]))
-    with SomiaClient(**_options(server.base_url)) as client:
+    with SomiaClient(**client_options(base_url=server.base_url)) as client:
         stream = client.sessions.create_session(1, stream=True)
         done: list[somia.AgentSessionResponse] = []
         reader = threading.Thread(target=lambda: done.append(stream.final_response()))

@@ -30,7 +30,18 @@ import somia
 from somia import AsyncSomiaClient, SomiaClient
 from somia._tracing import CAPTURE_CONTENT_ENV, SCHEMA_URL, SEMCONV_VERSION
 from somia.testing import FakeServer, FakeSomia, echo_agent
-from tests.harness import KEY, OK, Events, Reply, ScriptedServer, Sdk, chunk, free_port, sse
+from tests.harness import (
+    KEY,
+    OK,
+    Events,
+    Reply,
+    ScriptedServer,
+    Sdk,
+    chunk,
+    client_options,
+    free_port,
+    sse,
+)
 
 STREAM = Events([chunk("He"), chunk("Hello"), sse(True)])
 # The attributes of every invoke_agent span, whatever its outcome.
@@ -72,16 +83,6 @@ def install() -> Iterator[Callable[[], InMemorySpanExporter]]:
 @pytest.fixture
 def spans(install: Callable[[], InMemorySpanExporter]) -> InMemorySpanExporter:
     return install()
-
-
-def _client_options(base_url: str, **overrides: Any) -> dict[str, Any]:
-    return {
-        "base_url": base_url,
-        "api_key": KEY,
-        "retry_backoff_seconds": 0.001,
-        "timeout": 5.0,
-        **overrides,
-    }
 
 
 def only_span(exporter: InMemorySpanExporter) -> ReadableSpan:
@@ -296,7 +297,7 @@ def test_a_stream_span_is_open_until_the_stream_ends(
     spans: InMemorySpanExporter, server: ScriptedServer
 ) -> None:
     server.script(STREAM)
-    with SomiaClient(**_client_options(server.base_url)) as client:
+    with SomiaClient(**client_options(base_url=server.base_url)) as client:
         stream = client.sessions.create_session(7, stream=True)
         assert spans.get_finished_spans() == ()
         stream.final_response()
@@ -345,7 +346,7 @@ def test_a_stream_closed_early_by_its_reader_is_not_an_error(
     spans: InMemorySpanExporter, server: ScriptedServer
 ) -> None:
     server.script(STREAM)
-    with SomiaClient(**_client_options(server.base_url)) as client:
+    with SomiaClient(**client_options(base_url=server.base_url)) as client:
         for _ in client.sessions.create_session(7, stream=True):
             break
     span = only_span(spans)
@@ -361,7 +362,7 @@ def test_an_async_stream_closed_early_is_not_an_error(
     server.script(STREAM)
 
     async def run() -> None:
-        async with AsyncSomiaClient(**_client_options(server.base_url)) as client:
+        async with AsyncSomiaClient(**client_options(base_url=server.base_url)) as client:
             stream = await client.sessions.create_session(7, stream=True)
             async for _ in stream:
                 break
@@ -377,7 +378,7 @@ def test_an_abandoned_stream_ends_its_span_when_collected(
     spans: InMemorySpanExporter, server: ScriptedServer
 ) -> None:
     server.script(STREAM)
-    with SomiaClient(**_client_options(server.base_url)) as client:
+    with SomiaClient(**client_options(base_url=server.base_url)) as client:
         client.sessions.create_session(7, stream=True)  # dropped at once
         gc.collect()
         span = only_span(spans)
@@ -392,7 +393,7 @@ def test_an_abandoned_async_stream_ends_its_span_when_collected(
     server.script(STREAM)
 
     async def run() -> None:
-        async with AsyncSomiaClient(**_client_options(server.base_url)) as client:
+        async with AsyncSomiaClient(**client_options(base_url=server.base_url)) as client:
             await client.sessions.create_session(7, stream=True)  # dropped at once
             gc.collect()
             assert len(spans.get_finished_spans()) == 1
@@ -485,7 +486,7 @@ def test_a_provider_set_after_the_client_was_made_is_used(
     install: Callable[[], InMemorySpanExporter], server: ScriptedServer
 ) -> None:
     server.script(OK, OK)
-    with SomiaClient(**_client_options(server.base_url)) as client:
+    with SomiaClient(**client_options(base_url=server.base_url)) as client:
         client.sessions.create_session(7)
         exporter = install()
         client.sessions.create_session(7)
