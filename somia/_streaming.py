@@ -210,8 +210,8 @@ class _StreamState:
             raise InvalidResponseError(
                 "the stream ended without any chunk", status_code=self.info.status_code, body=""
             )
-        try:
-            return parse_session(self.last_chunk, self.info)
+        try:  # raw=b"": the error quotes the event as sent, set below, not a re-encoding
+            return parse_session(self.last_chunk, self.info, raw=b"")
         except InvalidResponseError as exc:
             exc.body = redact(self.last_chunk_sse.data, self.secret)  # the offending event's data
             raise
