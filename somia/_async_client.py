@@ -153,8 +153,14 @@ class AsyncSomiaClient(BaseClient[httpx.AsyncClient, AsyncAgentSessionsClient]):
     async def _answer(self, call: PreparedCall) -> AgentSessionResponse | AsyncStream[StreamEvent]:
         response = await self._send(call)
         if call.stream:
-            return AsyncStream(response, what=call.what, secret=call.secret, span=call.span)
-        return session_from_response(response, secret=call.secret)
+            return AsyncStream(
+                response,
+                what=call.what,
+                secret=call.secret,
+                span=call.span,
+                attempts=call.attempts,
+            )
+        return session_from_response(response, secret=call.secret, attempts=call.attempts)
 
     def _open_http(self) -> httpx.AsyncClient:
         pool = self._pool
@@ -175,6 +181,7 @@ class AsyncSomiaClient(BaseClient[httpx.AsyncClient, AsyncAgentSessionsClient]):
         deadline = call.deadline()
         attempt = 0
         while True:
+            call.attempts = attempt + 1
             request = call.build(http, attempt, deadline)
             try:
                 try:

@@ -60,6 +60,7 @@ class PreparedCall:
     span: CallSpan | None = attrs.field(default=None, repr=False)  # set when traced
     total_timeout: float | None = None  # of the whole call; None: no limit
     method: str = "POST"  # the session operations' (client.request may send others)
+    attempts: int = 1  # the requests sent so far, counted by the send loop
 
     def deadline(self) -> Deadline | None:
         """The total timeout's clock, started now (None without a total timeout)."""
@@ -297,11 +298,11 @@ def keep_read_timeout(response: httpx.Response, call: PreparedCall) -> None:
 
 
 def session_from_response(
-    response: httpx.Response, *, secret: str | None = None
+    response: httpx.Response, *, secret: str | None = None, attempts: int = 1
 ) -> AgentSessionResponse:
-    """The typed answer of a read 2xx JSON response; `secret` is redacted from the body an
-    InvalidResponseError keeps."""
-    info = ResponseInfo.from_response(response)
+    """The typed answer of a read 2xx JSON response, the last of `attempts` requests;
+    `secret` is redacted from the body an InvalidResponseError keeps."""
+    info = ResponseInfo.from_response(response, attempts)
     content = response.content
     try:
         data = json.loads(content)

@@ -130,8 +130,14 @@ class SomiaClient(BaseClient[httpx.Client, AgentSessionsClient]):
     def _answer(self, call: PreparedCall) -> AgentSessionResponse | Stream[StreamEvent]:
         response = self._send(call)
         if call.stream:
-            return Stream(response, what=call.what, secret=call.secret, span=call.span)
-        return session_from_response(response, secret=call.secret)
+            return Stream(
+                response,
+                what=call.what,
+                secret=call.secret,
+                span=call.span,
+                attempts=call.attempts,
+            )
+        return session_from_response(response, secret=call.secret, attempts=call.attempts)
 
     def _send(self, call: PreparedCall) -> httpx.Response:
         """Send with retries; return the 2xx response (read, or open for a stream) or raise
@@ -141,6 +147,7 @@ class SomiaClient(BaseClient[httpx.Client, AgentSessionsClient]):
         deadline = call.deadline()
         attempt = 0
         while True:
+            call.attempts = attempt + 1
             request = call.build(http, attempt, deadline)
             try:
                 try:

@@ -36,10 +36,12 @@ class AgentExecutionRequest(AgentExecutionRequestFields):
 
 @attrs.frozen
 class ResponseInfo:
-    """The HTTP side of an answer: status, headers and the server's request id."""
+    """The HTTP side of an answer: status, headers, the server's request id, and how many
+    requests the call sent to get it (`attempts`: 1, plus one per retry)."""
 
     status_code: int
     headers: httpx.Headers = attrs.field(repr=False)
+    attempts: int = 1
 
     @property
     def request_id(self) -> str | None:
@@ -48,9 +50,9 @@ class ResponseInfo:
         return value
 
     @classmethod
-    def from_response(cls, response: httpx.Response) -> ResponseInfo:
-        """The info of an httpx response."""
-        return cls(response.status_code, response.headers)
+    def from_response(cls, response: httpx.Response, attempts: int = 1) -> ResponseInfo:
+        """The info of an httpx response, the last of `attempts` requests."""
+        return cls(response.status_code, response.headers, attempts)
 
 
 @attrs.define(kw_only=True)

@@ -121,9 +121,11 @@ class _StreamState:
         "what",
     )
 
-    def __init__(self, response: httpx.Response, what: str, secret: str | None) -> None:
+    def __init__(
+        self, response: httpx.Response, what: str, secret: str | None, attempts: int = 1
+    ) -> None:
         self.decoder = SSEDecoder()
-        self.info = ResponseInfo.from_response(response)
+        self.info = ResponseInfo.from_response(response, attempts)
         self.what = what
         self.secret = secret  # redacted from every server text put into an error
         self.events = 0
@@ -252,9 +254,10 @@ class _StreamBase(Generic[T, R]):
         what: str,
         secret: str | None = None,
         span: CallSpan | None = None,
+        attempts: int = 1,
     ) -> None:
         self._response = response
-        self._state = _StreamState(response, what, secret)
+        self._state = _StreamState(response, what, secret, attempts)
         self._span = span  # the call's trace span, ended with the stream
         self._closed = False
         self._left = False  # a loop over the stream was left before it was closed
