@@ -35,6 +35,7 @@ from somia import (
 )
 from somia._bridge import API_KEY_HEADER
 from somia._validation import check_agent_id
+from somia.batch import _cli as batch_cli  # light: the runner loads when it runs
 
 __all__ = ["main"]
 
@@ -64,6 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _configure_text_streams()
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning
+            if args.command == "batch":  # it builds clients of its own (async, its retries)
+                return batch_cli.run(args, _client_options(args))
             client = _client(args)
             with client:
                 handler: Handler = args.handler
@@ -251,6 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
         "prompt quits.",
     )
     chat.set_defaults(handler=_chat, command_parser=chat)
+    batch_cli.add_parser(commands, parents=[connection])
 
     # Its options belong to the fake server's own parser: main() passes them through.
     commands.add_parser(
@@ -308,6 +312,13 @@ def _pipeline_version(text: str) -> int | str:
 
 
 def _client(args: argparse.Namespace) -> SomiaClient:
+    try:
+        return SomiaClient(**_client_options(args))
+    except (TypeError, ValueError) as exc:  # the SDK's argument checks; never quote the key
+        raise UsageError(str(exc)) from None
+
+
+def _client_options(args: argparse.Namespace) -> dict[str, Any]:
     api_key = getattr(args, "api_key", None) or os.environ.get("SOMIA_API_KEY")
     if not api_key:
         raise UsageError("no API key: pass --api-key or set SOMIA_API_KEY")
@@ -320,10 +331,7 @@ def _client(args: argparse.Namespace) -> SomiaClient:
         options["timeout"] = args.timeout
     if hasattr(args, "total_timeout"):
         options["total_timeout"] = args.total_timeout
-    try:
-        return SomiaClient(**options)
-    except (TypeError, ValueError) as exc:  # the SDK's argument checks; never quote the key
-        raise UsageError(str(exc)) from None
+    return options
 
 
 # Turns
