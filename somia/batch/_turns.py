@@ -20,7 +20,7 @@ import attrs
 from somia._async_client import AsyncSomiaClient
 from somia._errors import ApiError, AuthError, SomiaError
 from somia._models import AgentSessionResponse, StreamEvent
-from somia._retry import RetryPolicy, ran_nothing, retry_after_seconds
+from somia._retry import RETRYABLE_STATUSES, RetryPolicy, ran_nothing, retry_after_seconds
 from somia._streaming import AsyncStream
 from somia.batch._rows import Row
 from somia.batch._state import turn_key
@@ -79,9 +79,12 @@ def _error(exc: BaseException) -> dict[str, Any]:
 
 
 def may_have_run(error: dict[str, Any]) -> bool:
-    """Whether a failed row's error leaves open that its last turn ran (not a 4xx)."""
+    """Whether a failed row's error leaves open that its last turn ran: not a refusal that
+    ran nothing (408, 429, 503) nor another 4xx."""
     status = error.get("status_code")
-    return not (isinstance(status, int) and 400 <= status < 500)
+    if not isinstance(status, int):
+        return True  # a cut stream, an error event, a dropped connection ...
+    return status >= 500 and status not in RETRYABLE_STATUSES
 
 
 async def _turn(
