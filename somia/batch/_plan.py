@@ -87,6 +87,7 @@ def prepare(
     max_attempts: int,
     deadline: float | None,
     retry_failed: bool,
+    on_ray: bool = False,
 ) -> Plan:
     """Check the arguments and the whole input, and find where the output stands; nothing
     is sent. TypeError/ValueError (InputError, StateError) say what is wrong."""
@@ -99,7 +100,13 @@ def prepare(
     taken = [name for name in _RETRY_OPTIONS if name in client_options]
     if taken:
         raise ValueError(f"{taken[0]} is the runner's: it retries by itself (max_attempts)")
-    AsyncSomiaClient(**client_options)  # checks them (no connection is opened)
+    if on_ray and "api_key" in client_options:
+        raise ValueError(
+            "the Ray engine's workers read SOMIA_API_KEY from their own environment: "
+            "the key is never sent to them"
+        )
+    # Checked as a client checks them (no connection is opened); Ray's workers have the key.
+    AsyncSomiaClient(**{**client_options, **({"api_key": "stand-in"} if on_ray else {})})
     request_options = row_options(options)
     if agent_id is not None:
         check_agent_id(agent_id)

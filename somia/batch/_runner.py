@@ -147,11 +147,11 @@ async def arun_batch(
     """
     if engine not in ("asyncio", "ray"):
         raise ValueError(f"engine must be 'asyncio' or 'ray', not {engine!r}")
-    if engine == "ray" and "api_key" in (client_options or {}):
-        raise ValueError(
-            "the Ray engine's workers read SOMIA_API_KEY from their own environment: "
-            "the key is never sent to them"
-        )
+    if engine == "ray":
+        try:
+            import ray  # noqa: F401
+        except ImportError as exc:
+            raise ImportError("the Ray engine needs ray: pip install 'somia[ray]'") from exc
     plan = prepare(
         input,
         output,
@@ -163,6 +163,7 @@ async def arun_batch(
         max_attempts=max_attempts,
         deadline=deadline,
         retry_failed=retry_failed,
+        on_ray=engine == "ray",
     )
     done = plan.done
     skipped = done.ok + done.failed

@@ -1,0 +1,109 @@
+"""The Ray engine on a real local Ray: workers that build their own clients, one limit for
+the cluster, and a worker killed in the middle of its rows."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from somia.batch import run_batch
+from somia.testing import FakeServer, Turn, echo_agent
+from tests.batch.batch_helpers import assert_exactly_once, one_turn_rows, read_output, write_rows
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("local_ray")]
+
+
+def _on_ray(server: FakeServer, source: Path, output: Path, **options: object) -> object:
+    # No key here: the workers read SOMIA_API_KEY from their environment.
+    return run_batch(
+        source,
+        output,
+        agent_id=1,
+        client_options={"base_url": server.base_url, "timeout": 20.0},
+        engine="ray",
+        **options,  # type: ignore[arg-type]
+    )
+
+
+def test_rows_run_on_ray_workers_within_one_limit_for_the_cluster(
+    somia_server: FakeServer, tmp_path: Path, output: Path
+) -> None:
+    lock = threading.Lock()
+    active = [0, 0]  # now, most
+    pids: set[str] = set()
+
+    def agent(turn: Turn) -> object:
+        with lock:
+            active[0] += 1
+            active[1] = max(active)
+            pids.add(turn.headers.get("user-agent", ""))
+        time.sleep(0.02)
+        with lock:
+            active[0] -= 1
+        return echo_agent(turn)
+
+    somia_server.fake.register_agent(1, agent)
+    somia_server.faults.fail_next(1, status=429, retry_after="0.5")
+    rows = [*one_turn_rows(30), {"id": "multi", "turns": ["a", "b", "c"]}]
+    source = write_rows(tmp_path / "in.jsonl", rows)
+
+    summary = _on_ray(somia_server, source, output, concurrency=(1, 3))
+
+    assert summary.exit_code == 0  # type: ignore[attr-defined]
+    assert summary.throttled == 1  # type: ignore[attr-defined]
+    assert 1 < active[1] <= 3
+    assert_exactly_once(somia_server, output, rows=31, turns=33)
+
+
+def test_a_worker_killed_mid_row_is_restarted_and_no_turn_runs_twice(
+    somia_server: FakeServer, tmp_path: Path, output: Path
+) -> None:
+    import ray
+
+    held, release = threading.Event(), threading.Event()
+
+    def agent(turn: Turn) -> object:
+        if turn.input_data == "victim":
+            held.set()
+            release.wait(60)
+        return echo_agent(turn)
+
+    somia_server.fake.register_agent(1, agent)
+    rows = [*one_turn_rows(10), {"id": "victim", "input_data": "victim"}, *one_turn_rows(10, 10)]
+    source = write_rows(tmp_path / "in.jsonl", rows)
+
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(_on_ray, somia_server, source, output)
+        assert held.wait(60)  # the victim's turn runs at the server; its worker waits
+        names = [n for n in ray.util.list_named_actors() if n.startswith("somia-batch-")]
+        pids = ray.get([ray.get_actor(name).pid.remote() for name in names])
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+        release.set()
+        summary = running.result(timeout=120)
+
+    assert len(pids) == 2
+    assert summary.exit_code == 0  # type: ignore[attr-defined]
+    assert_exactly_once(somia_server, output, rows=21, turns=21)
+    victim = next(r for r in read_output(output) if r["id"] == "victim")
+    assert victim["message"] == "You said: victim"
+
+
+def test_the_key_is_never_given_to_ray(
+    somia_server: FakeServer, rows_file: Path, output: Path
+) -> None:
+    with pytest.raises(ValueError, match="read SOMIA_API_KEY from their own environment"):
+        run_batch(
+            rows_file,
+            output,
+            agent_id=1,
+            client_options={"base_url": somia_server.base_url, "api_key": "sk-secret"},
+            engine="ray",
+        )
+    assert not output.exists()
