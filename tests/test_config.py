@@ -1,4 +1,6 @@
-"""somia._config: options, environment fallbacks, default headers and a key-free repr."""
+"""somia._config: the declaration of the client's options, held to the constructor, to
+`ClientOptions`, to the command line and to docs/configuration.md; environment fallbacks,
+default headers and a key-free repr."""
 
 from __future__ import annotations
 
@@ -10,30 +12,22 @@ import httpx
 import pytest
 
 import somia
-from somia._config import DEFAULT_BASE_URL, USER_AGENT, ClientConfig
+from somia._config import DEFAULT_BASE_URL, OPTIONS, ClientConfig
+from somia._pool import USER_AGENT
 
 KEY = "sk-test-CONFIGKEY-0001"
 
 
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("SOMIA_BASE_URL", raising=False)
-    monkeypatch.delenv("SOMIA_API_KEY", raising=False)
+    for name in ("SOMIA_BASE_URL", "SOMIA_API_KEY", "SOMIA_API_KEY_HEADER"):
+        monkeypatch.delenv(name, raising=False)
 
 
 def _create(**overrides: Any) -> ClientConfig:
-    options: dict[str, Any] = {
-        "base_url": None,
-        "api_key": KEY,
-        "api_key_header": "x-api-key",
-        "timeout": 60.0,
-        "retries": 2,
-        "retry_backoff_seconds": 0.5,
-        "max_retry_after": 60.0,
-        "default_headers": None,
-    }
-    options.update(overrides)
-    return ClientConfig.create(**options)
+    """The configuration of `SomiaClient(api_key=KEY, **overrides)`."""
+    defaults = {field.name: field.default for field in OPTIONS}
+    return ClientConfig.create({**defaults, "api_key": KEY, **overrides})
 
 
 def test_the_base_url_defaults_to_the_hosted_platform() -> None:

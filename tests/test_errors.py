@@ -27,6 +27,7 @@ from somia._errors import (
     PermissionDeniedError,
     RateLimitError,
     RequestTimeoutError,
+    RequestTimeoutStatusError,
     ServerError,
     ServiceUnavailableError,
     SomiaError,
@@ -42,6 +43,7 @@ STATUS_CLASSES: list[tuple[int, type[ApiError]]] = [
     (401, AuthError),
     (403, PermissionDeniedError),
     (404, NotFoundError),
+    (408, RequestTimeoutStatusError),
     (409, ConflictError),
     (413, PayloadTooLargeError),
     (422, UnprocessableEntityError),
@@ -52,7 +54,6 @@ STATUS_CLASSES: list[tuple[int, type[ApiError]]] = [
     (502, ServerError),
     (520, ServerError),
     (599, ServerError),
-    (408, ApiError),
     (418, ApiError),
 ]
 
@@ -104,7 +105,7 @@ def test_503_and_504_are_service_unavailable_and_not_a_generic_server_error(stat
     assert not isinstance(err, ServerError)
 
 
-@pytest.mark.parametrize("status", [408, 418, 451])
+@pytest.mark.parametrize("status", [418, 451])
 def test_any_other_4xx_is_a_plain_api_error(status: int) -> None:
     assert type(error_from_response(_response(status))) is ApiError
 
