@@ -2,8 +2,8 @@
 decision about it (its requests, retries, errors and answer) as methods of `PreparedCall`,
 so that each client's loop only sends, waits and reads.
 
-Loaded by a client's first call (see somia._client_base): `from somia import SomiaClient`
-does not pay for it.
+Loaded when the first client is made (see somia._client_base): `from somia import
+SomiaClient` does not pay for it.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from somia._models import AgentSessionResponse, ResponseInfo, parse_session
 from somia._redact import NO_KEY, Redactor
 from somia._retry import Deadline, RetryDecision
 from somia._streaming import AsyncStream, Stream
-from somia._tracing import start_span
 from somia._validation import (
     check_agent_id,
     check_headers,
@@ -272,8 +271,8 @@ def prepare_call(
     options: Mapping[str, Any],
     base_headers: dict[str, str],
 ) -> PreparedCall:
-    """Check every argument and encode a session call, and start its span when the
-    application traces; raises TypeError/ValueError before any I/O.
+    """Check every argument and encode a session call; raises TypeError/ValueError before
+    any I/O.
 
     `base_headers` are the client's: they travel with each request.
     """
@@ -299,7 +298,7 @@ def prepare_call(
     else:  # the usual case: the call's own few headers, all distinct
         headers = {**wire_headers, **ACCEPT_STREAM} if stream else wire_headers
     timeout, total_timeout = call_timeouts(config, options)
-    call = PreparedCall(
+    return PreparedCall(
         config=config,
         url=config.base_url + path,
         headers=headers,
@@ -309,8 +308,6 @@ def prepare_call(
         stream=stream,
         what=f"POST {path}",
     )
-    start_span(config, call, agent_id, session_id, options)
-    return call
 
 
 def idempotency_key(options: Mapping[str, Any]) -> str:

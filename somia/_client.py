@@ -107,16 +107,7 @@ class SomiaClient(BaseClient[httpx.Client, "AgentSessionsClient"]):
     def _call(
         self, agent_id: object, session_id: object, stream: bool, options: Mapping[str, object]
     ) -> AgentSessionResponse | Stream[StreamEvent]:
-        from somia._base import prepare_call  # see somia._client_base
-
-        call = prepare_call(
-            self._config,
-            agent_id,
-            session_id,
-            stream=stream,
-            options=options,
-            base_headers=self._call_headers,
-        )
+        call = self._prepare(agent_id, session_id, stream, options)
         if call.span is not None:  # the application traces: the same call, inside its span
             return call.span.run(self._answer, call)
         return self._answer(call)

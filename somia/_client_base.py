@@ -3,8 +3,8 @@
 This module and the two client modules (and somia._pool) import only the standard library
 and httpx, so that
 `from somia import SomiaClient` costs little more than `import httpx`. The rest (options,
-the generated client's facts, attrs, streams) loads when the first client is made, and the
-call machinery (somia._base) with its first call.
+the generated client's facts, attrs, the call machinery) loads when the first client is
+made; the client modules reach the call machinery through imports inside their methods.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import httpx
 from somia._pool import HttpT, Pool
 
 if TYPE_CHECKING:
+    from somia._base import PreparedCall
     from somia._config import ClientConfig, ClientOptions
 
 SessionsT = TypeVar("SessionsT")
@@ -98,6 +99,24 @@ class BaseClient(Generic[HttpT, SessionsT]):
 
     def _new_sessions(self) -> SessionsT:
         raise NotImplementedError  # each client makes its own kind
+
+    def _prepare(
+        self, agent_id: object, session_id: object, stream: bool, options: Mapping[str, object]
+    ) -> PreparedCall:
+        """A session call, checked and encoded, its span started when the app traces."""
+        from somia._base import prepare_call  # loaded with the first client: a look-up
+        from somia._tracing import start_span
+
+        call = prepare_call(
+            self._config,
+            agent_id,
+            session_id,
+            stream=stream,
+            options=options,
+            base_headers=self._call_headers,
+        )
+        start_span(self._config, call, agent_id, session_id, options)
+        return call
 
     def with_options(self, **options: Unpack[ClientOptions]) -> Self:
         """A copy of this client with some constructor options changed (`timeout`,

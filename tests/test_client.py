@@ -118,7 +118,7 @@ def test_each_error_status_raises_its_typed_error(
     err = info.value
     assert type(err) is cls
     assert err.status_code == status
-    assert err.response_body == {"detail": "nope"}
+    assert err.body == {"detail": "nope"}
     assert err.request_id == "rq-1"
     assert str(status) in str(err)
     assert "nope" in str(err)
