@@ -22,7 +22,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.util._once import Once
 
 from somia import AgentSessionResponse, SomiaClient
-from somia._base import prepare_call, session_from_response
+from somia._base import session_from_response
 from somia._tracing import start_span
 
 
@@ -32,15 +32,9 @@ class UntracedClient(SomiaClient):
     def _call(
         self, agent_id: object, session_id: object, stream: bool, options: Mapping[str, object]
     ) -> AgentSessionResponse:
-        call = prepare_call(
-            self._config,
-            agent_id,
-            session_id,
-            stream=stream,
-            options=options,
-            base_headers=self._call_headers,
+        return session_from_response(
+            self._send(self._encode(agent_id, session_id, stream, options))
         )
-        return session_from_response(self._send(call))
 
 
 @contextmanager

@@ -100,14 +100,13 @@ class BaseClient(Generic[HttpT, SessionsT]):
     def _new_sessions(self) -> SessionsT:
         raise NotImplementedError  # each client makes its own kind
 
-    def _prepare(
+    def _encode(
         self, agent_id: object, session_id: object, stream: bool, options: Mapping[str, object]
     ) -> PreparedCall:
-        """A session call, checked and encoded, its span started when the app traces."""
+        """A session call of this client, checked and encoded."""
         from somia._base import prepare_call  # loaded with the first client: a look-up
-        from somia._tracing import start_span
 
-        call = prepare_call(
+        return prepare_call(
             self._config,
             agent_id,
             session_id,
@@ -115,6 +114,14 @@ class BaseClient(Generic[HttpT, SessionsT]):
             options=options,
             base_headers=self._call_headers,
         )
+
+    def _prepare(
+        self, agent_id: object, session_id: object, stream: bool, options: Mapping[str, object]
+    ) -> PreparedCall:
+        """`_encode`, and the call's span started when the application traces."""
+        from somia._tracing import start_span
+
+        call = self._encode(agent_id, session_id, stream, options)
         start_span(self._config, call, agent_id, session_id, options)
         return call
 

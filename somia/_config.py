@@ -89,7 +89,7 @@ class Option(NamedTuple):
     env: str | None = None  # read when the option is None
     fallback: Any = None  # when the variable is unset too
     flag: Flag | None = None  # on the `somia` command line
-    secret: bool = False  # never in a repr
+    hidden: bool = False  # kept out of every repr
 
 
 def declare(check: Callable[[str, Any], Any], **more: Any) -> dict[str, Option]:
@@ -102,7 +102,7 @@ def _bind_names(cls: type, fields: list[attrs.Attribute[Any]]) -> list[attrs.Att
     return [
         field.evolve(
             converter=functools.partial(option_of(field).check, field.name),
-            repr=not option_of(field).secret,
+            repr=not option_of(field).hidden,
         )
         for field in fields
     ]
@@ -133,7 +133,7 @@ class ClientConfig:
         metadata=declare(
             check_api_key,
             env="SOMIA_API_KEY",
-            secret=True,
+            hidden=True,
             flag=Flag(("--api-key",), "API key (prefer the variable: arguments show in ps)"),
         ),
     )
@@ -175,7 +175,7 @@ class ClientConfig:
     retry_backoff_seconds: float = attrs.field(default=0.5, metadata=declare(check_seconds))
     max_retry_after: float = attrs.field(default=60.0, metadata=declare(check_seconds))
     default_headers: dict[str, str] = attrs.field(
-        default=None, metadata=declare(check_headers, secret=True)
+        default=None, metadata=declare(check_headers, hidden=True)
     )
 
     @classmethod

@@ -41,11 +41,10 @@ class Redactor:
 
     def data(self, data: Any) -> Any:
         """Decoded JSON with the key redacted from every string in it (keys included)."""
-        key = self._api_key
-        if not key:
+        if not self._api_key:
             return data
         try:
-            return _walk(data, key)
+            return _walk(data, self._api_key)
         except RecursionError:  # nested deeper than any real answer: keep it as redacted text
             return self.text(json.dumps(data, ensure_ascii=False, default=str))
 
@@ -74,11 +73,11 @@ class Redactor:
 NO_KEY = Redactor(None)  # for answers parsed outside a call (tests, users' own responses)
 
 
-def _walk(data: Any, key: str) -> Any:
+def _walk(data: Any, api_key: str) -> Any:
     if isinstance(data, str):
-        return data.replace(key, REDACTED)
+        return data.replace(api_key, REDACTED)
     if isinstance(data, dict):
-        return {_walk(k, key): _walk(v, key) for k, v in data.items()}
+        return {_walk(k, api_key): _walk(v, api_key) for k, v in data.items()}
     if isinstance(data, list):
-        return [_walk(item, key) for item in data]
+        return [_walk(item, api_key) for item in data]
     return data
