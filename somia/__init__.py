@@ -12,7 +12,8 @@ re-exports). The async client takes the same path; only its send loop is awaited
     client.sessions.run(...)        somia._sessions.AgentSessionsClient: the public methods
     -> the client's session call    somia._client.SomiaClient._call (options declared and
                                     checked in somia._config, once, when the client is made)
-    -> check and encode, no I/O     somia._base.prepare_call (arguments: somia._validation;
+    -> check and encode, no I/O     somia._client_base.BaseClient._prepare, which calls
+                                    somia._base.prepare_call (arguments: somia._validation;
                                     body fields: somia._bridge.check_body)
     -> path, headers, JSON body     somia._bridge.build_request: facts compiled from the API
                                     document into generated/somia_api/facts.py, routes read
