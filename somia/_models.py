@@ -13,6 +13,7 @@ import attrs
 import httpx
 
 from somia._bridge import AgentExecutionRequestFields, AgentSessionResponseFields, ShapeError
+from somia._config import RETRY_ATTEMPT_HEADER
 from somia._errors import InvalidResponseError, server_message
 
 EventType = Literal["chunk", "error", "end"]
@@ -37,7 +38,7 @@ class AgentExecutionRequest(AgentExecutionRequestFields):
 @attrs.frozen
 class ResponseInfo:
     """The HTTP side of an answer: status, headers, the server's request id, and how many
-    requests the call sent to get it (`attempts`: 1, plus one per retry)."""
+    requests the call sent to get it (`attempts`: 1, plus one per retry the client made)."""
 
     status_code: int
     headers: httpx.Headers = attrs.field(repr=False)
@@ -50,8 +51,14 @@ class ResponseInfo:
         return value
 
     @classmethod
-    def from_response(cls, response: httpx.Response, attempts: int = 1) -> ResponseInfo:
-        """The info of an httpx response, the last of `attempts` requests."""
+    def from_response(cls, response: httpx.Response) -> ResponseInfo:
+        """The info of an httpx response; `attempts` is read off the request that got it
+        (the SDK numbers each retry in a header)."""
+        try:
+            retry = response.request.headers.get(RETRY_ATTEMPT_HEADER)
+        except RuntimeError:  # a response built without a request
+            retry = None
+        attempts = int(retry) + 1 if retry and retry.isdigit() else 1
         return cls(response.status_code, response.headers, attempts)
 
 

@@ -15,15 +15,14 @@ import math
 import sys
 from typing import Any
 
-from somia._validation import check_agent_id
+from somia._cli_turns import EXIT_INTERRUPTED, EXIT_USAGE, fail
 
 __all__ = ["add_parser", "run"]
 
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
-
 
 def _agent_id(text: str) -> int:
+    from somia._validation import check_agent_id
+
     try:
         return check_agent_id(int(text) if text.isascii() and text.isdigit() else text)
     except (TypeError, ValueError) as exc:
@@ -140,25 +139,20 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
     batch.set_defaults(command_parser=batch)
 
 
-def _fail(message: str, code: int) -> int:
-    print(f"somia: error: {message}", file=sys.stderr)
-    return code
-
-
 def run(args: argparse.Namespace, client_options: dict[str, Any]) -> int:
     """Run `somia batch` with parsed arguments; return the exit status."""
-    from somia.batch import InputError, StateError, run_batch
+    from somia.batch import InputError, run_batch
 
     if args.engine == "ray":
         if getattr(args, "api_key", None):
-            return _fail(
+            return fail(
                 "--api-key cannot reach Ray workers: they read SOMIA_API_KEY from their "
                 "environment (a local Ray inherits this one)",
                 EXIT_USAGE,
             )
         client_options.pop("api_key", None)
     elif args.ray_address:
-        return _fail("--ray-address needs --engine ray", EXIT_USAGE)
+        return fail("--ray-address needs --engine ray", EXIT_USAGE)
     try:
         summary = run_batch(
             args.input,
@@ -176,10 +170,11 @@ def run(args: argparse.Namespace, client_options: dict[str, Any]) -> int:
             ray_address=args.ray_address,
             progress=not args.no_progress,
         )
-    except (InputError, StateError) as exc:
-        return _fail(str(exc), EXIT_USAGE)
+    except InputError as exc:  # one line per bad input line
+        print(f"somia: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except (TypeError, ValueError, ImportError) as exc:
-        return _fail(" ".join(str(exc).split()), EXIT_USAGE)
+        return fail(str(exc), EXIT_USAGE)
     except KeyboardInterrupt:
         print(
             "\nsomia batch: interrupted; the output is resumable: run the same command again",

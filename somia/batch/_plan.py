@@ -28,7 +28,7 @@ __all__ = ["Plan", "finish", "prepare", "showing"]
 DEFAULT_CONCURRENCY = 64
 START_CONCURRENCY = 4
 DEFAULT_MAX_ATTEMPTS = 20
-_RETRY_OPTIONS = ("retries", "retry_backoff_seconds", "max_retry_after")
+_RETRY_OPTIONS = ("retries", "max_retry_after")  # the runner's own; the backoff is the client's
 
 
 @attrs.frozen
@@ -106,7 +106,7 @@ def prepare(
             "the key is never sent to them"
         )
     # Checked as a client checks them (no connection is opened); Ray's workers have the key.
-    AsyncSomiaClient(**{**client_options, **({"api_key": "stand-in"} if on_ray else {})})
+    checked = AsyncSomiaClient(**{**client_options, **({"api_key": "stand-in"} if on_ray else {})})
     request_options = row_options(options)
     if agent_id is not None:
         check_agent_id(agent_id)
@@ -123,7 +123,10 @@ def prepare(
         drop_failed(target, done)
     started = time.time()
     settings = RowSettings(
-        state.run_id, max_attempts, None if deadline is None else started + deadline
+        state.run_id,
+        max_attempts,
+        None if deadline is None else started + deadline,
+        checked._config.retry,  # the client's backoff
     )
     return Plan(
         source,

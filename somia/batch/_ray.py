@@ -11,6 +11,7 @@ task takes its slot back instead of leaking it.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from typing import Any
 
@@ -30,7 +31,7 @@ __all__ = ["RAY_INIT_OPTIONS", "run_on_ray"]
 RAY_INIT_OPTIONS: dict[str, Any] = {
     "include_dashboard": False,
     "log_to_driver": False,
-    "logging_level": "WARNING",
+    "logging_level": logging.WARNING,
 }
 WORKER_TASK_RETRIES = 3  # runs of a row on restarted workers before the row fails
 

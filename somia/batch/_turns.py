@@ -64,7 +64,7 @@ class RowSettings:
     run_id: str
     max_attempts: int
     deadline: float | None  # wall-clock time (time.time()), shared with Ray workers
-    backoff: RetryPolicy = attrs.field(factory=RetryPolicy)  # its backoff, not its retries
+    backoff: RetryPolicy  # the client's: its backoff between attempts, not its retries
 
     def time_left(self) -> float:
         return float("inf") if self.deadline is None else self.deadline - time.time()

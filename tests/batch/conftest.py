@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -12,6 +13,10 @@ import pytest
 
 from somia.testing._fake import DEFAULT_API_KEY
 from tests.batch.batch_helpers import one_turn_rows, write_rows
+
+# Ray reads it when it is imported: set before any test imports ray, every Ray listener of
+# the session's local Ray binds 127.0.0.1 (otherwise it listens on every interface).
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
 
 
 @pytest.fixture
@@ -33,10 +38,10 @@ def local_ray() -> Iterator[None]:
     server's key from the environment, as a local Ray inherits the driver's."""
     import ray
 
+    assert ray._private.ray_constants.ENABLE_RAY_CLUSTER is False  # read at import: see above
     quiet = {
         "RAY_USAGE_STATS_ENABLED": "0",
         "RAY_AUTH_MODE": "disabled",
-        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",  # every listener on 127.0.0.1
         "SOMIA_API_KEY": DEFAULT_API_KEY,
     }
     saved = {name: os.environ.get(name) for name in quiet}
@@ -47,7 +52,7 @@ def local_ray() -> Iterator[None]:
             num_cpus=2,
             include_dashboard=False,
             log_to_driver=False,
-            logging_level="WARNING",
+            logging_level=logging.WARNING,
             object_store_memory=157286400,
             _temp_dir=folder,
         )
@@ -58,6 +63,7 @@ def local_ray() -> Iterator[None]:
             else:
                 os.environ[name] = value
     try:
+        assert {node["NodeManagerAddress"] for node in ray.nodes()} == {"127.0.0.1"}
         yield
     finally:
         ray.shutdown()

@@ -104,7 +104,7 @@ def test_a_multi_turn_row_killed_mid_session_continues_its_session(
     second_turn_started = threading.Event()
     release = threading.Event()
 
-    def agent(turn: Turn) -> object:
+    def agent(turn: Turn) -> list[str]:
         if turn.input_data == "slow-b":
             second_turn_started.set()
             release.wait(30)

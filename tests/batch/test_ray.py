@@ -36,13 +36,11 @@ def test_rows_run_on_ray_workers_within_one_limit_for_the_cluster(
 ) -> None:
     lock = threading.Lock()
     active = [0, 0]  # now, most
-    pids: set[str] = set()
 
-    def agent(turn: Turn) -> object:
+    def agent(turn: Turn) -> list[str]:
         with lock:
             active[0] += 1
             active[1] = max(active)
-            pids.add(turn.headers.get("user-agent", ""))
         time.sleep(0.02)
         with lock:
             active[0] -= 1
@@ -68,7 +66,7 @@ def test_a_worker_killed_mid_row_is_restarted_and_no_turn_runs_twice(
 
     held, release = threading.Event(), threading.Event()
 
-    def agent(turn: Turn) -> object:
+    def agent(turn: Turn) -> list[str]:
         if turn.input_data == "victim":
             held.set()
             release.wait(60)
@@ -82,7 +80,7 @@ def test_a_worker_killed_mid_row_is_restarted_and_no_turn_runs_twice(
         running = pool.submit(_on_ray, somia_server, source, output)
         assert held.wait(60)  # the victim's turn runs at the server; its worker waits
         names = [n for n in ray.util.list_named_actors() if n.startswith("somia-batch-")]
-        pids = ray.get([ray.get_actor(name).pid.remote() for name in names])
+        pids: list[int] = ray.get([ray.get_actor(name).pid.remote() for name in names])
         for pid in pids:
             os.kill(pid, signal.SIGKILL)
         release.set()
