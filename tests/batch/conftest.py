@@ -63,7 +63,8 @@ def local_ray() -> Iterator[None]:
             else:
                 os.environ[name] = value
     try:
-        assert {node["NodeManagerAddress"] for node in ray.nodes()} == {"127.0.0.1"}
+        nodes = ray.nodes()  # type: ignore[no-untyped-call]
+        assert {node["NodeManagerAddress"] for node in nodes} == {"127.0.0.1"}
         yield
     finally:
         ray.shutdown()
