@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from array import array
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -135,14 +136,20 @@ def _lines(path: Path, digest: Any = None) -> Iterator[tuple[int, bytes]]:
             yield number, raw
 
 
+INDEX_BYTES_PER_ROW = 9
+"""What a run keeps per input row: an 8-byte hash of its id while the input is checked,
+then one byte (whether the output has the row) while the rows run."""
+
+_BUCKETS = 256  # the id hashes are kept in this many arrays, checked one at a time
+
+
 def scan_input(path: Path, agent_id: int | None, options: Mapping[str, Any]) -> Scan:
     """Check every row of `path` (InputError listing the bad lines) and return its count,
-    line count and SHA-256. Memory grows by one hash per row (`INDEX_BYTES_PER_ROW`)."""
+    line count and SHA-256. Memory: 8 bytes per row, the hash of its id."""
     digest = hashlib.sha256()
     problems: list[str] = []
     total = rows = lines = 0
-    seen: set[int] = set()
-    repeats: set[int] = set()  # hashes seen twice: checked exactly afterwards
+    buckets = [array("q") for _ in range(_BUCKETS)]
     for lines, raw in _lines(path, digest):
         try:
             row = parse_row(raw, lines, agent_id, options)
@@ -155,10 +162,17 @@ def scan_input(path: Path, agent_id: int | None, options: Mapping[str, Any]) -> 
             continue
         rows += 1
         key = hash(row.id_json)
-        if key in seen:
-            repeats.add(key)
-        seen.add(key)
-    del seen
+        buckets[key % _BUCKETS].append(key)
+    repeats: set[int] = set()  # hashes seen twice: checked exactly afterwards
+    while buckets:
+        bucket = buckets.pop()
+        distinct = set(bucket)
+        if len(distinct) < len(bucket):
+            for key in bucket:
+                if key in distinct:
+                    distinct.discard(key)
+                else:  # met once already
+                    repeats.add(key)
     if repeats:
         found = _repeated_ids(path, repeats)
         total += len(found)
