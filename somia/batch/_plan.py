@@ -105,6 +105,8 @@ def prepare(
             "the Ray engine's workers read SOMIA_API_KEY from their own environment: "
             "the key is never sent to them"
         )
+    if on_ray and "http_client" in client_options:
+        raise ValueError("the Ray engine's workers make their own http clients")
     # Checked as a client checks them (no connection is opened); Ray's workers have the key.
     checked = AsyncSomiaClient(**{**client_options, **({"api_key": "stand-in"} if on_ray else {})})
     request_options = row_options(options)

@@ -9,7 +9,9 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from somia.batch import run_batch
@@ -93,15 +95,18 @@ def test_a_worker_killed_mid_row_is_restarted_and_no_turn_runs_twice(
     assert victim["message"] == "You said: victim"
 
 
-def test_the_key_is_never_given_to_ray(
-    somia_server: FakeServer, rows_file: Path, output: Path
+@pytest.mark.parametrize(
+    ("option", "error"),
+    [
+        ({"api_key": "sk-secret"}, "read SOMIA_API_KEY from their own environment"),
+        ({"http_client": httpx.AsyncClient}, "make their own http clients"),
+    ],
+)
+def test_neither_the_key_nor_a_client_is_given_to_ray(
+    somia_server: FakeServer, rows_file: Path, output: Path, option: dict[str, Any], error: str
 ) -> None:
-    with pytest.raises(ValueError, match="read SOMIA_API_KEY from their own environment"):
-        run_batch(
-            rows_file,
-            output,
-            agent_id=1,
-            client_options={"base_url": somia_server.base_url, "api_key": "sk-secret"},
-            engine="ray",
-        )
+    made = {name: value() if callable(value) else value for name, value in option.items()}
+    options = {"base_url": somia_server.base_url, **made}
+    with pytest.raises(ValueError, match=error):
+        run_batch(rows_file, output, agent_id=1, client_options=options, engine="ray")
     assert not output.exists()
