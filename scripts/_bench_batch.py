@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-CONCURRENCY = 16
-LATENCY = 0.05  # seconds per turn at the fake server
+CONCURRENCY = 32
+LATENCY = 0.1  # seconds per turn at the fake server
 KEY = "sk-bench-0123456789"
 
 
