@@ -4,12 +4,14 @@ fake server."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from somia.batch import BatchSummary, run_batch
-from somia.testing import FakeServer
+from somia.testing import FakeServer, Turn, echo_agent
 
 
 def write_rows(path: Path, rows: Iterable[dict[str, Any] | str]) -> Path:
@@ -46,3 +48,38 @@ def assert_exactly_once(server: FakeServer, output: Path, rows: int, turns: int)
     assert {record["status"] for record in records} == {"ok"}
     ran = server.fake.turns_run
     assert sorted(ran.values()) == [1] * turns, [n for n in ran.values() if n != 1]
+
+
+class CountingAgent:
+    """An echo agent that takes `seconds` a turn and counts the most turns run at once."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.most = 0
+        self._now = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, turn: Turn) -> list[str]:
+        with self._lock:
+            self._now += 1
+            self.most = max(self.most, self._now)
+        time.sleep(self.seconds)
+        with self._lock:
+            self._now -= 1
+        return echo_agent(turn)
+
+
+class HoldingAgent:
+    """An echo agent that holds the turn whose input is `held` until `release` is set;
+    `started` is set when that turn starts."""
+
+    def __init__(self, held: str) -> None:
+        self.held = held
+        self.started = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self, turn: Turn) -> list[str]:
+        if turn.input_data == self.held:
+            self.started.set()
+            self.release.wait(60)
+        return echo_agent(turn)

@@ -8,14 +8,18 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from somia.testing import FakeServer, Turn, echo_agent
-from tests.batch.batch_helpers import assert_exactly_once, one_turn_rows, write_rows
+from somia.testing import FakeServer
+from tests.batch.batch_helpers import (
+    HoldingAgent,
+    assert_exactly_once,
+    one_turn_rows,
+    write_rows,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -101,24 +105,16 @@ def test_a_killed_run_resumed_runs_every_turn_once(
 def test_a_multi_turn_row_killed_mid_session_continues_its_session(
     somia_server: FakeServer, tmp_path: Path
 ) -> None:
-    second_turn_started = threading.Event()
-    release = threading.Event()
-
-    def agent(turn: Turn) -> list[str]:
-        if turn.input_data == "slow-b":
-            second_turn_started.set()
-            release.wait(30)
-        return echo_agent(turn)
-
+    agent = HoldingAgent("slow-b")
     somia_server.fake.register_agent(1, agent)
     rows = [{"id": "slow", "turns": ["slow-a", "slow-b", "slow-c"]}, *one_turn_rows(10)]
     source = write_rows(tmp_path / "in.jsonl", rows)
     output = tmp_path / "out.jsonl"
 
     process = _batch(somia_server, source, output, kill_after=8)
-    assert second_turn_started.wait(30)
+    assert agent.started.wait(30)
     killed, _ = _finished(process)  # the second turn is still running at the server
-    release.set()
+    agent.release.set()
     status, err = _finished(_batch(somia_server, source, output))
 
     assert killed == -signal.SIGKILL

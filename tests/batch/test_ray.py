@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -15,8 +13,15 @@ import httpx
 import pytest
 
 from somia.batch import run_batch
-from somia.testing import FakeServer, Turn, echo_agent
-from tests.batch.batch_helpers import assert_exactly_once, one_turn_rows, read_output, write_rows
+from somia.testing import FakeServer
+from tests.batch.batch_helpers import (
+    CountingAgent,
+    HoldingAgent,
+    assert_exactly_once,
+    one_turn_rows,
+    read_output,
+    write_rows,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("local_ray")]
 
@@ -36,18 +41,7 @@ def _on_ray(server: FakeServer, source: Path, output: Path, **options: object) -
 def test_rows_run_on_ray_workers_within_one_limit_for_the_cluster(
     somia_server: FakeServer, tmp_path: Path, output: Path
 ) -> None:
-    lock = threading.Lock()
-    active = [0, 0]  # now, most
-
-    def agent(turn: Turn) -> list[str]:
-        with lock:
-            active[0] += 1
-            active[1] = max(active)
-        time.sleep(0.02)
-        with lock:
-            active[0] -= 1
-        return echo_agent(turn)
-
+    agent = CountingAgent(0.02)
     somia_server.fake.register_agent(1, agent)
     somia_server.faults.fail_next(1, status=429, retry_after="0.5")
     rows = [*one_turn_rows(30), {"id": "multi", "turns": ["a", "b", "c"]}]
@@ -57,7 +51,7 @@ def test_rows_run_on_ray_workers_within_one_limit_for_the_cluster(
 
     assert summary.exit_code == 0  # type: ignore[attr-defined]
     assert summary.throttled == 1  # type: ignore[attr-defined]
-    assert 1 < active[1] <= 3
+    assert 1 < agent.most <= 3
     assert_exactly_once(somia_server, output, rows=31, turns=33)
 
 
@@ -66,26 +60,19 @@ def test_a_worker_killed_mid_row_is_restarted_and_no_turn_runs_twice(
 ) -> None:
     import ray
 
-    held, release = threading.Event(), threading.Event()
-
-    def agent(turn: Turn) -> list[str]:
-        if turn.input_data == "victim":
-            held.set()
-            release.wait(60)
-        return echo_agent(turn)
-
+    agent = HoldingAgent("victim")
     somia_server.fake.register_agent(1, agent)
     rows = [*one_turn_rows(10), {"id": "victim", "input_data": "victim"}, *one_turn_rows(10, 10)]
     source = write_rows(tmp_path / "in.jsonl", rows)
 
     with ThreadPoolExecutor(1) as pool:
         running = pool.submit(_on_ray, somia_server, source, output)
-        assert held.wait(60)  # the victim's turn runs at the server; its worker waits
+        assert agent.started.wait(60)  # the victim's turn runs at the server; its worker waits
         names = [n for n in ray.util.list_named_actors() if n.startswith("somia-batch-")]
         pids: list[int] = ray.get([ray.get_actor(name).pid.remote() for name in names])
         for pid in pids:
             os.kill(pid, signal.SIGKILL)
-        release.set()
+        agent.release.set()
         summary = running.result(timeout=120)
 
     assert len(pids) == 2

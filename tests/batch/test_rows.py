@@ -111,23 +111,3 @@ def test_a_row_names_its_agent_and_options_and_blank_lines_are_skipped(
     assert summary.exit_code == 0
     assert seen == {"tags": ["mine"], "source": "nightly"}
     assert [(r["line"], r["message"]) for r in read_output(output)] == [(2, "done")]
-
-
-@pytest.mark.parametrize(
-    ("options", "error"),
-    [
-        ({"stream": True}, "'stream' cannot be set"),
-        ({"nope": 1}, "unknown option 'nope'"),
-        ({"trace_enabled": "yes"}, "trace_enabled"),
-    ],
-)
-def test_run_options_are_checked_like_a_rows(
-    somia_server: FakeServer,
-    rows_file: Path,
-    output: Path,
-    options: dict[str, object],
-    error: str,
-) -> None:
-    with pytest.raises((TypeError, ValueError), match=error):
-        run(somia_server, rows_file, output, options=options)
-    assert somia_server.requests == []

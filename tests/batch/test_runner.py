@@ -4,15 +4,14 @@ key, rows failed alone, runs stopped whole, multi-turn sessions, and what a pers
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from somia.batch import _progress, arun_batch, run_batch
-from somia.testing import FakeServer, Turn
+from somia.testing import FakeServer
 from tests.batch.batch_helpers import (
+    CountingAgent,
     assert_exactly_once,
     connection,
     one_turn_rows,
@@ -191,23 +190,12 @@ def test_a_deadline_stops_starting_rows_and_a_run_again_finishes(
 def test_concurrency_grows_from_four_and_never_passes_its_maximum(
     somia_server: FakeServer, tmp_path: Path, output: Path
 ) -> None:
-    lock = threading.Lock()
-    active = [0, 0]  # now, most
-
-    def agent(turn: Turn) -> str:
-        with lock:
-            active[0] += 1
-            active[1] = max(active)
-        time.sleep(0.03)
-        with lock:
-            active[0] -= 1
-        return "ok"
-
+    agent = CountingAgent(0.03)
     somia_server.fake.register_agent(1, agent)
     source = write_rows(tmp_path / "in.jsonl", one_turn_rows(80))
 
     assert run(somia_server, source, output, concurrency=(1, 10)).exit_code == 0
-    assert 4 < active[1] <= 10
+    assert 4 < agent.most <= 10
 
 
 def test_without_a_terminal_progress_is_a_line_every_few_seconds(
@@ -247,6 +235,9 @@ def test_the_async_core_runs_inside_a_running_loop(
         ({"max_attempts": 0}, "max_attempts"),
         ({"deadline": 0}, "deadline"),
         ({"engine": "dask"}, "engine"),
+        ({"options": {"stream": True}}, "'stream' cannot be set"),
+        ({"options": {"nope": 1}}, "unknown option 'nope'"),
+        ({"options": {"trace_enabled": "yes"}}, "trace_enabled"),
     ],
 )
 def test_bad_arguments_are_refused_before_anything_is_written(
