@@ -19,7 +19,7 @@ re-exports). The async client takes the same path; only its send loop is awaited
     -> a span, if the app traces    somia._tracing.start_span
     -> the send loop                somia._client.SomiaClient._send: connections from
                                     somia._pool.Pool; retries and waits decided by
-                                    somia._retry.RetryPolicy within somia._retry.Deadline;
+                                    somia._retry.RetryPolicy within somia._liveness.Deadline;
                                     errors from somia._errors.error_from_response and
                                     somia._errors.translate_transport_error
     -> a stream of events           somia._streaming.Stream (somia._sse.SSEDecoder decodes)
@@ -62,7 +62,13 @@ from somia._errors import (
     UsageError,
     WrongEventLoopError,
 )
-from somia._models import AgentExecutionRequest, AgentSessionResponse, ResponseInfo, StreamEvent
+from somia._models import (
+    AgentExecutionRequest,
+    AgentSessionResponse,
+    ResponseInfo,
+    StreamEvent,
+    UnknownEvent,
+)
 from somia._raw import RequestOptions
 from somia._sessions import AgentSessionsClient, AsyncAgentSessionsClient, TurnOptions
 from somia._streaming import AsyncStream, Stream
@@ -104,6 +110,7 @@ __all__ = [
     "StreamTimeoutError",
     "TransportError",
     "TurnOptions",
+    "UnknownEvent",
     "UnprocessableEntityError",
     "UsageError",
     "WrongEventLoopError",

@@ -13,18 +13,18 @@ from somia._base import (
     PreparedCall,
     hook_response,
     is_event_stream,
-    keep_read_timeout,
     log_response,
     read_failure,
     retry_after_answer,
     retry_after_failure,
     session_from_response,
+    stream_read_timeout,
     with_body,
 )
 from somia._errors import WrongEventLoopError
+from somia._liveness import Deadline, settle
 from somia._models import AgentSessionResponse, StreamEvent
 from somia._raw import RequestOptions, json_from_response, prepare_request
-from somia._retry import Deadline
 from somia._sessions import AsyncAgentSessionsClient
 from somia._streaming import AsyncStream
 from somia._tracing import start_span
@@ -138,13 +138,22 @@ class AsyncSomiaClient(BaseClient[httpx.AsyncClient, AsyncAgentSessionsClient]):
         )
         response = await self._send(call)
         if stream:
-            return AsyncStream(response, what=call.what, secret=call.secret)
+            return AsyncStream(response, call)
         return json_from_response(response, secret=call.secret)
 
     async def _call(
         self, agent_id: object, session_id: object, stream: bool, options: Mapping[str, object]
     ) -> AgentSessionResponse | AsyncStream[StreamEvent]:
         call = self._prepare(agent_id, session_id, stream, options)
+        return await self._start(call, agent_id, session_id, options)
+
+    async def _start(
+        self,
+        call: PreparedCall,
+        agent_id: object,
+        session_id: object,
+        options: Mapping[str, object],
+    ) -> AgentSessionResponse | AsyncStream[StreamEvent]:
         span = start_span(self._config, call, agent_id, session_id, options)
         if span is not None:  # the application traces: the same call, inside its span
             return await span.arun(self._answer, call)
@@ -153,7 +162,7 @@ class AsyncSomiaClient(BaseClient[httpx.AsyncClient, AsyncAgentSessionsClient]):
     async def _answer(self, call: PreparedCall) -> AgentSessionResponse | AsyncStream[StreamEvent]:
         response = await self._send(call)
         if call.stream:
-            return AsyncStream(response, what=call.what, secret=call.secret, span=call.span)
+            return AsyncStream(response, call)
         return session_from_response(response, secret=call.secret)
 
     def _open_http(self) -> httpx.AsyncClient:
@@ -174,31 +183,36 @@ class AsyncSomiaClient(BaseClient[httpx.AsyncClient, AsyncAgentSessionsClient]):
         config = self._config
         deadline = call.deadline()
         attempt = 0
-        while True:
-            request = call.build(http, attempt, deadline)
-            try:
+        try:
+            while True:
+                request = call.build(http, attempt, deadline)
                 try:
-                    # Never follow a redirect: the key and the input would go with it.
-                    response = await http.send(request, stream=True, follow_redirects=False)
-                except httpx.HTTPStatusError as exc:  # raised by a caller's event hook
-                    response = hook_response(exc)
-            except httpx.HTTPError as exc:
-                delay = retry_after_failure(exc, call, config.retry, attempt, deadline)
-            else:
-                log_response(call, response, attempt)
-                ok = response.is_success and (not call.stream or is_event_stream(response))
-                if ok and call.stream:
-                    if deadline is not None:
-                        keep_read_timeout(response, call)
-                    return response  # its AsyncStream reads it
-                response = await self._read(response, call, attempt, deadline)
-                if ok:
-                    return response
-                delay = retry_after_answer(response, call, config, attempt, deadline)
-            import asyncio  # here, not above: `import somia` stays free of asyncio
+                    try:
+                        # Never follow a redirect: the key and the input would go with it.
+                        response = await http.send(request, stream=True, follow_redirects=False)
+                    except httpx.HTTPStatusError as exc:  # raised by a caller's event hook
+                        settle(deadline)
+                        response = hook_response(exc)
+                except httpx.HTTPError as exc:
+                    settle(deadline)
+                    delay = retry_after_failure(exc, call, config.retry, attempt, deadline)
+                else:
+                    log_response(call, response, attempt)
+                    ok = response.is_success and (not call.stream or is_event_stream(response))
+                    if ok and call.stream:
+                        stream_read_timeout(response, call, deadline is not None)
+                        return response  # its AsyncStream reads it
+                    response = await self._read(response, call, attempt, deadline)
+                    if ok:
+                        return response
+                    delay = retry_after_answer(response, call, config, attempt, deadline)
+                import asyncio  # here, not above: `import somia` stays free of asyncio
 
-            await asyncio.sleep(delay)
-            attempt += 1
+                await asyncio.sleep(delay)
+                attempt += 1
+        finally:
+            if deadline is not None:
+                deadline.stop()
 
     @staticmethod
     async def _read(
@@ -209,6 +223,7 @@ class AsyncSomiaClient(BaseClient[httpx.AsyncClient, AsyncAgentSessionsClient]):
             if deadline is None:
                 await response.aread()
                 return response
+            deadline.answered(response)
             chunks = []
             async for chunk in response.aiter_raw():
                 chunks.append(chunk)
@@ -217,4 +232,5 @@ class AsyncSomiaClient(BaseClient[httpx.AsyncClient, AsyncAgentSessionsClient]):
         except httpx.HTTPError as exc:
             raise read_failure(exc, call, attempt, deadline) from exc
         finally:
+            settle(deadline)  # before the connection goes back to the pool
             await response.aclose()

@@ -3,6 +3,7 @@ it, and turning a response into an answer or an error."""
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -21,9 +22,12 @@ from somia._errors import (
     redact,
     translate_transport_error,
 )
+from somia._http import with_read_timeout
+from somia._liveness import Deadline
 from somia._models import AgentSessionResponse, ResponseInfo, parse_session
+from somia._nesting import MAX_JSON_DEPTH, check_nesting
 from somia._pool import HttpT, Pool
-from somia._retry import Deadline, RetryDecision, RetryPolicy
+from somia._retry import RetryDecision, RetryPolicy
 from somia._validation import (
     check_agent_id,
     check_headers,
@@ -40,9 +44,17 @@ if TYPE_CHECKING:
 logger = logging.getLogger("somia")
 
 _CALL_OPTIONS = frozenset(
-    {"timeout", "total_timeout", "extra_headers", "extra_body", "idempotency_key"}
+    {
+        "timeout",
+        "total_timeout",
+        "stream_idle_timeout",
+        "extra_headers",
+        "extra_body",
+        "idempotency_key",
+    }
 )
 _BODY_WIRE_NAMES = frozenset(BODY_FIELDS.values())
+_KEYWORD_OF = {wire: keyword for keyword, wire in BODY_FIELDS.items()}
 ACCEPT_STREAM = {"Accept": "text/event-stream"}
 
 
@@ -60,6 +72,9 @@ class PreparedCall:
     span: CallSpan | None = attrs.field(default=None, repr=False)  # set when traced
     total_timeout: float | None = None  # of the whole call; None: no limit
     method: str = "POST"  # the session operations' (client.request may send others)
+    idle_timeout: float | None = None  # of a stream, between events of its answer
+    # Sends the call again as a new call (a session call's stream: Stream.reopen()).
+    reopen: Callable[[], Any] | None = attrs.field(default=None, repr=False)
 
     def deadline(self) -> Deadline | None:
         """The total timeout's clock, started now (None without a total timeout)."""
@@ -79,7 +94,7 @@ class PreparedCall:
         timeout = self.timeout
         if deadline is not None:
             timeout = deadline.cap(timeout, self.what, attempt)
-        return http.build_request(
+        request = http.build_request(
             self.method,
             self.url,
             content=self.content,
@@ -87,6 +102,9 @@ class PreparedCall:
             # Given as httpx stores it, httpx skips copying the Timeout: the cheaper path.
             extensions={"timeout": timeout.as_dict()},
         )
+        if deadline is not None:
+            deadline.begin(http, request)
+        return request
 
 
 def prepare_call(
@@ -108,6 +126,7 @@ def prepare_call(
     fields = {name: value for name, value in options.items() if name not in _CALL_OPTIONS}
     fields["stream"] = stream
     body = check_body(fields)
+    check_body_nesting(body)
     extra_body = options.get("extra_body")
     if extra_body is not None:
         body = _merge_extra_body(body, extra_body, fields)
@@ -134,6 +153,7 @@ def prepare_call(
         stream=stream,
         what=f"POST {path}",
         secret=config.api_key,
+        idle_timeout=stream_idle_timeout(options, timeout) if stream else None,
     )
 
 
@@ -165,6 +185,20 @@ def call_timeouts(
     )
 
 
+def check_body_nesting(body: Mapping[str, Any]) -> None:
+    """TypeError naming the field whose value nests deeper than a request body may."""
+    for wire, value in body.items():
+        if isinstance(value, dict | list | tuple):  # a flat body costs this test per field
+            check_nesting(value, _KEYWORD_OF.get(wire, wire), MAX_JSON_DEPTH - 1)
+
+
+def stream_idle_timeout(options: Mapping[str, Any], timeout: httpx.Timeout) -> float | None:
+    """The call's `stream_idle_timeout`, checked; by default its read timeout."""
+    if "stream_idle_timeout" not in options:
+        return timeout.read
+    return check_total_timeout("stream_idle_timeout", options["stream_idle_timeout"])
+
+
 def _merge_extra_body(
     body: dict[str, Any], extra: object, options: Mapping[str, Any]
 ) -> dict[str, Any]:
@@ -178,6 +212,7 @@ def _merge_extra_body(
             raise ValueError(
                 f"extra_body sets {key!r}, which is a documented field: pass it as an option"
             )
+        check_nesting(extra[key], f"extra_body[{key!r}]", MAX_JSON_DEPTH - 1)
     return {**body, **extra}
 
 
@@ -228,7 +263,8 @@ def retry_after_failure(
     """The wait before retrying after `exc`; raises the SDK's error instead when the call
     must not, or can no longer, be retried."""
     if deadline is not None and deadline.cut_short(exc):
-        reading = isinstance(exc, httpx.ReadTimeout)  # the request went out: it may have run
+        # Once the request went out, the turn may have run.
+        reading = deadline.sent or isinstance(exc, httpx.ReadTimeout)
         raise deadline.expired(call.what, attempt + 1, reading=reading) from exc
     decision = policy.decide_exception(exc, attempt)
     if decision is None:
@@ -290,10 +326,15 @@ def with_body(response: httpx.Response, chunks: list[bytes]) -> httpx.Response:
     return whole
 
 
-def keep_read_timeout(response: httpx.Response, call: PreparedCall) -> None:
-    """A stream's events are read under the read timeout, not what the total timeout left
-    of it when the request was sent (httpcore reads it when the body's reading starts)."""
-    response.request.extensions["timeout"] = call.timeout.as_dict()
+def stream_read_timeout(response: httpx.Response, call: PreparedCall, capped: bool) -> None:
+    """A stream's events are read under the read timeout (not what a total timeout left of it
+    when the request was sent, when `capped`), or its idle timeout when that is shorter: a
+    read that waits longer cannot end in time for an event of the answer anyway."""
+    read, idle = call.timeout.read, call.idle_timeout
+    if idle is not None and (read is None or idle < read):
+        with_read_timeout(response, idle)
+    elif capped:
+        with_read_timeout(response, read)
 
 
 def session_from_response(
@@ -349,6 +390,7 @@ class BaseClient(Generic[HttpT, SessionsT]):
     _http_type: type[HttpT]
     _sessions_type: Callable[[Any], SessionsT]  # made with the client's `_call`
     _call: Callable[..., Any]  # the I/O twin's session call
+    _start: Callable[..., Any]  # the I/O twin's: a prepared session call, traced and sent
 
     def __init__(
         self,
@@ -439,7 +481,7 @@ class BaseClient(Generic[HttpT, SessionsT]):
     def _prepare(
         self, agent_id: object, session_id: object, stream: bool, options: Mapping[str, object]
     ) -> PreparedCall:
-        return prepare_call(
+        call = prepare_call(
             self._config,
             agent_id,
             session_id,
@@ -448,6 +490,15 @@ class BaseClient(Generic[HttpT, SessionsT]):
             base_headers=self._call_headers,
             default_timeout=self._config.timeout,
         )
+        if stream:  # its stream's reopen() sends it again, as a new call
+            call.reopen = functools.partial(self._again, call, agent_id, session_id, options)
+        return call
+
+    def _again(
+        self, call: PreparedCall, agent_id: object, session_id: object, options: Mapping[str, Any]
+    ) -> Any:
+        # The same request (Idempotency-Key included), with a span of its own.
+        return self._start(attrs.evolve(call, span=None), agent_id, session_id, options)
 
     @classmethod
     def from_env(cls, **options: Any) -> Self:

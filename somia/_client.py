@@ -14,17 +14,17 @@ from somia._base import (
     PreparedCall,
     hook_response,
     is_event_stream,
-    keep_read_timeout,
     log_response,
     read_failure,
     retry_after_answer,
     retry_after_failure,
     session_from_response,
+    stream_read_timeout,
     with_body,
 )
+from somia._liveness import Deadline, settle
 from somia._models import AgentSessionResponse, StreamEvent
 from somia._raw import RequestOptions, json_from_response, prepare_request
-from somia._retry import Deadline
 from somia._sessions import AgentSessionsClient
 from somia._streaming import Stream
 from somia._tracing import start_span
@@ -115,13 +115,22 @@ class SomiaClient(BaseClient[httpx.Client, AgentSessionsClient]):
         )
         response = self._send(call)
         if stream:
-            return Stream(response, what=call.what, secret=call.secret)
+            return Stream(response, call)
         return json_from_response(response, secret=call.secret)
 
     def _call(
         self, agent_id: object, session_id: object, stream: bool, options: Mapping[str, object]
     ) -> AgentSessionResponse | Stream[StreamEvent]:
         call = self._prepare(agent_id, session_id, stream, options)
+        return self._start(call, agent_id, session_id, options)
+
+    def _start(
+        self,
+        call: PreparedCall,
+        agent_id: object,
+        session_id: object,
+        options: Mapping[str, object],
+    ) -> AgentSessionResponse | Stream[StreamEvent]:
         span = start_span(self._config, call, agent_id, session_id, options)
         if span is not None:  # the application traces: the same call, inside its span
             return span.run(self._answer, call)
@@ -130,7 +139,7 @@ class SomiaClient(BaseClient[httpx.Client, AgentSessionsClient]):
     def _answer(self, call: PreparedCall) -> AgentSessionResponse | Stream[StreamEvent]:
         response = self._send(call)
         if call.stream:
-            return Stream(response, what=call.what, secret=call.secret, span=call.span)
+            return Stream(response, call)
         return session_from_response(response, secret=call.secret)
 
     def _send(self, call: PreparedCall) -> httpx.Response:
@@ -140,29 +149,34 @@ class SomiaClient(BaseClient[httpx.Client, AgentSessionsClient]):
         config = self._config
         deadline = call.deadline()
         attempt = 0
-        while True:
-            request = call.build(http, attempt, deadline)
-            try:
+        try:
+            while True:
+                request = call.build(http, attempt, deadline)
                 try:
-                    # Never follow a redirect: the key and the input would go with it.
-                    response = http.send(request, stream=True, follow_redirects=False)
-                except httpx.HTTPStatusError as exc:  # raised by a caller's event hook
-                    response = hook_response(exc)
-            except httpx.HTTPError as exc:
-                delay = retry_after_failure(exc, call, config.retry, attempt, deadline)
-            else:
-                log_response(call, response, attempt)
-                ok = response.is_success and (not call.stream or is_event_stream(response))
-                if ok and call.stream:
-                    if deadline is not None:
-                        keep_read_timeout(response, call)
-                    return response  # its Stream reads it
-                response = self._read(response, call, attempt, deadline)
-                if ok:
-                    return response
-                delay = retry_after_answer(response, call, config, attempt, deadline)
-            time.sleep(delay)
-            attempt += 1
+                    try:
+                        # Never follow a redirect: the key and the input would go with it.
+                        response = http.send(request, stream=True, follow_redirects=False)
+                    except httpx.HTTPStatusError as exc:  # raised by a caller's event hook
+                        settle(deadline)
+                        response = hook_response(exc)
+                except httpx.HTTPError as exc:
+                    settle(deadline)
+                    delay = retry_after_failure(exc, call, config.retry, attempt, deadline)
+                else:
+                    log_response(call, response, attempt)
+                    ok = response.is_success and (not call.stream or is_event_stream(response))
+                    if ok and call.stream:
+                        stream_read_timeout(response, call, deadline is not None)
+                        return response  # its Stream reads it
+                    response = self._read(response, call, attempt, deadline)
+                    if ok:
+                        return response
+                    delay = retry_after_answer(response, call, config, attempt, deadline)
+                time.sleep(delay)
+                attempt += 1
+        finally:
+            if deadline is not None:
+                deadline.stop()
 
     @staticmethod
     def _read(
@@ -173,6 +187,7 @@ class SomiaClient(BaseClient[httpx.Client, AgentSessionsClient]):
             if deadline is None:
                 response.read()
                 return response
+            deadline.answered(response)
             chunks = []
             for chunk in response.iter_raw():
                 chunks.append(chunk)
@@ -181,4 +196,5 @@ class SomiaClient(BaseClient[httpx.Client, AgentSessionsClient]):
         except httpx.HTTPError as exc:
             raise read_failure(exc, call, attempt, deadline) from exc
         finally:
+            settle(deadline)  # before the connection goes back to the pool
             response.close()

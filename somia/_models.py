@@ -15,7 +15,7 @@ import httpx
 from somia._bridge import AgentExecutionRequestFields, AgentSessionResponseFields, ShapeError
 from somia._errors import InvalidResponseError, server_message
 
-EventType = Literal["chunk", "error", "end"]
+EventType = Literal["chunk", "error", "end", "unknown"]
 
 
 @attrs.define(kw_only=True)
@@ -113,10 +113,25 @@ def _json_text(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False)
 
 
-class StreamEvent(NamedTuple):
-    """One streamed event: `event_type` is "chunk", "error" or "end"; `data` is its JSON.
+class UnknownEvent(NamedTuple):
+    """The data of a streamed event of a kind this SDK does not know (`event_type`
+    "unknown"): a server may add kinds later, such as progress or usage reports.
 
-    A named tuple: cheap to build for every event, and `kind, data = event` works.
+    `name` is the event's SSE name ("message" when it had none); `data` its decoded JSON,
+    or its text when that is not JSON.
+    """
+
+    name: str
+    data: Any
+
+
+class StreamEvent(NamedTuple):
+    """One streamed event: `event_type` is "chunk", "error" or "end", with `data` its JSON,
+    or "unknown" for a kind this SDK does not know, with `data` an `UnknownEvent`.
+
+    A named tuple: cheap to build for every event, and `kind, data = event` works. Events of
+    unknown kinds are never answer text nor errors: `text_deltas()` and `final_response()`
+    skip them.
     """
 
     event_type: EventType

@@ -19,10 +19,12 @@ from somia._base import (
     call_timeouts,
     extra_headers,
     idempotency_key,
+    stream_idle_timeout,
 )
 from somia._bridge import encode_json, idempotency_header
 from somia._config import ClientConfig
 from somia._errors import InvalidResponseError, redact
+from somia._nesting import check_nesting
 from somia._validation import (
     check_header_name,
     merge_headers,
@@ -36,6 +38,7 @@ class RequestOptions(TypedDict, total=False):
 
     timeout: float | httpx.Timeout | None
     total_timeout: float | None
+    stream_idle_timeout: float | None
     extra_headers: Mapping[str, str] | None
     idempotency_key: str | None
 
@@ -74,6 +77,7 @@ def prepare_request(
     layers: list[Mapping[str, str]] = [base_headers]
     content = b""
     if body is not None:
+        check_nesting(body, "json")
         content = encode_json(body, "json")
         layers.append({"Content-Type": "application/json"})
     if verb in _KEYED:  # retried with the same key: a server that honours it runs it once
@@ -92,6 +96,7 @@ def prepare_request(
         what=f"{verb} {relative.partition('?')[0]}",  # a query may hold a secret
         secret=config.api_key,
         method=verb,
+        idle_timeout=stream_idle_timeout(options, timeout) if stream else None,
     )
 
 

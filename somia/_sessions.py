@@ -35,13 +35,15 @@ class TurnOptions(AgentExecutionRequestOptions, total=False):
     keyword of its own, always sent.
 
     `extra_body` adds JSON fields the SDK does not know yet (a known option is refused);
-    `timeout` and `total_timeout` override the client's for this call; `extra_headers` are
-    added to it; `idempotency_key` replaces the key the SDK generates for the call.
+    `timeout` and `total_timeout` override the client's for this call, and so does
+    `stream_idle_timeout` (None turns it off); `extra_headers` are added to it;
+    `idempotency_key` replaces the key the SDK generates for the call.
     """
 
     extra_body: Mapping[str, Any] | None
     timeout: float | httpx.Timeout | None
     total_timeout: float | None
+    stream_idle_timeout: float | None
     extra_headers: Mapping[str, str] | None
     idempotency_key: str | None
 

@@ -9,11 +9,12 @@ in `Stream.close` / `AsyncStream.aclose` (which every way out of a stream goes t
 from __future__ import annotations
 
 import contextlib
-import json
+import functools
 import sys
 import threading
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
+from time import monotonic
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
@@ -28,105 +29,72 @@ from somia._errors import (
     StreamInterruptedError,
     StreamParseError,
     StreamTimeoutError,
+    UsageError,
     redact,
     redact_chain,
     redact_data,
     server_message,
 )
+from somia._events import END, classify, not_json
+from somia._http import end_is_there, response_socket
+from somia._liveness import INF, Alarm, unwatch, watch
 from somia._models import AgentSessionResponse, ResponseInfo, StreamEvent, parse_session
 from somia._sse import ServerSentEvent, SSEDecoder
 
 if TYPE_CHECKING:
     import asyncio
 
+    from somia._base import PreparedCall
     from somia._tracing import CallSpan
 
 T = TypeVar("T")
 R = TypeVar("R")  # the reader: a generator or an async generator
 
-_END = StreamEvent("end", True)
-# httpx's bound stream, its transport's stream, httpcore's pool stream, connection, h11.
-_PATH_TO_H11 = ("_stream", "_httpcore_stream", "_stream", "_connection", "_h11_state")
 _closing: set[asyncio.Task[None]] = set()
-_raw_decode = json.JSONDecoder().raw_decode
 _new = tuple.__new__  # builds a StreamEvent without NamedTuple's slower __new__
-
-
-def _not_json(text: str) -> StreamParseError:
-    payload = text if len(text) <= 500 else text[:499] + "…"
-    return StreamParseError(
-        f"a streamed event's data is not JSON: {payload[:80]!r}", payload=payload
-    )
-
-
-def classify(event: ServerSentEvent) -> StreamEvent:
-    """The typed event for one SSE event whose data is JSON; StreamParseError otherwise."""
-    text = event.data
-    # raw_decode skips json.loads' two whitespace regex passes: this runs once per event.
-    try:
-        data, end = _raw_decode(text)
-    except (ValueError, RecursionError):
-        end = -1
-    if end != len(text):  # surrounding white space, or the error to report
-        try:
-            data = json.loads(text)
-        except (ValueError, RecursionError) as exc:
-            raise _not_json(text) from exc
-    if event.event == "error":  # named an error: an error whatever its data
-        return _new(StreamEvent, ("error", data))
-    if data is True:
-        return _END
-    if type(data) is dict:
-        if data.get("error"):
-            return _new(StreamEvent, ("error", data))
-        if "session_id" in data or "history" in data or "pending" in data:
-            return _new(StreamEvent, ("chunk", data))
-        # 0.1.0a1's heuristic, kept only where it cannot misread a chunk (no chunk keys).
-        if "message" in data and len(data) <= 2:
-            return _new(StreamEvent, ("error", data))
-    return _new(StreamEvent, ("chunk", data))
-
-
-def _end_is_there(response: httpx.Response) -> bool:
-    """Whether a chunked HTTP/1.1 body's end is already received: reading it cannot wait."""
-    # httpx cannot say, so this reads h11's unprocessed bytes in httpcore's connection (pinned
-    # by tests/test_stream_end.py); elsewhere it finds nothing: the connection is then closed.
-    state: Any = response.stream
-    try:
-        for name in _PATH_TO_H11:
-            state = getattr(state, name)
-        buffered = bytes(state.trailing_data[0])
-    except (AttributeError, TypeError, IndexError):
-        return False
-    if buffered[:2] == b"\r\n":  # the end of the last data chunk
-        buffered = buffered[2:]
-    return buffered[:3] == b"0\r\n" and buffered[-4:] == b"\r\n\r\n"
+_REOPEN = "; stream.reopen() fetches the whole answer again"
 
 
 class _StreamState:
-    """Decoding and bookkeeping of one stream, independent of how bytes arrive."""
+    """Decoding and bookkeeping of one stream, independent of how bytes arrive.
+
+    Its idle clock (`clock`, an `Alarm`) runs only while the reader waits for the server:
+    `expires` is INF while events are with the caller, and moves `idle` seconds past the
+    moment the caller hands back control after an event of the answer. Events of unknown
+    kinds pause it without moving it on (`held_*`, the rare path).
+    """
 
     __slots__ = (
+        "clock",
         "decoder",
         "ended",
         "errors",
         "events",
         "failed",
         "failure",
+        "held",
+        "held_from",
+        "held_since",
+        "idle",
+        "idle_reads",
         "info",
         "last_chunk",
         "last_chunk_sse",
+        "reopen",
         "secret",
         "uncoded",
+        "unknown",
         "what",
     )
 
-    def __init__(self, response: httpx.Response, what: str, secret: str | None) -> None:
+    def __init__(self, response: httpx.Response, call: PreparedCall) -> None:
         self.decoder = SSEDecoder()
         self.info = ResponseInfo.from_response(response)
-        self.what = what
-        self.secret = secret  # redacted from every server text put into an error
-        self.events = 0
+        self.what = call.what
+        self.secret = call.secret  # redacted from every server text put into an error
+        self.reopen = call.reopen  # sends the call again (session calls only)
+        self.events = 0  # delivered, of any kind
+        self.unknown = 0  # delivered, of unknown kinds
         self.last_chunk: Any = None
         # The last chunk as sent, for InvalidResponseError.body (kept whole: cheaper than .data).
         self.last_chunk_sse = ServerSentEvent()
@@ -136,11 +104,37 @@ class _StreamState:
         self.failure: Exception | None = None  # what the reader raised, for the trace
         # Without a content coding the transport's bytes are the body: one layer less per read.
         self.uncoded = "content-encoding" not in response.headers
+        idle, read = call.idle_timeout, call.timeout.read
+        self.idle = INF if idle is None else idle
+        # Its reads run under the idle timeout (see stream_read_timeout): a read timeout is it.
+        self.idle_reads = idle is not None and (read is None or idle <= read)
+        self.clock = Alarm(functools.partial(response_socket, response), period=self.idle)
+        self.held = False  # the events being delivered include some of unknown kinds
+        self.held_since = 0.0
+        self.held_from = 0
 
     @property
     def terminated(self) -> bool:
         """An end or error event came: the body may legitimately stop here."""
         return self.ended or bool(self.errors)
+
+    @property
+    def hint(self) -> str:
+        """What to do about an incomplete answer, for the messages that say so."""
+        return _REOPEN if self.reopen is not None else ""
+
+    def start_clock(self) -> None:
+        """The reader starts waiting for the server."""
+        if self.idle != INF:
+            clock = self.clock
+            clock.expires = monotonic() + self.idle
+            if clock.stopped and not clock.fired:
+                watch(clock)
+
+    def stop_clock(self) -> None:
+        """The stream is over: its wait is never interrupted from now on."""
+        if not self.clock.stopped:
+            unwatch(self.clock)
 
     def accept(self, sse: ServerSentEvent) -> StreamEvent:
         """Classify one decoded event and keep count (one event at a time, so that a bad
@@ -149,12 +143,8 @@ class _StreamState:
             event = classify(sse)
         except StreamParseError as exc:
             self.failed = True
-            self.failure = exc
-            secret = self.secret
-            if secret and secret in sse.data:
-                self.failure = _not_json(redact(sse.data, secret))
-                raise self.failure from exc.__cause__
-            raise
+            self.failure = not_json(redact(sse.data, self.secret), self.hint)
+            raise self.failure from exc.__cause__
         self.events += 1
         kind, data = event
         if kind == "chunk":
@@ -166,12 +156,47 @@ class _StreamState:
                 data = redact_data(data, secret)
                 event = _new(StreamEvent, ("error", data))
             self.errors.append(data)
-        else:
+        elif event is END:
             self.ended = True  # the stream's end: the answer is whole
+        else:  # a kind this SDK does not know: no progress for the idle timeout
+            self.unknown += 1
+            if not self.held:
+                self.held = True
+                self.held_since = monotonic()  # its batch arrived: the first event is this one
+                self.held_from = self.unknown - 1
         return event
+
+    def resume(self, expired: float, before: int) -> float:
+        """The idle clock's expiry once the caller hands back a batch of events that held
+        some of unknown kinds: `expired` was its expiry before the batch, `before` the count
+        of events then. Raises StreamTimeoutError when the idle timeout has passed."""
+        self.held = False
+        now = monotonic()
+        if self.events - before > self.unknown - self.held_from:  # an answer event came too
+            return now + self.idle
+        expires = expired + (now - self.held_since)  # paused while the caller had them
+        if expires <= now:
+            raise self.idle_error()
+        return expires
+
+    def idle_error(self) -> StreamTimeoutError:
+        """The error for a stream on which no event of the answer came in time."""
+        self.decoder.close()
+        self.failed = True
+        error = StreamTimeoutError(
+            f"the stream of {self.what} received no event of its answer for {self.idle:g} s "
+            f"(its stream_idle_timeout) after {_events(self.events)}, before its end event: "
+            f"the answer is incomplete{self.hint}",
+            events_received=self.events,
+            last_chunk=self.last_chunk,
+        )
+        self.failure = self.failure or error
+        return error
 
     def interrupted(self, exc: BaseException | None) -> StreamInterruptedError:
         """The error for a body that ended (or failed) before the end event: the cut."""
+        if self.clock.fired or (self.idle_reads and isinstance(exc, httpx.ReadTimeout)):
+            return self.idle_error()
         self.decoder.close()
         self.failed = True
         if self.secret:  # a protocol error's text may quote what the server sent
@@ -182,8 +207,8 @@ class _StreamState:
         elif exc is not None:
             how += f" ({type(exc).__name__})"
         error = cls(
-            f"the stream of {self.what} {how} after {self.events} events, "
-            "before its end event: the answer is incomplete",
+            f"the stream of {self.what} {how} after {_events(self.events)}, "
+            f"before its end event: the answer is incomplete{self.hint}",
             events_received=self.events,
             last_chunk=self.last_chunk,
         )
@@ -194,9 +219,9 @@ class _StreamState:
         """The error for reading on after the stream was closed before its end event."""
         how = "failed and was closed" if self.failed else "was closed"
         return StreamClosedError(
-            f"the stream of {self.what} {how} after {self.events} events, before its end "
+            f"the stream of {self.what} {how} after {_events(self.events)}, before its end "
             "event: the answer is incomplete (a stream is read once; leaving a loop over it "
-            "early closes it)",
+            f"early closes it){self.hint}",
             events_received=self.events,
             last_chunk=self.last_chunk,
         )
@@ -215,6 +240,10 @@ class _StreamState:
         except InvalidResponseError as exc:
             exc.body = redact(self.last_chunk_sse.data, self.secret)  # the offending event's data
             raise
+
+
+def _events(count: int) -> str:
+    return f"{count} event" if count == 1 else f"{count} events"
 
 
 def _agent_error(data: Any) -> AgentStreamError:
@@ -245,17 +274,10 @@ class _TextDeltas:
 class _StreamBase(Generic[T, R]):
     """What Stream and AsyncStream share: the response, its state and the live reader."""
 
-    def __init__(
-        self,
-        response: httpx.Response,
-        *,
-        what: str,
-        secret: str | None = None,
-        span: CallSpan | None = None,
-    ) -> None:
+    def __init__(self, response: httpx.Response, call: PreparedCall) -> None:
         self._response = response
-        self._state = _StreamState(response, what, secret)
-        self._span = span  # the call's trace span, ended with the stream
+        self._state = _StreamState(response, call)
+        self._span: CallSpan | None = call.span  # the call's trace span, ended with the stream
         self._closed = False
         self._left = False  # a loop over the stream was left before it was closed
         self._chunks: Any = None  # the body's chunks, once a reader started on them
@@ -296,6 +318,22 @@ class _StreamBase(Generic[T, R]):
             return str(chunk["session_id"])
         header: str | None = self._state.info.headers.get(SESSION_ID_HEADER)
         return header
+
+    def _reopener(self) -> Callable[[], Any]:
+        """What sends this stream's call again; UsageError where reopen() cannot work."""
+        state = self._state
+        if state.reopen is None:
+            raise UsageError(
+                "reopen() works on the streams of session calls; send this client.request(...) "
+                "again instead (with the same idempotency_key, a server that honours it "
+                "answers from its store)"
+            )
+        if state.ended:
+            raise UsageError(
+                "this stream reached its end event: its answer is whole, and there is nothing "
+                "to fetch again (final_response() gives it)"
+            )
+        return state.reopen
 
 
 class Stream(_StreamBase[T, Iterator[Any]]):
@@ -341,15 +379,25 @@ class Stream(_StreamBase[T, Iterator[Any]]):
             else:
                 chunks = response.iter_bytes()
             self._chunks = chunks
-            feed, accept, end = state.decoder.feed, state.accept, _END
+            feed, accept, end = state.decoder.feed, state.accept, END
+            clock, idle = state.clock, state.idle
+            state.start_clock()
             for chunk in chunks:
-                for sse in feed(chunk):
+                events = feed(chunk)
+                if not events:  # a comment, or part of an event: no progress
+                    if monotonic() >= clock.expires:
+                        raise state.idle_error()
+                    continue
+                expired, before = clock.expires, state.events
+                clock.expires = INF  # paused while the caller has the events
+                for sse in events:
                     event = accept(sse)
                     yield event
                     if event is end:
                         return  # at once, whatever the server sends next (see close)
                     if self._closed:  # closed while the loop ran
                         raise state.closed()
+                clock.expires = state.resume(expired, before) if state.held else monotonic() + idle
             if not state.terminated:
                 raise state.interrupted(None)
         except (httpx.HTTPError, httpx.StreamError) as exc:
@@ -367,7 +415,8 @@ class Stream(_StreamBase[T, Iterator[Any]]):
         if self._closed:
             return
         self._closed = True
-        if self._state.ended and self._chunks is not None and _end_is_there(self._response):
+        self._state.stop_clock()
+        if self._state.ended and self._chunks is not None and end_is_there(self._response):
             # Reading the body's end, already there, lets the connection be reused; it is
             # never waited for (whatever the server does next): closing drops the connection.
             with contextlib.suppress(httpx.HTTPError, httpx.StreamError):
@@ -386,6 +435,20 @@ class Stream(_StreamBase[T, Iterator[Any]]):
             for _ in self:
                 pass
         return self._state.final_response()
+
+    def reopen(self) -> Stream[T]:
+        """A new stream of this call's whole answer, from its start: the call sent again,
+        with the same `Idempotency-Key`, as a new call (its own retries, total timeout and
+        trace span). This stream is closed first.
+
+        A server that honours the key (the fake server does) answers with the answer it
+        stored for it: the turn does not run again. A server that does not runs the turn a
+        second time. Raises UsageError on a stream that reached its end event and on a stream
+        of `client.request(...)`, and ClientClosedError once the client is closed.
+        """
+        reopen = self._reopener()
+        self.close()
+        return cast("Stream[T]", reopen())
 
     def text_deltas(self: Stream[StreamEvent]) -> Iterator[str]:
         """The new text of each chunk's message, as it arrives.
@@ -413,6 +476,7 @@ class Stream(_StreamBase[T, Iterator[Any]]):
         # An abandoned stream must not hold its connection until the pool runs dry.
         if not getattr(self, "_closed", True):
             self._closed = True
+            self._state.clock.stopped = True  # no lock in a finaliser; nothing is reused
             if self._span is not None:
                 self._span.end_stream(self._state)
             self._response.close()
@@ -463,15 +527,25 @@ class AsyncStream(_StreamBase[T, AsyncIterator[Any]]):
             else:
                 chunks = response.aiter_bytes()
             self._chunks = chunks
-            feed, accept, end = state.decoder.feed, state.accept, _END
+            feed, accept, end = state.decoder.feed, state.accept, END
+            clock, idle = state.clock, state.idle
+            state.start_clock()
             async for chunk in chunks:
-                for sse in feed(chunk):
+                events = feed(chunk)
+                if not events:  # see Stream._events
+                    if monotonic() >= clock.expires:
+                        raise state.idle_error()
+                    continue
+                expired, before = clock.expires, state.events
+                clock.expires = INF
+                for sse in events:
                     event = accept(sse)
                     yield event
                     if event is end:
                         return  # see Stream._events
                     if self._closed:
                         raise state.closed()
+                clock.expires = state.resume(expired, before) if state.held else monotonic() + idle
             if not state.terminated:
                 raise state.interrupted(None)
         except (httpx.HTTPError, httpx.StreamError) as exc:
@@ -489,7 +563,8 @@ class AsyncStream(_StreamBase[T, AsyncIterator[Any]]):
         if self._closed:
             return
         self._closed = True
-        if self._state.ended and self._chunks is not None and _end_is_there(self._response):
+        self._state.stop_clock()
+        if self._state.ended and self._chunks is not None and end_is_there(self._response):
             with contextlib.suppress(httpx.HTTPError, httpx.StreamError):  # see Stream.close
                 await anext(self._chunks, None)
         if self._span is not None:
@@ -506,6 +581,12 @@ class AsyncStream(_StreamBase[T, AsyncIterator[Any]]):
             async for _ in self:
                 pass
         return self._state.final_response()
+
+    async def reopen(self) -> AsyncStream[T]:
+        """A new stream of this call's whole answer, from its start; see `Stream.reopen`."""
+        reopen = self._reopener()
+        await self.aclose()
+        return cast("AsyncStream[T]", await reopen())
 
     def text_deltas(self: AsyncStream[StreamEvent]) -> AsyncIterator[str]:
         """The new text of each chunk's message, as it arrives.
@@ -545,6 +626,7 @@ class AsyncStream(_StreamBase[T, AsyncIterator[Any]]):
         if getattr(self, "_closed", True):
             return
         self._closed = True
+        self._state.clock.stopped = True  # see Stream.__del__
         if self._span is not None:
             self._span.end_stream(self._state)
         aio = sys.modules.get("asyncio")  # not imported: then no loop runs either

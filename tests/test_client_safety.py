@@ -188,7 +188,7 @@ def test_a_value_nested_5000_deep_is_a_type_error_naming_it_before_sending(
     server: ScriptedServer, sdk: Sdk, name: str
 ) -> None:
     value = _nested(5000) if name == "input_data" else {"deep": _nested(5000)}
-    with pytest.raises(TypeError, match=f"{name} is not JSON-serialisable"):
+    with pytest.raises(TypeError, match=f"{name} is nested too deeply to send"):
         sdk.call(server.base_url, "create_session", 1, **{name: value})
     assert server.received == []
 

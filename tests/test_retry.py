@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from somia._errors import RequestTimeoutError
-from somia._retry import Deadline, RetryPolicy, retry_after_seconds
+from somia._liveness import Deadline
+from somia._retry import RetryPolicy, retry_after_seconds
 
 NOW = 1_700_000_000.0
 
