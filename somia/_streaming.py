@@ -380,16 +380,16 @@ class Stream(_StreamBase[T, Iterator[Any]]):
                 chunks = response.iter_bytes()
             self._chunks = chunks
             feed, accept, end = state.decoder.feed, state.accept, END
-            clock, idle = state.clock, state.idle
+            clock, idle, now, paused = state.clock, state.idle, monotonic, INF
             state.start_clock()
             for chunk in chunks:
                 events = feed(chunk)
                 if not events:  # a comment, or part of an event: no progress
-                    if monotonic() >= clock.expires:
+                    if now() >= clock.expires:
                         raise state.idle_error()
                     continue
                 expired, before = clock.expires, state.events
-                clock.expires = INF  # paused while the caller has the events
+                clock.expires = paused  # while the caller has the events
                 for sse in events:
                     event = accept(sse)
                     yield event
@@ -397,7 +397,7 @@ class Stream(_StreamBase[T, Iterator[Any]]):
                         return  # at once, whatever the server sends next (see close)
                     if self._closed:  # closed while the loop ran
                         raise state.closed()
-                clock.expires = state.resume(expired, before) if state.held else monotonic() + idle
+                clock.expires = state.resume(expired, before) if state.held else now() + idle
             if not state.terminated:
                 raise state.interrupted(None)
         except (httpx.HTTPError, httpx.StreamError) as exc:
@@ -528,16 +528,16 @@ class AsyncStream(_StreamBase[T, AsyncIterator[Any]]):
                 chunks = response.aiter_bytes()
             self._chunks = chunks
             feed, accept, end = state.decoder.feed, state.accept, END
-            clock, idle = state.clock, state.idle
+            clock, idle, now, paused = state.clock, state.idle, monotonic, INF
             state.start_clock()
             async for chunk in chunks:
                 events = feed(chunk)
                 if not events:  # see Stream._events
-                    if monotonic() >= clock.expires:
+                    if now() >= clock.expires:
                         raise state.idle_error()
                     continue
                 expired, before = clock.expires, state.events
-                clock.expires = INF
+                clock.expires = paused
                 for sse in events:
                     event = accept(sse)
                     yield event
@@ -545,7 +545,7 @@ class AsyncStream(_StreamBase[T, AsyncIterator[Any]]):
                         return  # see Stream._events
                     if self._closed:
                         raise state.closed()
-                clock.expires = state.resume(expired, before) if state.held else monotonic() + idle
+                clock.expires = state.resume(expired, before) if state.held else now() + idle
             if not state.terminated:
                 raise state.interrupted(None)
         except (httpx.HTTPError, httpx.StreamError) as exc:

@@ -81,6 +81,17 @@ class Stall:
 
 
 @attrs.frozen
+class Trickle:
+    """Read the request, then send `data` (an answer, head included: see `render`) one byte
+    every `every` seconds; then close the connection, or with `hold` send nothing more until
+    the server stops."""
+
+    data: bytes
+    every: float
+    hold: bool = False
+
+
+@attrs.frozen
 class Hold:
     """A part of `Events`: send nothing more until the server stops."""
 
@@ -89,21 +100,30 @@ HOLD = Hold()
 
 
 @attrs.frozen
+class Repeat:
+    """A part of `Events`: send `data` (as one chunk) every `every` seconds, until the server
+    stops or the client goes away (a keep-alive flood)."""
+
+    data: bytes
+    every: float
+
+
+@attrs.frozen
 class Events:
     """A chunked `text/event-stream` answer.
 
     Each part is raw bytes (sent as one chunk), a float (a pause in seconds), a
-    threading.Event (wait for the test to set it) or HOLD. `finish` is "close" (a proper end
-    of the chunked body, sent after the last part), "with-last" (the end sent in one write
-    with the last part) or "cut" (the connection is closed mid-body).
+    threading.Event (wait for the test to set it), a `Repeat` or HOLD. `finish` is "close" (a
+    proper end of the chunked body, sent after the last part), "with-last" (the end sent in
+    one write with the last part) or "cut" (the connection is closed mid-body).
     """
 
-    parts: Sequence[bytes | float | threading.Event | Hold]
+    parts: Sequence[bytes | float | threading.Event | Hold | Repeat]
     finish: str = "close"
     status: int = 200
 
 
-Action = Reply | Drop | Raw | Stall | Events
+Action = Reply | Drop | Raw | Stall | Trickle | Events
 
 
 @attrs.frozen
@@ -224,15 +244,17 @@ class ScriptedServer:
         if isinstance(action, Stall):
             self._pause(action.seconds)
             return False
+        if isinstance(action, Trickle):
+            for index in range(len(action.data)):
+                if self._stop.is_set():
+                    return False
+                conn.sendall(action.data[index : index + 1])
+                self._pause(action.every)
+            if action.hold:
+                self._stop.wait()
+            return False
         if isinstance(action, Reply):
-            body = action.body
-            headers = dict(action.headers)
-            if not isinstance(body, bytes):
-                body = json.dumps(body).encode()
-                headers.setdefault("Content-Type", "application/json")
-            head = f"HTTP/1.1 {action.status} {action.reason}\r\nContent-Length: {len(body)}\r\n"
-            head += "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-            conn.sendall(head.encode("latin-1") + b"\r\n" + body)
+            conn.sendall(render(action))
             return True
         head = (
             f"HTTP/1.1 {action.status} X\r\nContent-Type: text/event-stream\r\n"
@@ -249,6 +271,11 @@ class ScriptedServer:
                 self._wait_for(part)
             elif isinstance(part, Hold):
                 self._stop.wait()
+                return False
+            elif isinstance(part, Repeat):
+                while not self._stop.is_set():
+                    conn.sendall(b"%x\r\n%s\r\n" % (len(part.data), part.data))
+                    self._pause(part.every)
                 return False
             else:
                 data = b"%x\r\n%s\r\n" % (len(part), part)
@@ -277,6 +304,18 @@ class ScriptedServer:
             sock.close()
         for thread in self._threads:
             thread.join(timeout=2)
+
+
+def render(reply: Reply) -> bytes:
+    """A complete answer as the bytes sent on the wire, head and body."""
+    body = reply.body
+    headers = dict(reply.headers)
+    if not isinstance(body, bytes):
+        body = json.dumps(body).encode()
+        headers.setdefault("Content-Type", "application/json")
+    head = f"HTTP/1.1 {reply.status} {reply.reason}\r\nContent-Length: {len(body)}\r\n"
+    head += "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    return head.encode("latin-1") + b"\r\n" + body
 
 
 @contextmanager
