@@ -126,7 +126,7 @@ def test_time_in_the_callers_loop_body_does_not_count(server: ScriptedServer) ->
     # each of them (a slow consumer, not a slow server).
     progress = sse({"step": 1}, event="progress")
     server.script(Events([chunk("a"), progress, chunk("ab"), progress, END]))
-    kinds = []
+    kinds: list[str] = []
     with SomiaClient(**client_options(base_url=server.base_url)) as client:
         stream = client.sessions.create_session(1, stream=True, stream_idle_timeout=0.3)
         for event in stream:
@@ -140,7 +140,7 @@ def test_async_time_in_the_callers_loop_body_does_not_count(server: ScriptedServ
     server.script(Events([chunk("a"), progress, chunk("ab"), progress, END]))
 
     async def run() -> list[str]:
-        kinds = []
+        kinds: list[str] = []
         async with AsyncSomiaClient(**client_options(base_url=server.base_url)) as client:
             stream = await client.sessions.create_session(1, stream=True, stream_idle_timeout=0.3)
             async for event in stream:
