@@ -98,7 +98,9 @@ def test_ok_answer_is_json_first_then_event_stream(spec: dict[str, Any], path: s
     assert schema["required"] == ["session_id"]
     assert schema["additionalProperties"] is True
     event = _resolve(spec, ok["content"]["text/event-stream"]["schema"])
-    kinds = event["properties"]["data"]["contentSchema"]["anyOf"]
+    # Events of the answer are unnamed ("message"); other names may carry anything.
+    assert event["if"] == {"properties": {"event": {"const": "message"}}}
+    kinds = event["then"]["properties"]["data"]["contentSchema"]["anyOf"]
     names = [k["$ref"].rsplit("/", 1)[-1] for k in kinds]
     # A chunk is an answer: one definition of the fields, so the two cannot drift.
     answer = ok["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]

@@ -123,10 +123,17 @@ def _present(tree: _Tree, value: Any) -> set[str]:
     return found
 
 
+def _answer_event(event: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The schema of an event of the answer: the event schema's `then` branch when it has one
+    (events of other names may carry anything), else the event schema."""
+    then = _merged(event.get("then", {}))
+    return then if "data" in then.get("properties", {}) else event
+
+
 def _chunk_schema(answers: Mapping[str, Any], json_schema: Any) -> Any:
     """The stream's chunk schema: the event data alternative requiring what the answer does."""
     event = _merged(answers.get(EVENT_STREAM, {}))
-    data = _merged(event.get("properties", {}).get("data", {}))
+    data = _merged(_answer_event(event).get("properties", {}).get("data", {}))
     content = _merged(data.get("contentSchema", {}))
     options = content.get("anyOf") or content.get("oneOf") or [content]
     needed = set(_merged(json_schema).get("required", []))

@@ -7,7 +7,6 @@ takes no other), and each documented answer field must appear at least once over
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,6 +14,9 @@ import httpx
 import jsonschema_rs
 
 from somia._bridge import openapi_document
+from somia._errors import StreamParseError
+from somia._events import classify
+from somia._sse import SSEDecoder
 
 JSON = "application/json"
 EVENT_STREAM = "text/event-stream"
@@ -50,7 +52,7 @@ def answer_schemas(document: Mapping[str, Any]) -> dict[str, Any]:
             for media, content in answer["content"].items():
                 found[media] = content["schema"]
     event = _resolve(document, found[EVENT_STREAM])
-    data = _resolve(document, event["properties"]["data"])
+    data = _resolve(document, event["then"]["properties"]["data"])  # an event of the answer
     required = set(_resolve(document, found[JSON]).get("required", []))
     for option in data["contentSchema"].get("anyOf", []):
         if required <= set(_resolve(document, option).get("required", [])):
@@ -114,10 +116,14 @@ class AnswerAudit:
         if media == JSON:
             self.add(JSON, response.json())
             return
-        for block in response.text.split("\n\n"):
-            data = "\n".join(line[6:] for line in block.split("\n") if line.startswith("data: "))
-            value = json.loads(data) if data else None
-            if isinstance(value, dict) and "error" not in value:
+        # The document's event rule, as the SDK follows it: only chunks are answers.
+        for event in SSEDecoder().feed(response.content):
+            try:
+                kind, value = classify(event)
+            except StreamParseError as exc:
+                self.problems.append(f"{EVENT_STREAM} answer: {exc}")
+                continue
+            if kind == "chunk":
                 self.add(EVENT_STREAM, value)
 
     def unseen(self) -> list[str]:
