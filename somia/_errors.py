@@ -17,7 +17,7 @@
     ├── TransportError              no usable answer: connection failed, dropped or timed out
     │   ├── RequestTimeoutError     a connect, read, write or pool timeout, or total_timeout
     │   └── StreamInterruptedError  a stream ended before its end event
-    │       ├── StreamTimeoutError  ... because no byte came within the read timeout
+    │       ├── StreamTimeoutError  ... because no event of the answer came in time
     │       └── StreamClosedError   ... because it was closed, or its loop left, first
     ├── StreamParseError            a streamed event's data is not JSON
     ├── AgentStreamError            the stream reported an error event
@@ -192,7 +192,13 @@ class StreamInterruptedError(TransportError):
 
 
 class StreamTimeoutError(StreamInterruptedError, RequestTimeoutError):
-    """A stream stalled: no byte arrived within the read timeout."""
+    """A stream stalled: no event of its answer (a chunk, an error or the end) arrived within
+    its `stream_idle_timeout`, whatever else the server sent meanwhile (comments, events of
+    other kinds), or no byte within the read timeout.
+
+    The message says how long the stream was idle and how many events it had delivered
+    (`events_received`); `stream.reopen()` fetches the whole answer again.
+    """
 
 
 class StreamClosedError(StreamInterruptedError):
