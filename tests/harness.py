@@ -14,6 +14,7 @@ import asyncio
 import importlib.util
 import json
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -147,9 +148,13 @@ class Received:
 
 
 class ScriptedServer:
-    """Answers request N with action N (500 when unscripted); `received` lists the requests."""
+    """Answers request N with action N (500 when unscripted); `received` lists the requests.
 
-    def __init__(self) -> None:
+    With `tls` (see `loopback_tls`) it speaks HTTPS.
+    """
+
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+        self._tls = tls
         self.actions: deque[Action] = deque()
         self.received: list[Received] = []
         self._sock = socket.create_server(("127.0.0.1", 0))
@@ -158,7 +163,8 @@ class ScriptedServer:
         self._threads: list[threading.Thread] = []
         self._connections: list[socket.socket] = []
         self._accepted = 0
-        self.base_url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+        scheme = "https" if tls else "http"
+        self.base_url = f"{scheme}://127.0.0.1:{self._sock.getsockname()[1]}"
 
     def script(self, *actions: Action) -> None:
         self.actions.extend(actions)
@@ -208,6 +214,13 @@ class ScriptedServer:
 
     def _connection(self, conn: socket.socket, number: int) -> None:
         buffer = bytearray()
+        if self._tls is not None:
+            try:
+                conn = self._tls.wrap_socket(conn, server_side=True)
+            except OSError:  # the client gave up during the handshake
+                conn.close()
+                return
+            self._connections.append(conn)
         with conn:
             while not self._stop.is_set():
                 try:
@@ -318,9 +331,18 @@ def render(reply: Reply) -> bytes:
     return head.encode("latin-1") + b"\r\n" + body
 
 
+def loopback_tls() -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """TLS contexts for a loopback server and its clients: a self-signed certificate for
+    127.0.0.1 (tests/loopback-tls.pem, test use only)."""
+    pem = str(Path(__file__).with_name("loopback-tls.pem"))
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(pem)
+    return server, ssl.create_default_context(cafile=pem)
+
+
 @contextmanager
-def scripted_server() -> Iterator[ScriptedServer]:
-    server = ScriptedServer().start()
+def scripted_server(tls: ssl.SSLContext | None = None) -> Iterator[ScriptedServer]:
+    server = ScriptedServer(tls).start()
     try:
         yield server
     finally:

@@ -26,6 +26,8 @@ from tests.harness import (
     Sdk,
     chunk,
     client_options,
+    loopback_tls,
+    scripted_server,
     sse,
 )
 
@@ -184,3 +186,16 @@ def test_without_a_socket_to_interrupt_the_idle_timeout_holds_at_the_next_bytes(
     _, error, took = _read(sdk, server, stream_idle_timeout=0.5, client={"timeout": 30.0})
     assert isinstance(error, somia.StreamTimeoutError)
     assert took < 0.5 + TOLERANCE
+
+
+def test_over_tls_a_stream_kept_alive_by_comments_ends_at_its_idle_timeout(sdk: Sdk) -> None:
+    server_tls, client_tls = loopback_tls()
+    with scripted_server(server_tls) as server:
+        server.script(Events([chunk("Hel"), Repeat(PING, 1.4)]))
+        make = httpx.AsyncClient if sdk.is_async else httpx.Client
+        http = make(verify=client_tls)
+        with sdk.connect(server.base_url, http_client=http, timeout=30.0) as driver:
+            started = time.monotonic()
+            _, error = driver.events_and_error("create_session", 1, stream_idle_timeout=1.5)
+    assert isinstance(error, somia.StreamTimeoutError)
+    assert time.monotonic() - started < 1.5 + TOLERANCE

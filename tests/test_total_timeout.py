@@ -26,7 +26,9 @@ from tests.harness import (
     Stall,
     Trickle,
     chunk,
+    loopback_tls,
     render,
+    scripted_server,
     sse,
 )
 
@@ -211,3 +213,17 @@ def test_without_the_private_path_a_reused_connection_is_bounded_per_read(
         error, took = _timed(lambda: driver.call("create_session", 1))
     assert isinstance(error.__cause__, httpx.ReadTimeout)  # not interrupted: timed out
     assert took < 1.0 + TOLERANCE
+
+
+def test_over_tls_a_trickled_head_ends_at_the_total_timeout(sdk: Sdk) -> None:
+    server_tls, client_tls = loopback_tls()
+    with scripted_server(server_tls) as server:
+        server.script(OK, Trickle(render(OK), every=0.1), Trickle(render(OK), every=0.1))
+        make = httpx.AsyncClient if sdk.is_async else httpx.Client
+        with sdk.connect(
+            server.base_url, http_client=make(verify=client_tls), total_timeout=1.0
+        ) as driver:
+            driver.call("create_session", 1)
+            for _ in range(2):  # on the reused connection, then on a new one
+                _, took = _timed(lambda: driver.call("create_session", 1))
+                assert took < 1.0 + TOLERANCE
