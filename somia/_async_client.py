@@ -18,11 +18,10 @@ from somia._base import (
     retry_after_answer,
     retry_after_failure,
     session_from_response,
-    stream_read_timeout,
     with_body,
 )
 from somia._errors import WrongEventLoopError
-from somia._liveness import Deadline, settle
+from somia._liveness import Deadline, settle, stream_read_timeout
 from somia._models import AgentSessionResponse, StreamEvent
 from somia._raw import RequestOptions, json_from_response, prepare_request
 from somia._sessions import AsyncAgentSessionsClient
@@ -200,7 +199,12 @@ class AsyncSomiaClient(BaseClient[httpx.AsyncClient, AsyncAgentSessionsClient]):
                     log_response(call, response, attempt)
                     ok = response.is_success and (not call.stream or is_event_stream(response))
                     if ok and call.stream:
-                        stream_read_timeout(response, call, deadline is not None)
+                        stream_read_timeout(
+                            response,
+                            call.timeout.read,
+                            call.idle_timeout,
+                            capped=deadline is not None,
+                        )
                         return response  # its AsyncStream reads it
                     response = await self._read(response, call, attempt, deadline)
                     if ok:

@@ -22,10 +22,9 @@ from somia._errors import (
     redact,
     translate_transport_error,
 )
-from somia._http import with_read_timeout
 from somia._liveness import Deadline
 from somia._models import AgentSessionResponse, ResponseInfo, parse_session
-from somia._nesting import MAX_JSON_DEPTH, check_nesting
+from somia._nesting import MAX_JSON_DEPTH, check_body_nesting, check_nesting
 from somia._pool import HttpT, Pool
 from somia._retry import RetryDecision, RetryPolicy
 from somia._validation import (
@@ -54,7 +53,6 @@ _CALL_OPTIONS = frozenset(
     }
 )
 _BODY_WIRE_NAMES = frozenset(BODY_FIELDS.values())
-_KEYWORD_OF = {wire: keyword for keyword, wire in BODY_FIELDS.items()}
 ACCEPT_STREAM = {"Accept": "text/event-stream"}
 
 
@@ -183,13 +181,6 @@ def call_timeouts(
         default if timeout is None else check_timeout("timeout", timeout),
         config.total_timeout if total is None else check_total_timeout("total_timeout", total),
     )
-
-
-def check_body_nesting(body: Mapping[str, Any]) -> None:
-    """TypeError naming the field whose value nests deeper than a request body may."""
-    for wire, value in body.items():
-        if isinstance(value, dict | list | tuple):  # a flat body costs this test per field
-            check_nesting(value, _KEYWORD_OF.get(wire, wire), MAX_JSON_DEPTH - 1)
 
 
 def stream_idle_timeout(options: Mapping[str, Any], timeout: httpx.Timeout) -> float | None:
@@ -324,17 +315,6 @@ def with_body(response: httpx.Response, chunks: list[bytes]) -> httpx.Response:
     )
     whole.read()  # from memory: no I/O
     return whole
-
-
-def stream_read_timeout(response: httpx.Response, call: PreparedCall, capped: bool) -> None:
-    """A stream's events are read under the read timeout (not what a total timeout left of it
-    when the request was sent, when `capped`), or its idle timeout when that is shorter: a
-    read that waits longer cannot end in time for an event of the answer anyway."""
-    read, idle = call.timeout.read, call.idle_timeout
-    if idle is not None and (read is None or idle < read):
-        with_read_timeout(response, idle)
-    elif capped:
-        with_read_timeout(response, read)
 
 
 def session_from_response(

@@ -19,10 +19,9 @@ from somia._base import (
     retry_after_answer,
     retry_after_failure,
     session_from_response,
-    stream_read_timeout,
     with_body,
 )
-from somia._liveness import Deadline, settle
+from somia._liveness import Deadline, settle, stream_read_timeout
 from somia._models import AgentSessionResponse, StreamEvent
 from somia._raw import RequestOptions, json_from_response, prepare_request
 from somia._sessions import AgentSessionsClient
@@ -166,7 +165,12 @@ class SomiaClient(BaseClient[httpx.Client, AgentSessionsClient]):
                     log_response(call, response, attempt)
                     ok = response.is_success and (not call.stream or is_event_stream(response))
                     if ok and call.stream:
-                        stream_read_timeout(response, call, deadline is not None)
+                        stream_read_timeout(
+                            response,
+                            call.timeout.read,
+                            call.idle_timeout,
+                            capped=deadline is not None,
+                        )
                         return response  # its Stream reads it
                     response = self._read(response, call, attempt, deadline)
                     if ok:

@@ -28,6 +28,7 @@ from somia._http import (
     response_socket,
     timeout_phase,
     trace_attempt,
+    with_read_timeout,
 )
 
 INF = float("inf")
@@ -158,6 +159,18 @@ def watch(alarm: Alarm) -> None:
 def unwatch(alarm: Alarm) -> None:
     """Disarm `alarm`; once this returns, the watchdog will not interrupt its wait."""
     _dog().unwatch(alarm)
+
+
+def stream_read_timeout(
+    response: httpx.Response, read: float | None, idle: float | None, *, capped: bool
+) -> None:
+    """A stream's events are read under the read timeout `read` (not what a total timeout left
+    of it when the request was sent, when `capped`), or its idle timeout when that is shorter:
+    a read that waits longer cannot end in time for an event of the answer anyway."""
+    if idle is not None and (read is None or idle < read):
+        with_read_timeout(response, idle)
+    elif capped:
+        with_read_timeout(response, read)
 
 
 def settle(deadline: Deadline | None) -> None:

@@ -5,7 +5,10 @@ and can be raised). The fake server (`somia.testing`) refuses deeper bodies by t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+
+from somia._bridge import BODY_FIELDS
 
 MAX_JSON_DEPTH = 256
 """The deepest nesting of arrays and objects in a request body (the body itself is level 1)."""
@@ -38,3 +41,14 @@ def check_nesting(value: Any, name: str, limit: int = MAX_JSON_DEPTH) -> None:
             f"at most {MAX_JSON_DEPTH} levels deep, the body itself being the first (or the "
             "value contains itself)"
         )
+
+
+_KEYWORD_OF = {wire: keyword for keyword, wire in BODY_FIELDS.items()}
+
+
+def check_body_nesting(body: Mapping[str, Any]) -> None:
+    """TypeError naming the field of a session call's body (by its keyword) whose value nests
+    deeper than a request body may."""
+    for wire, value in body.items():
+        if isinstance(value, _CONTAINERS):  # a flat body costs this test per field
+            check_nesting(value, _KEYWORD_OF.get(wire, wire), MAX_JSON_DEPTH - 1)

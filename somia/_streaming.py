@@ -2,14 +2,14 @@
 only their read loops differ.
 
 Where a stream's life is decided, one place each: its end event is recorded in
-`_StreamState.accept`, a cut in `_StreamState.interrupted`, and the connection is released
-in `Stream.close` / `AsyncStream.aclose` (which every way out of a stream goes through).
+`StreamState.accept`, a cut in `StreamState.interrupted`, its idle clock is moved on by the
+read loops (see `somia._stream_state`), and the connection is released in `Stream.close` /
+`AsyncStream.aclose` (which every way out of a stream goes through).
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import sys
 import threading
 import weakref
@@ -21,25 +21,12 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 import httpx
 
 from somia._bridge import SESSION_ID_HEADER
-from somia._errors import (
-    AgentStreamError,
-    InvalidResponseError,
-    StreamBusyError,
-    StreamClosedError,
-    StreamInterruptedError,
-    StreamParseError,
-    StreamTimeoutError,
-    UsageError,
-    redact,
-    redact_chain,
-    redact_data,
-    server_message,
-)
-from somia._events import END, classify, not_json
-from somia._http import end_is_there, response_socket
-from somia._liveness import INF, Alarm, unwatch, watch
-from somia._models import AgentSessionResponse, ResponseInfo, StreamEvent, parse_session
-from somia._sse import ServerSentEvent, SSEDecoder
+from somia._errors import StreamBusyError, StreamClosedError, UsageError
+from somia._events import END
+from somia._http import end_is_there
+from somia._liveness import INF
+from somia._models import AgentSessionResponse, ResponseInfo, StreamEvent
+from somia._stream_state import StreamState, TextDeltas
 
 if TYPE_CHECKING:
     import asyncio
@@ -51,224 +38,6 @@ T = TypeVar("T")
 R = TypeVar("R")  # the reader: a generator or an async generator
 
 _closing: set[asyncio.Task[None]] = set()
-_new = tuple.__new__  # builds a StreamEvent without NamedTuple's slower __new__
-_REOPEN = "; stream.reopen() fetches the whole answer again"
-
-
-class _StreamState:
-    """Decoding and bookkeeping of one stream, independent of how bytes arrive.
-
-    Its idle clock (`clock`, an `Alarm`) runs only while the reader waits for the server:
-    `expires` is INF while events are with the caller, and moves `idle` seconds past the
-    moment the caller hands back control after an event of the answer. Events of unknown
-    kinds pause it without moving it on (`held_*`, the rare path).
-    """
-
-    __slots__ = (
-        "clock",
-        "decoder",
-        "ended",
-        "errors",
-        "events",
-        "failed",
-        "failure",
-        "held",
-        "held_from",
-        "held_since",
-        "idle",
-        "idle_reads",
-        "info",
-        "last_chunk",
-        "last_chunk_sse",
-        "reopen",
-        "secret",
-        "uncoded",
-        "unknown",
-        "what",
-    )
-
-    def __init__(self, response: httpx.Response, call: PreparedCall) -> None:
-        self.decoder = SSEDecoder()
-        self.info = ResponseInfo.from_response(response)
-        self.what = call.what
-        self.secret = call.secret  # redacted from every server text put into an error
-        self.reopen = call.reopen  # sends the call again (session calls only)
-        self.events = 0  # delivered, of any kind
-        self.unknown = 0  # delivered, of unknown kinds
-        self.last_chunk: Any = None
-        # The last chunk as sent, for InvalidResponseError.body (kept whole: cheaper than .data).
-        self.last_chunk_sse = ServerSentEvent()
-        self.errors: list[Any] = []
-        self.ended = False  # the end event came: the answer is whole
-        self.failed = False  # a read failed before the end event
-        self.failure: Exception | None = None  # what the reader raised, for the trace
-        # Without a content coding the transport's bytes are the body: one layer less per read.
-        self.uncoded = "content-encoding" not in response.headers
-        idle, read = call.idle_timeout, call.timeout.read
-        self.idle = INF if idle is None else idle
-        # Its reads run under the idle timeout (see stream_read_timeout): a read timeout is it.
-        self.idle_reads = idle is not None and (read is None or idle <= read)
-        self.clock = Alarm(functools.partial(response_socket, response), period=self.idle)
-        self.held = False  # the events being delivered include some of unknown kinds
-        self.held_since = 0.0
-        self.held_from = 0
-
-    @property
-    def terminated(self) -> bool:
-        """An end or error event came: the body may legitimately stop here."""
-        return self.ended or bool(self.errors)
-
-    @property
-    def hint(self) -> str:
-        """What to do about an incomplete answer, for the messages that say so."""
-        return _REOPEN if self.reopen is not None else ""
-
-    def start_clock(self) -> None:
-        """The reader starts waiting for the server."""
-        if self.idle != INF:
-            clock = self.clock
-            clock.expires = monotonic() + self.idle
-            if clock.stopped and not clock.fired:
-                watch(clock)
-
-    def stop_clock(self) -> None:
-        """The stream is over: its wait is never interrupted from now on."""
-        if not self.clock.stopped:
-            unwatch(self.clock)
-
-    def accept(self, sse: ServerSentEvent) -> StreamEvent:
-        """Classify one decoded event and keep count (one event at a time, so that a bad
-        event raises only after the good ones before it were delivered)."""
-        try:
-            event = classify(sse)
-        except StreamParseError as exc:
-            self.failed = True
-            self.failure = not_json(redact(sse.data, self.secret), self.hint)
-            raise self.failure from exc.__cause__
-        self.events += 1
-        kind, data = event
-        if kind == "chunk":
-            self.last_chunk = data
-            self.last_chunk_sse = sse
-        elif kind == "error":
-            secret = self.secret
-            if secret and secret in sse.data:  # rare: error events only
-                data = redact_data(data, secret)
-                event = _new(StreamEvent, ("error", data))
-            self.errors.append(data)
-        elif event is END:
-            self.ended = True  # the stream's end: the answer is whole
-        else:  # a kind this SDK does not know: no progress for the idle timeout
-            self.unknown += 1
-            if not self.held:
-                self.held = True
-                self.held_since = monotonic()  # its batch arrived: the first event is this one
-                self.held_from = self.unknown - 1
-        return event
-
-    def resume(self, expired: float, before: int) -> float:
-        """The idle clock's expiry once the caller hands back a batch of events that held
-        some of unknown kinds: `expired` was its expiry before the batch, `before` the count
-        of events then. Raises StreamTimeoutError when the idle timeout has passed."""
-        self.held = False
-        now = monotonic()
-        if self.events - before > self.unknown - self.held_from:  # an answer event came too
-            return now + self.idle
-        expires = expired + (now - self.held_since)  # paused while the caller had them
-        if expires <= now:
-            raise self.idle_error()
-        return expires
-
-    def idle_error(self) -> StreamTimeoutError:
-        """The error for a stream on which no event of the answer came in time."""
-        self.decoder.close()
-        self.failed = True
-        error = StreamTimeoutError(
-            f"the stream of {self.what} received no event of its answer for {self.idle:g} s "
-            f"(its stream_idle_timeout) after {_events(self.events)}, before its end event: "
-            f"the answer is incomplete{self.hint}",
-            events_received=self.events,
-            last_chunk=self.last_chunk,
-        )
-        self.failure = self.failure or error
-        return error
-
-    def interrupted(self, exc: BaseException | None) -> StreamInterruptedError:
-        """The error for a body that ended (or failed) before the end event: the cut."""
-        if self.clock.fired or (self.idle_reads and isinstance(exc, httpx.ReadTimeout)):
-            return self.idle_error()
-        self.decoder.close()
-        self.failed = True
-        if self.secret:  # a protocol error's text may quote what the server sent
-            redact_chain(exc, self.secret)
-        cls, how = StreamInterruptedError, "was cut off"
-        if isinstance(exc, httpx.TimeoutException):
-            cls, how = StreamTimeoutError, "stalled past the read timeout"
-        elif exc is not None:
-            how += f" ({type(exc).__name__})"
-        error = cls(
-            f"the stream of {self.what} {how} after {_events(self.events)}, "
-            f"before its end event: the answer is incomplete{self.hint}",
-            events_received=self.events,
-            last_chunk=self.last_chunk,
-        )
-        self.failure = self.failure or error
-        return error
-
-    def closed(self) -> StreamClosedError:
-        """The error for reading on after the stream was closed before its end event."""
-        how = "failed and was closed" if self.failed else "was closed"
-        return StreamClosedError(
-            f"the stream of {self.what} {how} after {_events(self.events)}, before its end "
-            "event: the answer is incomplete (a stream is read once; leaving a loop over it "
-            f"early closes it){self.hint}",
-            events_received=self.events,
-            last_chunk=self.last_chunk,
-        )
-
-    def final_response(self) -> AgentSessionResponse:
-        if self.errors:
-            raise _agent_error(self.errors[0])
-        if not self.ended:
-            raise self.closed()
-        if self.last_chunk is None:
-            raise InvalidResponseError(
-                "the stream ended without any chunk", status_code=self.info.status_code, body=""
-            )
-        try:  # raw=b"": the error quotes the event as sent, set below, not a re-encoding
-            return parse_session(self.last_chunk, self.info, raw=b"")
-        except InvalidResponseError as exc:
-            exc.body = redact(self.last_chunk_sse.data, self.secret)  # the offending event's data
-            raise
-
-
-def _events(count: int) -> str:
-    return f"{count} event" if count == 1 else f"{count} events"
-
-
-def _agent_error(data: Any) -> AgentStreamError:
-    message = server_message(data) or repr(data)
-    return AgentStreamError(f"the agent reported an error: {message}", data=data)
-
-
-class _TextDeltas:
-    """The new text each event adds; an error event raises AgentStreamError."""
-
-    __slots__ = ("previous",)
-
-    def __init__(self) -> None:
-        self.previous = ""
-
-    def step(self, event: StreamEvent) -> str:
-        if event.event_type == "error":
-            raise _agent_error(event.data)
-        message = event.message
-        if message is None:
-            return ""
-        previous, self.previous = self.previous, message
-        # Messages are cumulative (see openapi/somia.yaml); a message that does not extend
-        # the previous one is shown whole rather than lost.
-        return message[len(previous) :] if message.startswith(previous) else message
 
 
 class _StreamBase(Generic[T, R]):
@@ -276,7 +45,7 @@ class _StreamBase(Generic[T, R]):
 
     def __init__(self, response: httpx.Response, call: PreparedCall) -> None:
         self._response = response
-        self._state = _StreamState(response, call)
+        self._state = StreamState(response, call)
         self._span: CallSpan | None = call.span  # the call's trace span, ended with the stream
         self._closed = False
         self._left = False  # a loop over the stream was left before it was closed
@@ -455,7 +224,7 @@ class Stream(_StreamBase[T, Iterator[Any]]):
 
         An error event raises AgentStreamError after the text that came before it.
         """
-        deltas = _TextDeltas()
+        deltas = TextDeltas()
         for event in self:
             delta = deltas.step(event)
             if delta:
@@ -604,7 +373,7 @@ class AsyncStream(_StreamBase[T, AsyncIterator[Any]]):
         # Once running, a text_deltas() dropped before the stream closed was left early.
         self._check_left()
         self._deltas = ref[0]
-        deltas = _TextDeltas()
+        deltas = TextDeltas()
         async for event in self:
             delta = deltas.step(event)
             if delta:

@@ -181,7 +181,7 @@ def test_without_a_socket_to_interrupt_the_idle_timeout_holds_at_the_next_bytes(
     server: ScriptedServer, sdk: Sdk, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The fallback (a transport without sockets, HTTP/2): checked as bytes arrive.
-    monkeypatch.setattr("somia._streaming.response_socket", lambda response: None)
+    monkeypatch.setattr("somia._stream_state.response_socket", lambda response: None)
     server.script(Events([chunk("Hel"), Repeat(PING, 0.2)]))
     _, error, took = _read(sdk, server, stream_idle_timeout=0.5, client={"timeout": 30.0})
     assert isinstance(error, somia.StreamTimeoutError)
