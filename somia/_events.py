@@ -38,7 +38,7 @@ def not_json(text: str, hint: str = "") -> StreamParseError:
     ends the message."""
     payload = text if len(text) <= 500 else text[:499] + "…"
     return StreamParseError(
-        f"a streamed event's data is not JSON: {payload[:80]!r}{hint}", payload=payload
+        f"a streamed event's data is not JSON: {payload[:80]!r}{hint}", body=payload
     )
 
 

@@ -4,8 +4,9 @@ events, its end, its errors, and its idle clock."""
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from time import monotonic
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import httpx
 
@@ -16,9 +17,6 @@ from somia._errors import (
     StreamInterruptedError,
     StreamParseError,
     StreamTimeoutError,
-    redact,
-    redact_chain,
-    redact_data,
     server_message,
 )
 from somia._events import END, classify, not_json
@@ -28,7 +26,26 @@ from somia._models import AgentSessionResponse, ResponseInfo, StreamEvent, parse
 from somia._sse import ServerSentEvent, SSEDecoder
 
 if TYPE_CHECKING:
-    from somia._base import PreparedCall
+    from somia._redact import Redactor
+    from somia._tracing import CallSpan
+
+
+class StreamCall(Protocol):
+    """What a stream reads of the call that opened it (a `somia._base.PreparedCall`)."""
+
+    @property
+    def what(self) -> str: ...  # "POST /api/...", for messages
+    @property
+    def redact(self) -> Redactor: ...
+    @property
+    def span(self) -> CallSpan | None: ...
+    @property
+    def timeout(self) -> httpx.Timeout: ...
+    @property
+    def idle_timeout(self) -> float | None: ...
+    @property
+    def reopen(self) -> Callable[[], Any] | None: ...
+
 
 E = TypeVar("E", bound=StreamInterruptedError)
 
@@ -61,18 +78,18 @@ class StreamState:
         "info",
         "last_chunk",
         "last_chunk_sse",
+        "redact",
         "reopen",
-        "secret",
         "uncoded",
         "unknown",
         "what",
     )
 
-    def __init__(self, response: httpx.Response, call: PreparedCall) -> None:
+    def __init__(self, response: httpx.Response, call: StreamCall) -> None:
         self.decoder = SSEDecoder()
         self.info = ResponseInfo.from_response(response)
         self.what = call.what
-        self.secret = call.secret  # redacted from every server text put into an error
+        self.redact = call.redact  # applied to every server text put into an error
         self.reopen = call.reopen  # sends the call again (session calls only)
         self.events = 0  # delivered, of any kind
         self.unknown = 0  # delivered, of unknown kinds
@@ -124,7 +141,7 @@ class StreamState:
             event = classify(sse)
         except StreamParseError as exc:
             self.failed = True
-            self.failure = not_json(redact(sse.data, self.secret), self.hint)
+            self.failure = not_json(self.redact.text(sse.data), self.hint)
             raise self.failure from exc.__cause__
         self.events += 1
         kind, data = event
@@ -132,9 +149,8 @@ class StreamState:
             self.last_chunk = data
             self.last_chunk_sse = sse
         elif kind == "error":
-            secret = self.secret
-            if secret and secret in sse.data:  # rare: error events only
-                data = redact_data(data, secret)
+            if self.redact.found_in(sse.data):  # rare: error events only
+                data = self.redact.data(data)
                 event = _new(StreamEvent, ("error", data))
             self.errors.append(data)
         elif event is END:
@@ -169,8 +185,7 @@ class StreamState:
         """The error for a body that ended (or failed) before the end event: the cut."""
         if self.clock.fired or (self.idle_reads and isinstance(exc, httpx.ReadTimeout)):
             return self.idle_error()
-        if self.secret:  # a protocol error's text may quote what the server sent
-            redact_chain(exc, self.secret)
+        self.redact.chain(exc)  # a protocol error's text may quote what the server sent
         if isinstance(exc, httpx.TimeoutException):
             return self._incomplete(StreamTimeoutError, "stalled past the read timeout")
         how = "was cut off" if exc is None else f"was cut off ({type(exc).__name__})"
@@ -211,7 +226,7 @@ class StreamState:
         try:  # raw=b"": the error quotes the event as sent, set below, not a re-encoding
             return parse_session(self.last_chunk, self.info, raw=b"")
         except InvalidResponseError as exc:
-            exc.body = redact(self.last_chunk_sse.data, self.secret)  # the offending event's data
+            exc.body = self.redact.text(self.last_chunk_sse.data)  # the offending event's data
             raise
 
 
@@ -221,7 +236,7 @@ def _events(count: int) -> str:
 
 def agent_error(data: Any) -> AgentStreamError:
     message = server_message(data) or repr(data)
-    return AgentStreamError(f"the agent reported an error: {message}", data=data)
+    return AgentStreamError(f"the agent reported an error: {message}", body=data)
 
 
 class TextDeltas:

@@ -26,12 +26,11 @@ from somia._events import END
 from somia._http import end_is_there
 from somia._liveness import INF
 from somia._models import AgentSessionResponse, ResponseInfo, StreamEvent
-from somia._stream_state import StreamState, TextDeltas
+from somia._stream_state import StreamCall, StreamState, TextDeltas
 
 if TYPE_CHECKING:
     import asyncio
 
-    from somia._base import PreparedCall
     from somia._tracing import CallSpan
 
 T = TypeVar("T")
@@ -43,7 +42,7 @@ _closing: set[asyncio.Task[None]] = set()
 class _StreamBase(Generic[T, R]):
     """What Stream and AsyncStream share: the response, its state and the live reader."""
 
-    def __init__(self, response: httpx.Response, call: PreparedCall) -> None:
+    def __init__(self, response: httpx.Response, call: StreamCall) -> None:
         self._response = response
         self._state = StreamState(response, call)
         self._span: CallSpan | None = call.span  # the call's trace span, ended with the stream

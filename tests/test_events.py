@@ -70,8 +70,8 @@ def test_an_event_is_what_the_rule_says_in_its_order(
 def test_an_unnamed_event_whose_data_is_not_json_raises_stream_parse_error() -> None:
     with pytest.raises(somia.StreamParseError) as caught:
         classify(ServerSentEvent("message", "not json" + "x" * 1000))
-    assert caught.value.payload.startswith("not json")
-    assert len(caught.value.payload) <= 500
+    assert caught.value.body.startswith("not json")
+    assert len(caught.value.body) <= 500
 
 
 def test_json_with_surrounding_white_space_is_still_json() -> None:

@@ -77,7 +77,7 @@ def test_a_malformed_event_raises_stream_parse_error(server: ScriptedServer) -> 
     server.script(Events([chunk("a"), b"data: {oops\n\n", END]))
     with _client(server) as client, pytest.raises(somia.StreamParseError) as caught:
         list(client.sessions.create_session(1, stream=True))
-    assert caught.value.payload == "{oops"
+    assert caught.value.body == "{oops"
 
 
 def test_final_response_returns_the_session_from_the_last_chunk(server: ScriptedServer) -> None:
