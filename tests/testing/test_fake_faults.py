@@ -205,8 +205,7 @@ def test_an_unknown_event_is_passed_on_by_the_sdk_and_skipped_by_its_answer(
 ) -> None:
     somia_server.faults.unknown_event_after(1)
     somia_server.faults.unknown_event_after(1)
-    options = {"base_url": somia_server.base_url, "api_key": somia_server.api_key}
-    with SomiaClient(**options) as client:
+    with SomiaClient(base_url=somia_server.base_url, api_key=somia_server.api_key) as client:
         events = list(client.sessions.create_session(1, input_data="a b", stream=True))
         text = "".join(
             client.sessions.create_session(1, input_data="a b", stream=True).text_deltas()
