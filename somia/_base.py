@@ -12,7 +12,7 @@ import json
 import logging
 import os
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 import attrs
 import httpx
@@ -35,6 +35,7 @@ from somia._validation import (
     check_agent_id,
     check_headers,
     check_idempotency_key,
+    check_idle_timeout,
     check_session_id,
     check_timeout,
     check_total_timeout,
@@ -53,7 +54,7 @@ class RequestOptions(TypedDict, total=False):
 
     timeout: float | httpx.Timeout | None
     total_timeout: float | None
-    stream_idle_timeout: float | None
+    stream_idle_timeout: float | Literal["read"] | None
     extra_headers: Mapping[str, str] | None
     idempotency_key: str | None
 
@@ -357,10 +358,13 @@ def call_timeouts(
 def stream_idle_timeout(
     config: ClientConfig, options: Mapping[str, Any], timeout: httpx.Timeout
 ) -> float | None:
-    """The call's `stream_idle_timeout`, checked; by default its read timeout."""
-    if "stream_idle_timeout" not in options:
-        return timeout.read
-    return check_total_timeout("stream_idle_timeout", options["stream_idle_timeout"])
+    """The call's `stream_idle_timeout` in seconds (its own, else the client's; "read": its
+    read timeout), or None."""
+    if "stream_idle_timeout" in options:
+        idle = check_idle_timeout("stream_idle_timeout", options["stream_idle_timeout"])
+    else:
+        idle = config.stream_idle_timeout
+    return timeout.read if idle == "read" else idle
 
 
 def _merge_extra_body(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, Generic, Literal, Self, TypeVar, Unpack
 
 import httpx
 
@@ -42,6 +42,7 @@ class BaseClient(Generic[HttpT, SessionsT]):
         api_key_header: str | None = None,
         timeout: float | httpx.Timeout = 60.0,
         total_timeout: float | None = None,
+        stream_idle_timeout: float | Literal["read"] | None = "read",
         retries: int = 2,
         retry_backoff_seconds: float = 0.5,
         max_retry_after: float = 60.0,
@@ -61,8 +62,12 @@ class BaseClient(Generic[HttpT, SessionsT]):
                 "apikey").
             timeout: Seconds for each phase of each attempt (connect, read, write, pool),
                 or an `httpx.Timeout`. A stream's events are read under its read timeout.
-            total_timeout: Seconds for a whole call: every attempt, the waits between them
-                and the answer (a stream's: up to its first byte). None: no limit.
+            total_timeout: Seconds for a whole call, however slowly the server sends: every
+                attempt, the waits between them and the answer (a JSON answer whole, a
+                stream's up to its response head). None: no limit.
+            stream_idle_timeout: Seconds a stream may go without an event of its answer (a
+                chunk, an error, the end), whatever else the server sends; the time your
+                loop body takes does not count. "read": the read timeout. None: no limit.
             retries: Retries of a call the agent certainly did not run (a connection that
                 failed before sending, a connect or pool timeout, 408, 429, 503); 0 turns
                 them off.

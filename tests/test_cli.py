@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from somia.testing import FakeServer, FakeSomia, Turn, echo_agent
-from tests.harness import ScriptedServer, Stall
+from tests.harness import Events, Repeat, ScriptedServer, Stall, chunk
 
 pytestmark = pytest.mark.slow  # drives subprocesses
 
@@ -822,7 +822,15 @@ def test_timeout_bounds_each_read_and_total_timeout_the_whole_turn(server: Scrip
     assert "the total timeout of 0.3 s was reached after 1 attempt" in error_line(whole)
 
 
-@pytest.mark.parametrize("option", ["--timeout", "--total-timeout"])
+def test_idle_timeout_ends_a_stream_kept_alive_by_comments(server: ScriptedServer) -> None:
+    server.script(Events([chunk("Hel"), Repeat(b": keep-alive\n\n", 0.1)]))
+    result = somia("--idle-timeout", "0.5", "run", "1", "hi", env=_env(server.base_url))
+    assert result.returncode == 3
+    assert "received no event of its answer for 0.5 s" in error_line(result)
+    assert result.stdout == "Hel\n"  # what came before is shown
+
+
+@pytest.mark.parametrize("option", ["--timeout", "--total-timeout", "--idle-timeout"])
 @pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "soon"])
 def test_a_timeout_that_is_not_a_positive_number_of_seconds_exits_2(
     somia_server: FakeServer, option: str, value: str

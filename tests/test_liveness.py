@@ -199,3 +199,28 @@ def test_over_tls_a_stream_kept_alive_by_comments_ends_at_its_idle_timeout(sdk: 
             _, error = driver.events_and_error("create_session", 1, stream_idle_timeout=1.5)
     assert isinstance(error, somia.StreamTimeoutError)
     assert time.monotonic() - started < 1.5 + TOLERANCE
+
+
+def test_the_clients_idle_timeout_holds_and_its_copies_and_calls_may_change_it(
+    server: ScriptedServer, sdk: Sdk
+) -> None:
+    comments = [part for _ in range(8) for part in (0.1, PING)]  # 0.8 s without an event
+    server.script(*[Events([chunk("Hel"), *comments, END]) for _ in range(3)])
+    with sdk.connect(server.base_url, timeout=30.0, stream_idle_timeout=0.4) as driver:
+        _, error = driver.events_and_error("create_session", 1)
+        assert isinstance(error, somia.StreamTimeoutError)
+        _, error = driver.events_and_error("create_session", 1, stream_idle_timeout=None)
+        assert error is None
+        driver.client = driver.client.with_options(stream_idle_timeout=5.0)
+        _, error = driver.events_and_error("create_session", 1)
+        assert error is None
+
+
+@pytest.mark.parametrize(
+    ("value", "error"), [("soon", ValueError), (0, ValueError), (True, TypeError)]
+)
+def test_a_bad_idle_timeout_of_a_client_is_refused_naming_it(
+    value: object, error: type[Exception]
+) -> None:
+    with pytest.raises(error, match="stream_idle_timeout"):
+        SomiaClient(api_key="k", stream_idle_timeout=value)  # type: ignore[arg-type]
