@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Unpack, overload
@@ -164,6 +165,7 @@ class AsyncSomiaClient(BaseClient[httpx.AsyncClient, "AsyncAgentSessionsClient"]
         try:
             while True:
                 request = call.build(http, attempt, deadline)
+                started = time.monotonic()
                 try:
                     try:
                         # Never follow a redirect: the key and the input would go with it.
@@ -171,9 +173,10 @@ class AsyncSomiaClient(BaseClient[httpx.AsyncClient, "AsyncAgentSessionsClient"]
                     except httpx.HTTPStatusError as exc:  # raised by a caller's event hook
                         response = call.hooked_response(exc, deadline)
                 except httpx.HTTPError as exc:
+                    call.log_failure(exc, attempt, started)
                     delay = call.after_failure(exc, attempt, deadline)
                 else:
-                    call.log_response(response, attempt)
+                    call.log_response(response, attempt, started)
                     ok = call.accepts(response)
                     if ok and call.stream:
                         call.keep_read_timeout(response, deadline)

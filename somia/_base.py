@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
@@ -151,15 +152,27 @@ class PreparedCall:
         the call streams."""
         return response.is_success and (not self.stream or is_event_stream(response))
 
-    def log_response(self, response: httpx.Response, attempt: int) -> None:
-        """One debug line per answered request."""
+    def log_response(self, response: httpx.Response, attempt: int, started: float) -> None:
+        """One debug line per answered request (`started`: when it was sent, monotonic)."""
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
-                "%s -> %s (attempt %d, request id %s)",
+                "%s -> %s (attempt %d, %.1f ms, request id %s)",
                 self.what,
                 response.status_code,
                 attempt + 1,
+                (time.monotonic() - started) * 1000,
                 self.redact.text(response.headers.get("x-request-id", "-")),
+            )
+
+    def log_failure(self, exc: BaseException, attempt: int, started: float) -> None:
+        """One debug line per request that got no answer."""
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "%s -> %s (attempt %d, %.1f ms)",
+                self.what,
+                type(exc).__name__,
+                attempt + 1,
+                (time.monotonic() - started) * 1000,
             )
 
     def keep_read_timeout(self, response: httpx.Response, deadline: Deadline | None) -> None:

@@ -127,6 +127,7 @@ class SomiaClient(BaseClient[httpx.Client, "AgentSessionsClient"]):
         try:
             while True:
                 request = call.build(http, attempt, deadline)
+                started = time.monotonic()
                 try:
                     try:
                         # Never follow a redirect: the key and the input would go with it.
@@ -134,9 +135,10 @@ class SomiaClient(BaseClient[httpx.Client, "AgentSessionsClient"]):
                     except httpx.HTTPStatusError as exc:  # raised by a caller's event hook
                         response = call.hooked_response(exc, deadline)
                 except httpx.HTTPError as exc:
+                    call.log_failure(exc, attempt, started)
                     delay = call.after_failure(exc, attempt, deadline)
                 else:
-                    call.log_response(response, attempt)
+                    call.log_response(response, attempt, started)
                     ok = call.accepts(response)
                     if ok and call.stream:
                         call.keep_read_timeout(response, deadline)

@@ -81,6 +81,9 @@ class BaseClient(Generic[HttpT, SessionsT]):
                 followed, and closing this client leaves it open.
         """
         from somia._config import ClientConfig  # the first client loads the SDK's rules
+        from somia._logging import configure_from_environment
+
+        configure_from_environment()  # SOMIA_LOG
 
         config = ClientConfig.create(locals())  # every keyword but http_client is an option
         if http_client is not None and not isinstance(http_client, self._http_type):

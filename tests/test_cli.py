@@ -470,6 +470,14 @@ def test_a_429_with_retry_after_is_retried_and_shown_with_verbose(
     assert [r.status for r in somia_server.requests] == [429, 200]
 
 
+def test_vv_prints_each_request_as_somia_log_debug_does(somia_server: FakeServer) -> None:
+    result = somia("run", "1", "hi", "-vv", server=somia_server)
+    assert result.returncode == 0, result.stderr
+    assert " somia DEBUG POST /api/v1/external/agent/1/session -> 200 (attempt 1, " in (
+        result.stderr
+    )
+
+
 def test_a_500_is_not_retried_and_exits_1(somia_server: FakeServer) -> None:
     somia_server.faults.fail_next(1, status=500)
 
