@@ -203,7 +203,9 @@ def _json(value: Any, encoding: str | None) -> str:
 
 
 def chat(args: argparse.Namespace, client: SomiaClient) -> int:
-    from somia import SomiaError
+    """The chat loop; its status is the last failed turn's (0 when none failed). A key the
+    server refuses (401, 403) ends it at once: no later turn could succeed."""
+    from somia import AuthError, PermissionDeniedError, SomiaError
 
     talk = Conversation(client, args)
     print(
@@ -212,15 +214,16 @@ def chat(args: argparse.Namespace, client: SomiaClient) -> int:
         file=sys.stderr,
         flush=True,
     )
+    status = 0
     while True:
         try:
             line = _prompt("> ")
         except EOFError:
             print(file=sys.stderr)
-            return 0
+            return status
         text = line.strip()
         if text == "/exit":
-            return 0
+            return status
         if not text:
             continue
         try:
@@ -233,9 +236,11 @@ def chat(args: argparse.Namespace, client: SomiaClient) -> int:
         except KeyboardInterrupt:
             # Leaving the `with` closed the stream; the session goes on.
             print("\n(answer cancelled)", file=sys.stderr, flush=True)
+        except (AuthError, PermissionDeniedError) as exc:
+            return fail(describe_error(exc, client.base_url), exit_code(exc))
         except SomiaError as exc:
-            # One failed turn does not end the conversation.
-            fail(describe_error(exc, client.base_url), exit_code(exc))
+            # One failed turn does not end the conversation, but the exit status says so.
+            status = fail(describe_error(exc, client.base_url), exit_code(exc))
 
 
 def _prompt(prompt: str) -> str:

@@ -808,12 +808,36 @@ def test_chat_reads_turns_from_a_pipe_and_goes_on_after_a_failed_turn(
 ) -> None:
     somia_server.faults.fail_next(1, status=500)
 
-    result = somia("chat", "1", server=somia_server, stdin="one\ntwo\n")
+    result = somia("chat", "1", server=somia_server, stdin="one\ntwo\n/exit\n")
 
-    assert result.returncode == 0
+    assert result.returncode == 1  # a turn failed: the status says so, even after /exit
     assert "500 Internal Server Error" in result.stderr
     assert "You said: two" in result.stdout
     assert len(somia_server.fake.session_ids) == 1
+
+
+def test_chat_exits_with_the_status_of_its_last_failed_turn() -> None:
+    # Nothing listens: every turn fails without an answer (network, 3).
+    env = _env(f"http://127.0.0.1:{free_port()}")
+    result = somia("chat", "1", env=env, stdin="one\ntwo\n")
+    assert result.returncode == 3
+    assert result.stderr.count("somia: error: ") == 2
+
+
+def test_chat_on_an_unknown_session_exits_1_after_its_turns(somia_server: FakeServer) -> None:
+    args = ("chat", "1", "--session", "no-such-session")
+    result = somia(*args, server=somia_server, stdin="one\ntwo\n")
+    assert result.returncode == 1
+    assert result.stderr.count("404 Not Found") == 2
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_chat_ends_at_once_when_the_key_is_refused(somia_server: FakeServer, status: int) -> None:
+    somia_server.faults.fail_next(1, status=status)
+    result = somia("chat", "1", server=somia_server, stdin="one\ntwo\n")
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1].startswith(f"somia: error: {status} ")
+    assert len(somia_server.requests) == 1  # the second line was never sent
 
 
 # timeouts
