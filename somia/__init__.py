@@ -82,6 +82,7 @@ if _typing.TYPE_CHECKING:
         AgentExecutionRequest,
         AgentSessionResponse,
         ResponseInfo,
+        SessionAnswer,
         StreamEvent,
         UnknownEvent,
     )
@@ -115,6 +116,7 @@ _LAZY = {
     "ResponseInfo": "somia._models",
     "ServerError": "somia._errors",
     "ServiceUnavailableError": "somia._errors",
+    "SessionAnswer": "somia._models",
     "SomiaClient": "somia._client",
     "SomiaError": "somia._errors",
     "Stream": "somia._streaming",
@@ -158,6 +160,7 @@ __all__ = [
     "ResponseInfo",
     "ServerError",
     "ServiceUnavailableError",
+    "SessionAnswer",
     "SomiaClient",
     "SomiaError",
     "Stream",

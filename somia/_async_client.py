@@ -14,7 +14,7 @@ from somia._client_base import BaseClient
 if TYPE_CHECKING:
     from somia._base import PreparedCall, RequestOptions
     from somia._liveness import Deadline
-    from somia._models import AgentSessionResponse, StreamEvent
+    from somia._models import SessionAnswer, StreamEvent
     from somia._sessions import AsyncAgentSessionsClient
     from somia._streaming import AsyncStream
 
@@ -129,18 +129,16 @@ class AsyncSomiaClient(BaseClient[httpx.AsyncClient, "AsyncAgentSessionsClient"]
 
     async def _call(
         self, agent_id: object, session_id: object, stream: bool, options: Mapping[str, object]
-    ) -> AgentSessionResponse | AsyncStream[StreamEvent]:
+    ) -> SessionAnswer | AsyncStream[StreamEvent]:
         return await self._run(self._prepare(agent_id, session_id, stream, options))
 
-    async def _run(self, call: PreparedCall) -> AgentSessionResponse | AsyncStream[StreamEvent]:
+    async def _run(self, call: PreparedCall) -> SessionAnswer | AsyncStream[StreamEvent]:
         if call.span is not None:  # the application traces: the same call, inside its span
             return await call.span.arun(self._answer, call)
         return await self._answer(call)
 
-    async def _answer(self, call: PreparedCall) -> AgentSessionResponse | AsyncStream[StreamEvent]:
-        result: AgentSessionResponse | AsyncStream[StreamEvent] = call.async_result(
-            await self._send(call)
-        )
+    async def _answer(self, call: PreparedCall) -> SessionAnswer | AsyncStream[StreamEvent]:
+        result: SessionAnswer | AsyncStream[StreamEvent] = call.async_result(await self._send(call))
         return result
 
     def _open_http(self) -> httpx.AsyncClient:

@@ -27,7 +27,7 @@ from somia._errors import (
     translate_transport_error,
 )
 from somia._liveness import Deadline, stream_read_timeout
-from somia._models import AgentSessionResponse, ResponseInfo, parse_session
+from somia._models import ResponseInfo, SessionAnswer, parse_session
 from somia._nesting import MAX_JSON_DEPTH, check_body_nesting, check_nesting
 from somia._redact import NO_KEY, Redactor
 from somia._retry import RetryDecision
@@ -68,9 +68,7 @@ ACCEPT_STREAM = {"Accept": "text/event-stream"}
 Parse = Callable[[httpx.Response, Redactor], Any]
 
 
-def session_from_response(
-    response: httpx.Response, redact: Redactor = NO_KEY
-) -> AgentSessionResponse:
+def session_from_response(response: httpx.Response, redact: Redactor = NO_KEY) -> SessionAnswer:
     """The typed answer of a read 2xx JSON response; the key is redacted from the body an
     InvalidResponseError keeps."""
     info = ResponseInfo.from_response(response)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 if TYPE_CHECKING:
     import argparse
 
-    from somia import AgentSessionResponse, SomiaClient, SomiaError, Stream, StreamEvent
+    from somia import SessionAnswer, SomiaClient, SomiaError, Stream, StreamEvent
     from somia._sessions import TurnOptions
 
 PROG = "somia"
@@ -104,7 +104,7 @@ class Conversation:
             finally:
                 self._remember(stream.session_id)
 
-    def answer(self, input_data: Any, *, stream: bool) -> AgentSessionResponse:
+    def answer(self, input_data: Any, *, stream: bool) -> SessionAnswer:
         """Run a turn and return the final response (streamed on the wire or not)."""
         if stream:
             with self._start_stream(input_data) as events:

@@ -14,7 +14,7 @@ from somia._client_base import BaseClient
 if TYPE_CHECKING:
     from somia._base import PreparedCall, RequestOptions
     from somia._liveness import Deadline
-    from somia._models import AgentSessionResponse, StreamEvent
+    from somia._models import SessionAnswer, StreamEvent
     from somia._sessions import AgentSessionsClient
     from somia._streaming import Stream
 
@@ -106,16 +106,16 @@ class SomiaClient(BaseClient[httpx.Client, "AgentSessionsClient"]):
 
     def _call(
         self, agent_id: object, session_id: object, stream: bool, options: Mapping[str, object]
-    ) -> AgentSessionResponse | Stream[StreamEvent]:
+    ) -> SessionAnswer | Stream[StreamEvent]:
         return self._run(self._prepare(agent_id, session_id, stream, options))
 
-    def _run(self, call: PreparedCall) -> AgentSessionResponse | Stream[StreamEvent]:
+    def _run(self, call: PreparedCall) -> SessionAnswer | Stream[StreamEvent]:
         if call.span is not None:  # the application traces: the same call, inside its span
             return call.span.run(self._answer, call)
         return self._answer(call)
 
-    def _answer(self, call: PreparedCall) -> AgentSessionResponse | Stream[StreamEvent]:
-        result: AgentSessionResponse | Stream[StreamEvent] = call.result(self._send(call))
+    def _answer(self, call: PreparedCall) -> SessionAnswer | Stream[StreamEvent]:
+        result: SessionAnswer | Stream[StreamEvent] = call.result(self._send(call))
         return result
 
     def _send(self, call: PreparedCall) -> httpx.Response:

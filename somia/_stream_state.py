@@ -22,7 +22,7 @@ from somia._errors import (
 from somia._events import END, classify, not_json
 from somia._http import response_socket
 from somia._liveness import INF, Alarm, unwatch, watch
-from somia._models import AgentSessionResponse, ResponseInfo, StreamEvent, parse_session
+from somia._models import ResponseInfo, SessionAnswer, StreamEvent, parse_session
 from somia._sse import ServerSentEvent, SSEDecoder
 
 if TYPE_CHECKING:
@@ -214,7 +214,7 @@ class StreamState:
             last_chunk=self.last_chunk,
         )
 
-    def final_response(self) -> AgentSessionResponse:
+    def final_response(self) -> SessionAnswer:
         if self.errors:
             raise agent_error(self.errors[0])
         if not self.ended:

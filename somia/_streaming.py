@@ -25,7 +25,7 @@ from somia._errors import StreamBusyError, StreamClosedError, UsageError
 from somia._events import END
 from somia._http import end_is_there
 from somia._liveness import INF
-from somia._models import AgentSessionResponse, ResponseInfo, StreamEvent
+from somia._models import ResponseInfo, SessionAnswer, StreamEvent
 from somia._stream_state import StreamCall, StreamState, TextDeltas
 
 if TYPE_CHECKING:
@@ -193,7 +193,7 @@ class Stream(_StreamBase[T, Iterator[Any]]):
             self._span.end_stream(self._state)
         self._response.close()
 
-    def final_response(self) -> AgentSessionResponse:
+    def final_response(self) -> SessionAnswer:
         """Read the rest and return the session from the last chunk.
 
         Raises `AgentStreamError` when the stream reported an error event, and
@@ -339,7 +339,7 @@ class AsyncStream(_StreamBase[T, AsyncIterator[Any]]):
             self._span.end_stream(self._state)
         await self._response.aclose()
 
-    async def final_response(self) -> AgentSessionResponse:
+    async def final_response(self) -> SessionAnswer:
         """Read the rest and return the session from the last chunk.
 
         Raises `AgentStreamError` when the stream reported an error event, and
