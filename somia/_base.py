@@ -23,6 +23,7 @@ from somia._config import RETRY_ATTEMPT_HEADER, ClientConfig
 from somia._errors import (
     InvalidResponseError,
     SomiaError,
+    add_note,
     error_from_response,
     translate_transport_error,
 )
@@ -190,7 +191,9 @@ class PreparedCall:
             raise deadline.expired(self.what, attempt + 1, reading=reading) from exc
         decision = self.config.retry.decide_exception(exc, attempt)
         if decision is None:
-            raise translate_transport_error(exc, what=self.what, redact=self.redact) from exc
+            raise translate_transport_error(
+                exc, what=self.what, redact=self.redact, attempts=attempt + 1
+            ) from exc
         return self._wait(decision, attempt, deadline, exc)
 
     def after_answer(
@@ -199,9 +202,11 @@ class PreparedCall:
         """The wait before retrying after the read answer `response` the call cannot use;
         raises its typed error instead when it must not, or can no longer, be retried."""
         error = self._answer_error(response)
-        decision = self.config.retry.decide_status(response.status_code, response.headers, attempt)
+        policy = self.config.retry
+        decision = policy.decide_status(response.status_code, response.headers, attempt)
         if decision is None:
-            raise error
+            note = policy.refusal(response.status_code, response.headers, attempt)
+            raise add_note(error, note) if note else error
         return self._wait(decision, attempt, deadline, error)
 
     def read_failure(

@@ -6,10 +6,12 @@ Like somia._cli, it imports the SDK only inside its functions: see there why.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import io
 import json
 import os
+import re
 import select
 import signal
 import sys
@@ -138,13 +140,25 @@ class Conversation:
             print(f"session: {session_id}", file=sys.stderr, flush=True)
 
 
+_PATTERN = re.compile(r"the pattern ('(?:[^'\\]|\\.)*')")
+# The SDK's keywords the turns' flags set, as its messages name them.
+_FLAG_OF = {"pipeline_version": "--pipeline-version", "session_id": "--session"}
+
+
 @contextlib.contextmanager
 def _usage_errors() -> Iterator[None]:
-    # The SDK checks arguments (session id, pipeline version) before any request is sent.
+    # The SDK checks arguments (session id, pipeline version) before any request is sent;
+    # its message names the keyword, the user typed the flag.
     try:
         yield
     except (TypeError, ValueError) as exc:
-        raise UsageError(str(exc)) from None
+        text = str(exc)
+        keyword = text.partition(" ")[0]
+        if keyword in _FLAG_OF:
+            text = _FLAG_OF[keyword] + text[len(keyword) :]
+        # A pattern is quoted as Python writes it ('\\S'): show it as the API writes it.
+        text = _PATTERN.sub(lambda m: f"the pattern {ast.literal_eval(m[1])}", text)
+        raise UsageError(text) from None
 
 
 def write_text(stream: Stream[StreamEvent], out: TextIO) -> None:

@@ -411,17 +411,30 @@ def _redirect_advice(response: httpx.Response) -> str:
 
 
 def translate_transport_error(
-    exc: httpx.HTTPError, *, what: str, redact: Redactor = NO_KEY
+    exc: httpx.HTTPError, *, what: str, redact: Redactor = NO_KEY, attempts: int = 1
 ) -> TransportError:
-    """The SDK error for an httpx failure (raise it `from exc`); `what` names the call.
+    """The SDK error for an httpx failure (raise it `from exc`); `what` names the call, and
+    `attempts` how many were made (said when more than one).
 
     The key is redacted: the text of a protocol error may quote what the server sent.
     """
+    tried = f" (after {attempts} attempts)" if attempts > 1 else ""
     if isinstance(exc, httpx.TimeoutException):
         kind = type(exc).__name__.replace("Timeout", " timeout").strip().lower()
-        return RequestTimeoutError(f"{what}: {kind}")
+        if isinstance(exc, httpx.ReadTimeout):  # waiting for the answer: the request went out
+            kind += "; the request was sent, so the turn may have run"
+        return RequestTimeoutError(f"{what}: {kind}{tried}")
     if isinstance(exc, httpx.LocalProtocolError):
         # Its text quotes the offending request header, which may be the key.
         return TransportError(f"{what}: the request could not be sent (LocalProtocolError)")
     redact.chain(exc)
-    return TransportError(f"{what}: {type(exc).__name__}: {exc}")
+    return TransportError(f"{what}: {type(exc).__name__}: {exc}{tried}")
+
+
+def add_note(error: SomiaError, note: str) -> SomiaError:
+    """`error`, its message ending with `note` in parentheses."""
+    message = f"{error.args[0]} ({note})" if error.args else f"({note})"
+    error.args = (message, *error.args[1:])
+    if isinstance(getattr(error, "message", None), str):
+        error.message = message  # type: ignore[attr-defined]
+    return error

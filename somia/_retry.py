@@ -57,6 +57,20 @@ class RetryPolicy:
             return None
         return RetryDecision(self.backoff_delay(attempt), type(exc).__name__)
 
+    def refusal(self, status_code: int, headers: Mapping[str, str], attempt: int) -> str:
+        """Why a retryable status is not retried (`decide_status` gave None), or ""."""
+        if status_code not in RETRYABLE_STATUSES:
+            return ""
+        if attempt >= self.retries:
+            return f"after {attempt + 1} attempt{'s' if attempt else ''}" if self.retries else ""
+        asked = retry_after_seconds(headers)
+        if asked is not None and asked > self.max_retry_after:
+            return (
+                f"not retried: the server asked to wait {asked:g} s, longer than "
+                f"max_retry_after ({self.max_retry_after:g} s)"
+            )
+        return ""
+
     def decide_status(
         self, status_code: int, headers: Mapping[str, str], attempt: int
     ) -> RetryDecision | None:

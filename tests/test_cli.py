@@ -443,7 +443,11 @@ def test_the_largest_int64_agent_id_is_sent(somia_server: FakeServer) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["run", "1", "hi", "--session", ".."], "session_id must not be '..'"),
+        (["run", "1", "hi", "--session", ".."], "--session must not be '..'"),
+        (
+            ["run", "1", "hi", "--pipeline-version", ""],
+            "--pipeline-version must match the pattern \\S",
+        ),
         (["--header-name", "no spaces", "run", "1"], "api_key_header must be an HTTP header"),
     ],
 )
@@ -849,7 +853,9 @@ def test_timeout_bounds_each_read_and_total_timeout_the_whole_turn(server: Scrip
     per_read = somia("run", "1", "hi", "--no-stream", "--timeout", "0.3", env=env)
     whole = somia("--total-timeout", "0.3", "run", "1", "hi", env=env)
     assert per_read.returncode == 3
-    assert error_line(per_read).endswith("read timeout (base URL " + server.base_url + ")")
+    assert error_line(per_read).endswith(
+        f"read timeout; the request was sent, so the turn may have run (base URL {server.base_url})"
+    )
     assert whole.returncode == 3
     assert "the total timeout of 0.3 s was reached after 1 attempt" in error_line(whole)
 

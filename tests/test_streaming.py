@@ -63,6 +63,9 @@ def test_an_unterminated_block_at_the_cut_is_not_delivered(server: ScriptedServe
     with _client(server) as client, pytest.raises(somia.StreamInterruptedError) as caught:
         list(client.sessions.create_session(1, stream=True))
     assert caught.value.events_received == 1
+    assert " was cut off (RemoteProtocolError) after 1 event, before its end event: " in str(
+        caught.value
+    )
 
 
 def test_a_503_before_the_first_byte_is_retried(server: ScriptedServer) -> None:
