@@ -63,16 +63,6 @@ def wire() -> _Wire:
     )
 
 
-@functools.cache
-def openapi_document() -> dict[str, Any]:
-    """The OpenAPI document as `make generate` normalised it (JSON, shipped in the wheel)."""
-    from importlib.resources import files
-
-    text = files("somia_api").joinpath("openapi.json").read_text(encoding="utf-8")
-    document: dict[str, Any] = json.loads(text)
-    return document
-
-
 class _NoBody:
     """Stands in for the generated request model while a route is worked out."""
 

@@ -17,8 +17,8 @@ from somia._bridge import (
     build_request,
     check_body,
     documented_statuses,
-    openapi_document,
 )
+from somia._document import shipped
 from somia._errors import InvalidResponseError
 from somia._models import ResponseInfo, parse_session
 
@@ -217,27 +217,27 @@ def test_input_data_with_a_lone_surrogate_is_a_type_error_naming_input_data() ->
         _build(input_data="\ud800")
 
 
-def _schema(name: str) -> dict[str, Any]:
-    schema: dict[str, Any] = openapi_document()["components"]["schemas"][name]
-    return schema
+def _fields(operation_id: str, media: str | None = None) -> set[str]:
+    """The documented request fields (media None) or answer fields of an operation."""
+    document = shipped()
+    operation = document.operation(operation_id)
+    if media is None:
+        return set(document.properties(document.request_schema(operation)))
+    return set(document.properties(document.answer_schemas(operation)[media]))
 
 
 def test_the_checked_request_fields_are_the_documents() -> None:
-    assert set(BODY_FIELDS.values()) == set(_schema("AgentExecutionRequest")["properties"])
+    assert set(BODY_FIELDS.values()) == _fields("createSession") == _fields("interactSession")
     assert {f.name for f in attrs.fields(AgentExecutionRequestFields)} == set(BODY_FIELDS)
 
 
 def test_the_answer_attributes_are_the_documents_fields() -> None:
-    documented = set(_schema("AgentSessionResponse")["properties"])
+    documented = _fields("createSession", "application/json")
     names = {f.name for f in attrs.fields(AgentSessionResponseFields)}
     assert names - {"extra", "_sent"} == documented
 
 
 def test_the_documented_statuses_are_those_of_every_operation() -> None:
-    listed = {
-        int(code)
-        for item in openapi_document()["paths"].values()
-        for op in item.values()
-        for code in op["responses"]
-    }
+    document = shipped()
+    listed = {code for op in document.operations() for code in document.statuses(op)}
     assert documented_statuses() == listed

@@ -17,7 +17,7 @@ from live_plan import LONG_INPUT_CHARS, optional_fields
 from live_run import ENV_API_KEY, Report
 from live_suite import run_suite
 
-from somia._bridge import openapi_document
+from somia._document import shipped
 from somia.testing import FakeSomia
 
 
@@ -245,7 +245,7 @@ def test_the_suite_fails_on_the_check_of_the_broken_promise(
     assert any(line in finding.line for finding in report.findings), report.render()
 
 
-@pytest.mark.parametrize("name", sorted(optional_fields(openapi_document())))
+@pytest.mark.parametrize("name", sorted(optional_fields(shipped().data)))
 def test_a_500_on_any_optional_request_field_fails_the_paid_turns(name: str) -> None:
     report = run_broken(_fail_when(lambda body: name in body), "paid-turns")
 

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from somia._bridge import openapi_document
+from somia._document import Document, shipped
 from somia.testing import Answer, FakeServer, FakeSomia, Turn, _answers, _schema
 from somia.testing._validation import request_problems
 from tests.testing.fake_helpers import continue_url, create_url, http_client, read_events
@@ -28,8 +28,8 @@ USAGE = {
 @pytest.fixture
 def document(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     """A copy of the document that the fake reads; edit it before the first request."""
-    changed = copy.deepcopy(openapi_document())
-    monkeypatch.setattr(_schema, "openapi_document", lambda: changed)
+    changed = copy.deepcopy(shipped().data)
+    monkeypatch.setattr(_schema, "document", lambda: Document(changed))
     _schema.operations.cache_clear()
     _answers.shape_of.cache_clear()
     yield changed
