@@ -17,6 +17,8 @@ from typing import Any
 
 from openapi_python_client.strings import PythonIdentifier  # the generator's own naming
 
+from somia._patterns import PatternError, translate
+
 # Keywords that carry no constraint: they may appear in any schema.
 _ANNOTATIONS = frozenset(
     {"description", "title", "examples", "example", "default", "deprecated", "$comment",
@@ -65,37 +67,6 @@ class FactsError(Exception):
 def python_name(wire: str, prefix: str) -> str:
     """The keyword/attribute name the generator gives a property."""
     return str(PythonIdentifier(wire, prefix=prefix))
-
-
-def ecma_pattern(pattern: str) -> str:
-    """A JSON Schema (ECMA-262) pattern in Python's dialect, where they differ in ways a
-    document may meet: `$` ends the text (Python also matches before a final newline), and
-    `\\d` and `\\w` are ASCII only."""
-    out: list[str] = []
-    in_class = escaped = False
-    for ch in pattern:
-        if escaped:
-            escaped = False
-            if ch == "d":
-                out.append("0-9" if in_class else "[0-9]")
-            elif ch == "w":
-                out.append("A-Za-z0-9_" if in_class else "[A-Za-z0-9_]")
-            else:
-                out.append("\\" + ch)
-            continue
-        if ch == "\\":
-            escaped = True
-        elif ch == "[" and not in_class:
-            in_class = True
-            out.append(ch)
-        elif ch == "]" and in_class:
-            in_class = False
-            out.append(ch)
-        elif ch == "$" and not in_class:
-            out.append(r"\Z")
-        else:
-            out.append(ch)
-    return "".join(out)
 
 
 def class_name(name: str) -> str:
@@ -207,8 +178,11 @@ class _Checks:
                 low, high = s.get("minLength", 0), s.get("maxLength")
                 yield f"_length(v, name, {low}, {high}, 'characters', str)"
             if "pattern" in s:
-                pattern = self._const(re.compile(ecma_pattern(s["pattern"])))
-                yield f"_pattern(v, name, {pattern})"
+                try:
+                    regex = re.compile(translate(s["pattern"]))
+                except PatternError as exc:
+                    raise FactsError(f"{where}: {exc}") from None
+                yield f"_pattern(v, name, {self._const(regex)}, {s['pattern']!r})"
         if kinds_set & {"array"}:
             if "minItems" in s or "maxItems" in s:
                 low, high = s.get("minItems", 0), s.get("maxItems")
@@ -340,9 +314,9 @@ def _length(v: Any, name: str, low: int, high: int | None, unit: str, kind: type
         raise ValueError(f"{name} must have {bound} {unit}, not {len(v)}")
 
 
-def _pattern(v: Any, name: str, pattern: re.Pattern[str]) -> None:
-    if isinstance(v, str) and not pattern.search(v):
-        raise ValueError(f"{name} must match the pattern {pattern.pattern!r}")
+def _pattern(v: Any, name: str, regex: re.Pattern[str], pattern: str) -> None:
+    if isinstance(v, str) and not regex.search(v):
+        raise ValueError(f"{name} must match the pattern {pattern!r}")
 
 
 def _items(v: Any, name: str, check: Check) -> Any:

@@ -100,9 +100,9 @@ def _length(v: Any, name: str, low: int, high: int | None, unit: str, kind: type
         raise ValueError(f"{name} must have {bound} {unit}, not {len(v)}")
 
 
-def _pattern(v: Any, name: str, pattern: re.Pattern[str]) -> None:
-    if isinstance(v, str) and not pattern.search(v):
-        raise ValueError(f"{name} must match the pattern {pattern.pattern!r}")
+def _pattern(v: Any, name: str, regex: re.Pattern[str], pattern: str) -> None:
+    if isinstance(v, str) and not regex.search(v):
+        raise ValueError(f"{name} must match the pattern {pattern!r}")
 
 
 def _items(v: Any, name: str, check: Check) -> Any:
@@ -282,8 +282,8 @@ class AnswerObject:
         return dumped
 
 
-_K0 = re.compile("^[!-~]+\\Z")
-_K1 = re.compile("\\S")
+_K0 = re.compile("^[\\u0021-\\u007e]{1,}\\Z")
+_K1 = re.compile("[^\\u0009-\\u000d\\u0020\\u00a0\\u1680\\u2000-\\u200a\\u2028-\\u2029\\u202f\\u205f\\u3000\\ufeff]")
 
 
 def _c1(v: Any, name: str) -> Any:
@@ -297,7 +297,7 @@ def _c2(v: Any, name: str) -> Any:
     if v.__class__ is not str and not isinstance(v, str):
         raise TypeError(f"{name} must be a string, not {_kind(v)}")
     _length(v, name, 1, 255, "characters", str)
-    _pattern(v, name, _K0)
+    _pattern(v, name, _K0, "^[!-~]+$")
     return v
 
 
@@ -323,7 +323,7 @@ def _c5(v: Any, name: str) -> Any:
 def _c6(v: Any, name: str) -> Any:
     if v.__class__ is not str and not isinstance(v, str):
         raise TypeError(f"{name} must be a string, not {_kind(v)}")
-    _pattern(v, name, _K1)
+    _pattern(v, name, _K1, "\\S")
     return v
 
 

@@ -4,6 +4,7 @@ Everything the fake validates or answers comes from the normalised document that
 `make generate` ships (read through `somia._document`). Schemas are checked with
 `jsonschema-rs` (JSON Schema draft 2020-12, what OpenAPI 3.1 uses); the document's
 `components` are embedded in each compiled schema, so `#/components/...` references resolve.
+A `pattern` is checked by `somia._patterns`, with ECMA-262's meaning, as the SDK checks it.
 Problems are reported the way FastAPI does (`{"loc": [...], "msg": ..., "type": ...}`).
 """
 
@@ -18,6 +19,7 @@ from typing import Any
 import jsonschema_rs
 
 from somia._document import Document, closed, shipped
+from somia._patterns import compile_pattern
 
 __all__ = [
     "Operation",
@@ -28,6 +30,7 @@ __all__ = [
     "document",
     "operations",
     "problem",
+    "validator",
 ]
 
 Problem = dict[str, Any]
@@ -49,6 +52,23 @@ def problem(loc: list[str | int], msg: str, type_: str) -> Problem:
     return {"loc": loc, "msg": msg, "type": type_}
 
 
+class _EcmaPattern:
+    """The `pattern` keyword, compiled as the SDK compiles it (a jsonschema-rs keyword)."""
+
+    def __init__(self, parent: Any, value: str, path: Any) -> None:
+        self._regex = compile_pattern(value)
+        self._pattern = value
+
+    def validate(self, instance: Any) -> None:
+        if isinstance(instance, str) and self._regex.search(instance) is None:
+            raise ValueError(f"{instance!r} does not match {self._pattern!r}")
+
+
+def validator(schema: dict[str, Any]) -> Any:
+    """A jsonschema-rs validator of a 2020-12 schema whose patterns follow ECMA-262."""
+    return jsonschema_rs.Draft202012Validator(schema, keywords={"pattern": _EcmaPattern})
+
+
 def document() -> Document:
     """The document the fake follows: the shipped one (tests swap in a changed copy)."""
     return shipped()
@@ -64,7 +84,7 @@ class SchemaCheck:
         if close:
             root = closed(root)
         self.root = root
-        self._validator = jsonschema_rs.Draft202012Validator(root)
+        self._validator = validator(root)
 
     def is_valid(self, instance: Any) -> bool:
         """Whether `instance` follows the schema."""
@@ -150,6 +170,8 @@ def _problems_of(
 ) -> list[Problem]:
     kind = type(error.kind).__name__
     detail = error.kind.as_dict()
+    if kind == "Custom" and detail.get("keyword") == "pattern":
+        kind = "Pattern"
     loc: list[str | int] = [*prefix, *error.instance_path]
     path = list(error.schema_path)
     value = _keyword_value(root, path) if path else None

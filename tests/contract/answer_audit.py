@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
-import jsonschema_rs
 
 from somia._document import Document, Fields, closed, shipped
+from somia.testing._schema import validator
 
 JSON = "application/json"
 EVENT_STREAM = "text/event-stream"
@@ -40,9 +40,7 @@ class AnswerAudit:
         }
         components = closed(self.document.data["components"])
         self._validators = {
-            media: jsonschema_rs.Draft202012Validator(
-                {"components": components, "allOf": [closed(schema)]}
-            )
+            media: validator({"components": components, "allOf": [closed(schema)]})
             for media, schema in self.schemas.items()
         }
         self.problems: list[str] = []
