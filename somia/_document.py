@@ -15,13 +15,13 @@ the standard library (YAML, the hand-written source's format, is read only when 
 from __future__ import annotations
 
 import functools
-import importlib.util
 import json
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
 __all__ = [
+    "ANNOTATIONS",
     "METHODS",
     "Document",
     "DocumentError",
@@ -35,6 +35,11 @@ __all__ = [
 ]
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+# Schema keywords that constrain nothing.
+ANNOTATIONS = frozenset(
+    {"description", "title", "default", "examples", "example", "deprecated", "$comment",
+     "readOnly", "writeOnly", "externalDocs"}
+)  # fmt: skip
 JSON_MEDIA = "application/json"
 EVENT_STREAM = "text/event-stream"
 _SCHEMAS = "#/components/schemas/"
@@ -64,6 +69,8 @@ def normalised(data: Mapping[str, Any]) -> str:
 
 
 def _shipped_path() -> Path:
+    import importlib.util  # only here: `import somia` need not load importlib
+
     spec = importlib.util.find_spec("somia_api")  # finds the package without running it
     if spec is None or not spec.submodule_search_locations:
         raise DocumentError("the generated package somia_api is not installed")
@@ -197,6 +204,28 @@ class Document:
     def resolve(self, node: Any) -> Any:
         """`node` with its `$ref` chain followed; any other node as it is."""
         return self.named(node)[0]
+
+    def inlined(self, schema: Any, *, where: str = "schema", _open: tuple[str, ...] = ()) -> Any:
+        """A copy of `schema` with every `$ref` replaced by its target, to stand alone.
+
+        Annotations beside a `$ref` win over the target's; another keyword beside it that
+        its target also has, or a schema that contains itself, is a DocumentError.
+        """
+        if isinstance(schema, list):
+            return [self.inlined(item, where=where, _open=_open) for item in schema]
+        if not isinstance(schema, Mapping):
+            return schema
+        if "$ref" in schema:
+            ref = schema["$ref"]
+            if ref in _open:
+                raise DocumentError(f"{where}: {ref.rsplit('/', 1)[-1]} contains itself")
+            target = self.inlined(self.resolve({"$ref": ref}), where=where, _open=(*_open, ref))
+            rest = {key: value for key, value in schema.items() if key != "$ref"}
+            clash = sorted((set(rest) & set(target)) - ANNOTATIONS)
+            if clash or not isinstance(target, Mapping):
+                raise DocumentError(f"{where}: {', '.join(clash) or 'a keyword'} beside {ref}")
+            return {**target, **self.inlined(rest, where=where, _open=_open)}
+        return {key: self.inlined(value, where=where, _open=_open) for key, value in schema.items()}
 
     # -- operations ------------------------------------------------------------------------
 

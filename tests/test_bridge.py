@@ -68,6 +68,40 @@ def test_the_session_id_is_quoted_into_exactly_one_path_segment(
     assert "#" not in path
 
 
+@pytest.mark.parametrize(
+    ("agent_id", "session_id"),
+    [(123, None), (2**63 - 1, None), (7, "a/b?c#d"), (7, "../x"), (1, "100% sûr"), (1, "s p")],
+)
+def test_the_route_is_the_one_the_generated_client_sends(
+    agent_id: int, session_id: str | None
+) -> None:
+    # The bridge builds routes from the facts; the generated client, from its own code. They
+    # must agree on every path and header, so the SDK keeps the generated client's quoting.
+    from somia_api import Client
+    from somia_api.api.sessions import create_session, interact_session
+    from somia_api.models import AgentExecutionRequest
+
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(204)
+
+    transport = httpx.MockTransport(handler)
+    client = Client(base_url="https://x.test", httpx_args={"transport": transport})
+    body = AgentExecutionRequest()
+    if session_id is None:
+        create_session.sync_detailed(agent_id, client=client, body=body, idempotency_key="k")
+    else:
+        interact_session.sync_detailed(
+            agent_id, session_id, client=client, body=body, idempotency_key="k"
+        )
+    path, headers, _ = build_request(agent_id, session_id, {}, idempotency_key="k")
+    (request,) = sent
+    assert request.url.raw_path.decode() == path
+    assert {name: request.headers[name] for name in headers} == headers
+
+
 def test_the_idempotency_key_is_sent_as_a_header() -> None:
     _, headers, _ = _build(key="my-key-77")
     assert headers["Idempotency-Key"] == "my-key-77"
