@@ -21,6 +21,7 @@ from somia._bridge import (
 from somia._document import shipped
 from somia._errors import InvalidResponseError
 from somia._models import ResponseInfo, parse_session
+from tests.harness import documented_fields
 
 
 def _info(status: int = 200, **headers: str) -> ResponseInfo:
@@ -185,17 +186,17 @@ def test_a_null_message_is_accepted() -> None:
 
 
 def test_unknown_fields_are_kept_and_readable() -> None:
-    data = {"session_id": "s-1", "usage": {"tokens": 3}, "trace_url": "https://t"}
+    data = {"session_id": "s-1", "unknown_usage": {"tokens": 3}, "unknown_url": "https://t"}
     answer = parse_session(data, _info())
-    assert answer.extra == {"usage": {"tokens": 3}, "trace_url": "https://t"}
-    assert answer.usage == {"tokens": 3}  # type: ignore[attr-defined]
-    assert answer.to_dict()["trace_url"] == "https://t"
+    assert answer.extra == {"unknown_usage": {"tokens": 3}, "unknown_url": "https://t"}
+    assert answer.unknown_usage == {"tokens": 3}  # type: ignore[attr-defined]
+    assert answer.to_dict()["unknown_url"] == "https://t"
 
 
 def test_parsing_does_not_change_the_decoded_object() -> None:
-    data = {"session_id": "s-1", "usage": 1}
+    data = {"session_id": "s-1", "unknown_usage": 1}
     parse_session(data, _info())
-    assert data == {"session_id": "s-1", "usage": 1}
+    assert data == {"session_id": "s-1", "unknown_usage": 1}
 
 
 def test_a_missing_session_id_is_an_invalid_response_naming_it() -> None:
@@ -251,22 +252,13 @@ def test_input_data_with_a_lone_surrogate_is_a_type_error_naming_input_data() ->
         _build(input_data="\ud800")
 
 
-def _fields(operation_id: str, media: str | None = None) -> set[str]:
-    """The documented request fields (media None) or answer fields of an operation."""
-    document = shipped()
-    operation = document.operation(operation_id)
-    if media is None:
-        return set(document.properties(document.request_schema(operation)))
-    return set(document.properties(document.answer_schemas(operation)[media]))
-
-
 def test_the_checked_request_fields_are_the_documents() -> None:
-    assert set(BODY_FIELDS.values()) == _fields("createSession") == _fields("interactSession")
+    assert set(BODY_FIELDS.values()) == documented_fields() == documented_fields("interactSession")
     assert {f.name for f in attrs.fields(AgentExecutionRequestFields)} == set(BODY_FIELDS)
 
 
 def test_the_answer_attributes_are_the_documents_fields() -> None:
-    documented = _fields("createSession", "application/json")
+    documented = documented_fields(answer="application/json")
     names = {f.name for f in attrs.fields(AgentSessionResponseFields)}
     assert names - {"extra", "_sent"} == documented
 

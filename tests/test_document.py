@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from somia._document import Document, DocumentError, closed, load, normalised, parse, shipped
 
@@ -114,14 +115,19 @@ def test_operations_parameters_bodies_and_answers_of_the_shipped_document() -> N
         document.operation("noSuchOperation")
 
 
-def test_the_shipped_document_is_the_normalised_source(tmp_path: Path) -> None:
-    source = ROOT / "openapi" / "somia.yaml"
-    data = parse(source.read_text())
-    assert shipped().data == data
-    assert normalised(data) == (ROOT / "generated/somia_api/openapi.json").read_text()
-    assert load(source).data == data
+def test_the_shipped_document_is_the_generated_packages_and_files_load_alike(
+    tmp_path: Path,
+) -> None:
+    import somia_api
+
+    shipped_file = Path(somia_api.__file__).parent / "openapi.json"
+    data = shipped().data
+    assert normalised(data) == shipped_file.read_text(encoding="utf-8")
+    (tmp_path / "copy.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
     (tmp_path / "copy.json").write_text(json.dumps(data))
+    assert load(tmp_path / "copy.yaml").data == data
     assert load(tmp_path / "copy.json").data == data
+    assert parse((tmp_path / "copy.yaml").read_text()) == data
     assert load(data).data is data
     assert load(None) is shipped()
 

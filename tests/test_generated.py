@@ -9,6 +9,7 @@ import sys
 import httpx
 import pytest
 
+from somia._document import shipped
 from somia_api import AuthenticatedClient
 from somia_api.api.sessions import create_session, interact_session
 from somia_api.models import AgentExecutionRequest, AgentSessionResponse
@@ -42,13 +43,12 @@ def test_create_session_posts_defaults_and_key_to_the_create_path() -> None:
     assert str(request.url) == f"{BASE}/api/v1/external/agent/123/session"
     assert request.headers["x-api-key"] == "k-123"
     assert request.headers["content-type"] == "application/json"
-    assert json.loads(request.content) == {
-        "input_data": "Hello",
-        "stream": False,
-        "pipeline_version": "production",
-        "trace_enabled": False,
-        "test": False,
-    }
+    # The generated models send every field that has a default in the document.
+    document = shipped()
+    fields = document.properties(document.request_schema(document.operation("createSession")))
+    defaults = {name: schema["default"] for name, schema in fields.items() if "default" in schema}
+    assert defaults
+    assert json.loads(request.content) == {"input_data": "Hello", **defaults}
     assert isinstance(answer.parsed, AgentSessionResponse)
     assert answer.parsed.session_id == "s-1"
     assert answer.parsed.additional_properties == {"extra": 1}

@@ -13,6 +13,7 @@ import pytest
 from somia._document import Document, shipped
 from somia.testing import Answer, FakeServer, FakeSomia, Turn, _answers, _schema
 from somia.testing._validation import request_problems
+from tests.harness import documented_fields
 from tests.testing.fake_helpers import continue_url, create_url, http_client, read_events
 
 USAGE = {
@@ -260,8 +261,17 @@ def test_a_fake_without_the_document_changes_keeps_answering(somia_server: FakeS
     # The document fixture restores the real document: the default fake answers as before.
     with http_client(somia_server) as client:
         answer = client.post(create_url(somia_server), json={"input_data": "x"}).json()
-    assert set(answer) == {"session_id", "message", "history", "metadata", "pending", "finished"}
-    assert "usage" not in FakeSomia().unsent_answer_fields()
+    assert set(answer) == documented_fields(answer="application/json")
+    real = shipped()
+    operation = real.operation("createSession")
+    schemas = {
+        "application/json": real.answer_schemas(operation)["application/json"],
+        "text/event-stream": real.chunk_schema(operation),
+    }
+    documented = {
+        f"{media}: {path}" for media, s in schemas.items() for path in real.fields(s).paths
+    }
+    assert set(FakeSomia().unsent_answer_fields()) == documented
 
 
 @pytest.mark.parametrize(
