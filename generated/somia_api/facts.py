@@ -42,6 +42,10 @@ class AgentExecutionRequestOptions(TypedDict, total=False):
         environment: The caller's environment name, for reporting.
         end_user_id: The caller's id for the person the agent talks to.
         metadata: Free-form data stored with the run.
+        caller_pipeline_id: Call attribution, when one agent calls another: the id of the calling pipeline, so that the run this turn starts is linked back to it. Resolved within the caller's organisation; the server drops it silently when it cannot resolve it.
+        caller_agent_slug: Call attribution, when one agent calls another; the calling agent's slug.
+        caller_run_id: Call attribution, when one agent calls another; the id of the calling run.
+        caller_span_id: Call attribution, when one agent calls another; the id of the calling run's span that makes this call.
     """
 
     input_data: Any
@@ -53,6 +57,10 @@ class AgentExecutionRequestOptions(TypedDict, total=False):
     environment: str | None
     end_user_id: str | None
     metadata: Mapping[str, Any] | None
+    caller_pipeline_id: int | None
+    caller_agent_slug: str | None
+    caller_run_id: str | None
+    caller_span_id: str | None
 
 
 AGENT_EXECUTION_REQUEST = Body(
@@ -71,6 +79,10 @@ AGENT_EXECUTION_REQUEST = Body(
         "environment": ("environment", {"type": "string"}),
         "end_user_id": ("end_user_id", {"type": "string"}),
         "metadata": ("metadata", {"type": "object", "additionalProperties": True}),
+        "caller_pipeline_id": ("caller_pipeline_id", {"type": "integer"}),
+        "caller_agent_slug": ("caller_agent_slug", {"type": "string"}),
+        "caller_run_id": ("caller_run_id", {"type": "string"}),
+        "caller_span_id": ("caller_span_id", {"type": "string"}),
     },
     required=(),
     deprecated=(),
@@ -98,6 +110,10 @@ class AgentExecutionRequestFields(RequestFields):
         environment: The caller's environment name, for reporting.
         end_user_id: The caller's id for the person the agent talks to.
         metadata: Free-form data stored with the run.
+        caller_pipeline_id: Call attribution, when one agent calls another: the id of the calling pipeline, so that the run this turn starts is linked back to it. Resolved within the caller's organisation; the server drops it silently when it cannot resolve it.
+        caller_agent_slug: Call attribution, when one agent calls another; the calling agent's slug.
+        caller_run_id: Call attribution, when one agent calls another; the id of the calling run.
+        caller_span_id: Call attribution, when one agent calls another; the id of the calling run's span that makes this call.
     """
 
     input_data: Any = None
@@ -110,6 +126,10 @@ class AgentExecutionRequestFields(RequestFields):
     environment: str | None = None
     end_user_id: str | None = None
     metadata: Mapping[str, Any] | None = None
+    caller_pipeline_id: int | None = None
+    caller_agent_slug: str | None = None
+    caller_run_id: str | None = None
+    caller_span_id: str | None = None
 
 
 AgentExecutionRequestFields._body = AGENT_EXECUTION_REQUEST
