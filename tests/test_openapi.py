@@ -23,6 +23,7 @@ RELEASED_DEFAULTS = {
 }
 RELEASED_FIELDS = {*RELEASED_DEFAULTS, "input_data", "source", "tags", "environment"}
 RELEASED_FIELDS |= {"end_user_id", "metadata"}
+RELEASED_FIELDS |= {"caller_pipeline_id", "caller_agent_slug", "caller_run_id", "caller_span_id"}
 RELEASED_ANSWER_FIELDS = {"session_id", "message", "history", "metadata", "pending", "finished"}
 # The statuses 0.1.0a1's error classes stand for.
 RELEASED_STATUSES = {400, 401, 403, 404, 429, 500, 503}
