@@ -161,3 +161,36 @@ def test_the_document_loads_without_running_the_generated_package() -> None:
     count, modules = result.stdout.splitlines()
     assert count == str(len(shipped().operations()))
     assert modules == "['somia._document']"
+
+
+def test_an_inlined_schema_stands_alone_with_annotations_beside_a_ref_winning() -> None:
+    doc = _doc(
+        Name={"type": "string", "description": "a name", "minLength": 1},
+        Pair={"type": "array", "items": {"$ref": "#/components/schemas/Name"}},
+    )
+    inlined = doc.inlined(
+        {"$ref": "#/components/schemas/Pair", "description": "two names"}, where="pair"
+    )
+    assert inlined == {
+        "type": "array",
+        "items": {"type": "string", "description": "a name", "minLength": 1},
+        "description": "two names",
+    }
+
+
+@pytest.mark.parametrize(
+    ("schema", "message"),
+    [
+        ({"$ref": "#/components/schemas/Node"}, "field: Node contains itself"),
+        ({"$ref": "#/components/schemas/Name", "minLength": 2}, "minLength beside"),
+    ],
+)
+def test_a_schema_that_cannot_stand_alone_is_a_document_error(
+    schema: dict[str, Any], message: str
+) -> None:
+    doc = _doc(
+        Node={"type": "object", "properties": {"child": {"$ref": "#/components/schemas/Node"}}},
+        Name={"type": "string", "minLength": 1},
+    )
+    with pytest.raises(DocumentError, match=message):
+        doc.inlined(schema, where="field")
