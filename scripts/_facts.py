@@ -86,16 +86,16 @@ def _data(schema: Any) -> Any:
     }
 
 
-def _patterns(node: Any) -> Iterable[str]:
-    """Every `pattern` of the document."""
+def _patterns(node: Any, where: str = "#") -> Iterable[tuple[str, str]]:
+    """Every `pattern` of the document, with where it is (a JSON pointer)."""
     if isinstance(node, list):
-        for item in node:
-            yield from _patterns(item)
+        for i, item in enumerate(node):
+            yield from _patterns(item, f"{where}/{i}")
     elif isinstance(node, dict):
         if isinstance(node.get("pattern"), str):
-            yield node["pattern"]
-        for value in node.values():
-            yield from _patterns(value)
+            yield where, node["pattern"]
+        for key, value in node.items():
+            yield from _patterns(value, f"{where}/{key.replace('~', '~0').replace('/', '~1')}")
 
 
 class _Types:
@@ -161,8 +161,11 @@ class _Compiler:
         self.link_headers: dict[str, str] = {}
 
     def context(self) -> dict[str, Any]:
-        for pattern in _patterns(self.doc.data):
-            compile_pattern(pattern)  # raises PatternError for what it cannot follow
+        for where, pattern in _patterns(self.doc.data):
+            try:
+                compile_pattern(pattern)
+            except PatternError as exc:
+                raise FactsError(f"{where}: {exc}") from None
         operations: list[dict[str, Any]] = []
         requests: dict[str, dict[str, Any]] = {}
         answers: dict[str, dict[str, Any]] = {}
