@@ -73,11 +73,6 @@ def test_interact_session_quotes_the_session_id_into_one_segment() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=False,
-    reason="somia_api.facts imports somia._checks, and somia's eager __init__ imports the "
-    "facts back through the bridge; passes once the facade is lazy (issue 24, item 4)",
-)
 def test_the_facts_module_imports_before_somia() -> None:
     code = "import somia_api.facts as f; print(sorted(f.OPERATIONS))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
