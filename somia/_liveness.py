@@ -36,6 +36,8 @@ INF = float("inf")
 # none yet (waiting for a connection from the pool, or connecting: those are bounded by their
 # capped timeouts, but the reads after them are not).
 _LOOK_AGAIN = 0.1
+_SWEEP_AT = 1024  # stopped alarms the heap may hold before they are swept out
+_LONGEST_WAIT = 3600.0  # the watchdog's longest sleep (a Condition cannot wait for ever)
 
 
 class Alarm:
@@ -71,7 +73,7 @@ class _Watchdog:
     def __init__(self) -> None:
         import heapq  # here: `import somia` stays free of it
 
-        self._push, self._pop = heapq.heappush, heapq.heappop
+        self._push, self._pop, self._heapify = heapq.heappush, heapq.heappop, heapq.heapify
         # Reentrant: a stream finalised by the garbage collector while this thread holds
         # the lock may stop its alarm.
         self.lock = threading.RLock()
@@ -79,12 +81,14 @@ class _Watchdog:
         self._heap: list[tuple[float, int, Alarm]] = []
         self._order = itertools.count()  # ties never compare alarms
         self._thread: threading.Thread | None = None
+        self._stale = 0  # alarms stopped since the heap was last swept (about)
 
     def watch(self, alarm: Alarm) -> None:
         """Fire `alarm` once its `expires` has passed, until `unwatch`."""
         with self.lock:
             alarm.stopped = False
-            entry = (alarm.expires, next(self._order), alarm)
+            when = min(alarm.expires, time.monotonic() + alarm.period)  # paused: look soon
+            entry = (when, next(self._order), alarm)
             self._push(self._heap, entry)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="somia-watchdog")
@@ -98,6 +102,14 @@ class _Watchdog:
         with self.lock:
             alarm.stopped = True
             alarm.find = _nothing  # what it watched need not live until then
+            # A stopped alarm waits in the heap until its time: with many short streams
+            # under a long idle timeout, sweep them out once they are most of it.
+            self._stale += 1
+            heap = self._heap
+            if self._stale > _SWEEP_AT and self._stale * 2 > len(heap):
+                heap[:] = [entry for entry in heap if not entry[2].stopped]
+                self._heapify(heap)
+                self._stale = 0
 
     def _run(self) -> None:
         heap = self._heap
@@ -112,7 +124,7 @@ class _Watchdog:
                     continue
                 now = time.monotonic()
                 if when > now:
-                    self._wake.wait(when - now)
+                    self._wake.wait(min(when - now, _LONGEST_WAIT))
                     continue
                 self._pop(heap)
                 expires = alarm.expires
@@ -120,7 +132,10 @@ class _Watchdog:
                     again = now + alarm.period if expires == INF else expires
                     self._push(heap, (again, next(self._order), alarm))
                     continue
-                target = alarm.find()
+                try:
+                    target = alarm.find()
+                except Exception:  # a private path that broke: nothing to interrupt
+                    target = False
                 alarm.fired = True  # before the interrupted reader wakes up and looks
                 if interrupt(target):
                     alarm.stopped = True
@@ -171,12 +186,6 @@ def stream_read_timeout(
         with_read_timeout(response, idle)
     elif capped:
         with_read_timeout(response, read)
-
-
-def settle(deadline: Deadline | None) -> None:
-    """`deadline.settle()`, if there is a deadline."""
-    if deadline is not None:
-        deadline.settle()
 
 
 class _Attempt:
