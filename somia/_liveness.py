@@ -43,14 +43,14 @@ _LONGEST_WAIT = 3600.0  # the watchdog's longest sleep (a Condition cannot wait 
 class Alarm:
     """A wait the watchdog interrupts once `expires` (a `time.monotonic()` time) has passed.
 
-    `expires` is INF while the wait is paused (a stream's events are with the caller):
-    the watchdog then looks again `period` seconds later. `find()` gives the socket to shut
+    While `paused` (a stream's events are with the caller), the watchdog looks again
+    `period` seconds later. `find()` gives the socket to shut
     down; None when there is none yet (then, with `retry`, the watchdog looks again that many
     seconds later), False when there is nothing to interrupt at all. `fired` says whether the
     watchdog shut a socket down.
     """
 
-    __slots__ = ("expires", "find", "fired", "period", "retry", "stopped")
+    __slots__ = ("expires", "find", "fired", "paused", "period", "retry", "stopped")
 
     def __init__(
         self, find: Callable[[], Any], *, period: float = 1.0, retry: float | None = None
@@ -60,6 +60,7 @@ class Alarm:
         self.period = period
         self.retry = retry
         self.fired = False
+        self.paused = False
         self.stopped = True
 
 
@@ -87,7 +88,7 @@ class _Watchdog:
         """Fire `alarm` once its `expires` has passed, until `unwatch`."""
         with self.lock:
             alarm.stopped = False
-            when = min(alarm.expires, time.monotonic() + alarm.period)  # paused: look soon
+            when = min(alarm.expires, time.monotonic() + _LONGEST_WAIT)
             entry = (when, next(self._order), alarm)
             self._push(self._heap, entry)
             if self._thread is None:
@@ -128,9 +129,9 @@ class _Watchdog:
                     continue
                 self._pop(heap)
                 expires = alarm.expires
-                if expires > now:  # moved on, or paused: look again then
-                    again = now + alarm.period if expires == INF else expires
-                    self._push(heap, (again, next(self._order), alarm))
+                if alarm.paused or expires > now:  # paused, or moved on: look again then
+                    again = now + alarm.period if alarm.paused else expires
+                    self._push(heap, (min(again, now + _LONGEST_WAIT), next(self._order), alarm))
                     continue
                 try:
                     target = alarm.find()

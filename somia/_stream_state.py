@@ -57,7 +57,7 @@ class StreamState:
     """Decoding and bookkeeping of one stream, independent of how bytes arrive.
 
     Its idle clock (`clock`, an `Alarm`) runs only while the reader waits for the server:
-    `expires` is INF while events are with the caller, and moves `idle` seconds past the
+    it is `paused` while events are with the caller, and `expires` moves `idle` seconds past the
     moment the caller hands back control after an event of the answer. Events of unknown
     kinds pause it without moving it on (`held_*`, the rare path).
     """
@@ -163,15 +163,15 @@ class StreamState:
                 self.held_from = self.unknown - 1
         return event
 
-    def resume(self, expired: float, before: int) -> float:
-        """The idle clock's expiry once the caller hands back a batch of events that held
-        some of unknown kinds: `expired` was its expiry before the batch, `before` the count
-        of events then. Raises StreamTimeoutError when the idle timeout has passed."""
+    def resume(self, delivered: int) -> float:
+        """The idle clock's expiry once the caller hands back a batch of `delivered` events
+        that held some of unknown kinds (the clock still says its expiry before the batch).
+        Raises StreamTimeoutError when the idle timeout has passed."""
         self.held = False
         now = monotonic()
-        if self.events - before > self.unknown - self.held_from:  # an answer event came too
+        if delivered > self.unknown - self.held_from:  # an event of the answer came too
             return now + self.idle
-        expires = expired + (now - self.held_since)  # paused while the caller had them
+        expires = self.clock.expires + (now - self.held_since)  # paused while held
         if expires <= now:
             raise self.idle_error()
         return expires

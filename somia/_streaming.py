@@ -24,7 +24,6 @@ from somia._bridge import SESSION_ID_HEADER
 from somia._errors import StreamBusyError, StreamClosedError, UsageError
 from somia._events import END
 from somia._http import end_is_there
-from somia._liveness import INF
 from somia._models import ResponseInfo, SessionAnswer, StreamEvent
 from somia._stream_state import StreamCall, StreamState, TextDeltas
 
@@ -148,7 +147,7 @@ class Stream(_StreamBase[T, Iterator[Any]]):
                 chunks = response.iter_bytes()
             self._chunks = chunks
             feed, accept, end = state.decoder.feed, state.accept, END
-            clock, idle, now, paused = state.clock, state.idle, monotonic, INF
+            clock, idle, now = state.clock, state.idle, monotonic
             state.start_clock()
             for chunk in chunks:
                 events = feed(chunk)
@@ -156,8 +155,7 @@ class Stream(_StreamBase[T, Iterator[Any]]):
                     if now() >= clock.expires:
                         raise state.idle_error()
                     continue
-                expired, before = clock.expires, state.events
-                clock.expires = paused  # while the caller has the events
+                clock.paused = True  # while the caller has the events
                 for sse in events:
                     event = accept(sse)
                     yield event
@@ -165,7 +163,8 @@ class Stream(_StreamBase[T, Iterator[Any]]):
                         return  # at once, whatever the server sends next (see close)
                     if self._closed:  # closed while the loop ran
                         raise state.closed()
-                clock.expires = state.resume(expired, before) if state.held else now() + idle
+                clock.expires = state.resume(len(events)) if state.held else now() + idle
+                clock.paused = False
             if not state.terminated:
                 raise state.interrupted(None)
         except (httpx.HTTPError, httpx.StreamError) as exc:
@@ -296,7 +295,7 @@ class AsyncStream(_StreamBase[T, AsyncIterator[Any]]):
                 chunks = response.aiter_bytes()
             self._chunks = chunks
             feed, accept, end = state.decoder.feed, state.accept, END
-            clock, idle, now, paused = state.clock, state.idle, monotonic, INF
+            clock, idle, now = state.clock, state.idle, monotonic
             state.start_clock()
             async for chunk in chunks:
                 events = feed(chunk)
@@ -304,8 +303,7 @@ class AsyncStream(_StreamBase[T, AsyncIterator[Any]]):
                     if now() >= clock.expires:
                         raise state.idle_error()
                     continue
-                expired, before = clock.expires, state.events
-                clock.expires = paused
+                clock.paused = True
                 for sse in events:
                     event = accept(sse)
                     yield event
@@ -313,7 +311,8 @@ class AsyncStream(_StreamBase[T, AsyncIterator[Any]]):
                         return  # see Stream._events
                     if self._closed:
                         raise state.closed()
-                clock.expires = state.resume(expired, before) if state.held else now() + idle
+                clock.expires = state.resume(len(events)) if state.held else now() + idle
+                clock.paused = False
             if not state.terminated:
                 raise state.interrupted(None)
         except (httpx.HTTPError, httpx.StreamError) as exc:

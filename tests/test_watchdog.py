@@ -8,7 +8,7 @@ import threading
 import time
 
 from somia import _liveness
-from somia._liveness import INF, Alarm, unwatch, watch
+from somia._liveness import Alarm, unwatch, watch
 
 
 class FakeSocket:
@@ -46,13 +46,14 @@ def test_an_alarm_moved_on_fires_only_at_its_new_expiry() -> None:
 def test_a_paused_alarm_fires_only_after_it_resumes() -> None:
     sock = FakeSocket()
     alarm = Alarm(lambda: sock, period=0.05)
-    alarm.expires = INF  # the caller has the events
+    alarm.expires = time.monotonic()  # expired, but the caller has the events
+    alarm.paused = True
     watch(alarm)
     resumed: list[float] = []
 
     def resume() -> None:
         resumed.append(time.monotonic())
-        alarm.expires = resumed[0]  # expired the moment it resumes
+        alarm.paused = False  # still expired the moment it resumes
 
     threading.Timer(0.3, resume).start()
     assert sock.shut.wait(5)
