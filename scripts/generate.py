@@ -59,11 +59,11 @@ def _bin_dir() -> Path:
 
 def _pinned(name: str) -> str:
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    for requirement in pyproject["project"]["optional-dependencies"]["dev"]:
+    for requirement in pyproject["dependency-groups"]["dev"]:
         match = re.fullmatch(rf"{re.escape(name)}==([\w.]+)", requirement)
         if match:
             return match.group(1)
-    raise SystemExit(f"pyproject.toml does not pin {name} with == in the dev extra")
+    raise SystemExit(f"pyproject.toml does not pin {name} with == in the dev group")
 
 
 def _installed(tool: str) -> str:
