@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import api_diff
-from _server_process import first_line, stop
+from _server_process import announced_url, stop
 from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -211,8 +211,7 @@ def quickstart(root: Path, dist: Path) -> list[str]:
             stdout=subprocess.PIPE,
         )
         try:
-            line = first_line(server, 60) or ""
-            url = line.split(" on ", 1)[1].split()[0] if " on " in line else "(not started)"
+            url = announced_url(server, 60) or "(not started)"
             env = {"SOMIA_BASE_URL": url, "SOMIA_API_KEY": "sk-fake-somia", "PATH": "/usr/bin"}
             out = _run(python, "-c", code.group(1), cwd=Path(scratch), env=env, timeout=120)
         finally:

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import importlib.util
 import json
 import socket
@@ -496,3 +497,18 @@ def load_script(name: str, *, as_name: str | None = None) -> ModuleType:
 def client_options(**overrides: Any) -> dict[str, Any]:
     """A test client's options: the key `KEY`, a 5 s timeout and a 1 ms retry backoff."""
     return {"api_key": KEY, "retry_backoff_seconds": 0.001, "timeout": 5.0, **overrides}
+
+
+PUBLIC_PACKAGES = ["somia", "somia.testing", "somia.batch"]
+
+
+def public_packages() -> list[ModuleType]:
+    """The public packages that exist (somia.batch once it lands), imported."""
+    found = []
+    for name in PUBLIC_PACKAGES:
+        try:
+            found.append(importlib.import_module(name))
+        except ModuleNotFoundError as exc:
+            if exc.name != name:  # a package that exists but fails to import is an error
+                raise
+    return found

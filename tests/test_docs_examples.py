@@ -98,13 +98,13 @@ def fake_server() -> Iterator[str]:
         [*command, "--port", "0", "--log-level", "WARNING"], stdout=subprocess.PIPE
     )
     try:
-        line = server_process.first_line(process, TIMEOUT)
-        assert line is not None, "somia fake-server did not start"
-        url = line.split(" on ", 1)[1].split()[0]
+        line = server_process.first_line(process, TIMEOUT) or ""
+        url = re.search(r"http://127\.0\.0\.1:\d+", line)
+        assert url is not None, f"somia fake-server did not start: {line!r}"
         # The line the quickstart quotes, on the default port.
         quickstart = (ROOT / "docs" / "quickstart.md").read_text(encoding="utf-8")
-        assert f"`{line.replace(url, DOCS_URL)}`" in quickstart
-        yield url
+        assert f"`{line.replace(url.group(0), DOCS_URL)}`" in quickstart
+        yield url.group(0)
     finally:
         server_process.stop(process)
 

@@ -29,6 +29,7 @@ import somia
 import somia.testing
 from somia._cli import build_parser
 from somia.testing.__main__ import build_parser as fake_server_parser
+from tests.harness import public_packages
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [
@@ -52,17 +53,6 @@ ALLOWED = {
     "Host": "an HTTP header the SDK lets callers set",
     "--pre": "a pip option",
 }
-PACKAGES = ["somia", "somia.testing", "somia.batch"]  # those that exist are checked
-
-
-def _packages() -> list[Any]:
-    found = []
-    for name in PACKAGES:
-        try:
-            found.append(importlib.import_module(name))
-        except ModuleNotFoundError:
-            continue
-    return found
 
 
 def _members(obj: Any) -> set[str]:
@@ -82,7 +72,7 @@ def _members(obj: Any) -> set[str]:
 @functools.cache
 def _known() -> set[str]:
     known: set[str] = set()
-    for package in _packages():
+    for package in public_packages():
         for name in package.__all__:
             known |= {name, *_members(getattr(package, name))}
     with somia.SomiaClient(api_key="k", base_url="http://127.0.0.1:9") as client:

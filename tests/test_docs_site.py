@@ -8,25 +8,22 @@ The reference covers every name in `__all__` of each public package.
 
 from __future__ import annotations
 
-import importlib
 import os
 import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.harness import load_script
+from tests.harness import load_script, public_packages
 
 pytestmark = pytest.mark.slow  # builds the site, starts a server and a browser
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ["somia", "somia.testing", "somia.batch"]
 TIMEOUT = 60.0
 CHROMIUM_FLAGS = [
     "--headless",
@@ -39,16 +36,6 @@ CHROMIUM_FLAGS = [
     "--no-first-run",
 ]
 server_process = load_script("_server_process")
-
-
-def _packages() -> list[ModuleType]:
-    found = []
-    for name in PACKAGES:
-        try:
-            found.append(importlib.import_module(name))
-        except ModuleNotFoundError:  # somia.batch, until it lands
-            continue
-    return found
 
 
 @pytest.fixture(scope="module")
@@ -77,10 +64,9 @@ def base_url(site: Path) -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        line = server_process.first_line(process, TIMEOUT)  # "Serving HTTP on ... port N ..."
-        assert line is not None, "http.server did not start"
-        assert " port " in line, line
-        yield f"http://127.0.0.1:{line.split(' port ')[1].split()[0]}"
+        url = server_process.announced_url(process, TIMEOUT)
+        assert url is not None, "http.server did not start"
+        yield url
     finally:
         server_process.stop(process)
 
@@ -107,7 +93,7 @@ def test_the_reference_covers_every_public_name(site: Path) -> None:
     reference = "".join(p.read_text(encoding="utf-8") for p in (site / "reference").rglob("*.html"))
     missing = [
         f"{package.__name__}.{name}"
-        for package in _packages()
+        for package in public_packages()
         for name in package.__all__
         if f'id="{package.__name__}.{name}"' not in reference
     ]
