@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-LINTED := somia _somia_launcher.py scripts tests
+LINTED := somia scripts tests
 
 .DEFAULT_GOAL := help
 .PHONY: help install generate api-diff check-generated lint typecheck pytest test test-fast demo contract bench clean \

@@ -32,8 +32,9 @@ class UntracedClient(SomiaClient):
     def _call(
         self, agent_id: object, session_id: object, stream: bool, options: Mapping[str, object]
     ) -> AgentSessionResponse:
-        call = self._prepare(agent_id, session_id, stream, options)
-        return session_from_response(self._send(call))
+        return session_from_response(
+            self._send(self._encode(agent_id, session_id, stream, options))
+        )
 
 
 @contextmanager

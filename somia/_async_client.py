@@ -4,30 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any, Literal, Unpack, overload
+from typing import TYPE_CHECKING, Any, Literal, Unpack, overload
 
 import httpx
 
-from somia._base import (
-    BaseClient,
-    PreparedCall,
-    hook_response,
-    is_event_stream,
-    keep_read_timeout,
-    log_response,
-    read_failure,
-    retry_after_answer,
-    retry_after_failure,
-    session_from_response,
-    with_body,
-)
-from somia._errors import WrongEventLoopError
-from somia._models import AgentSessionResponse, StreamEvent
-from somia._raw import RequestOptions, json_from_response, prepare_request
-from somia._retry import Deadline
-from somia._sessions import AsyncAgentSessionsClient
-from somia._streaming import AsyncStream
-from somia._tracing import start_span
+from somia._client_base import BaseClient
+
+if TYPE_CHECKING:
+    from somia._base import PreparedCall, RequestOptions
+    from somia._models import AgentSessionResponse, StreamEvent
+    from somia._retry import Deadline
+    from somia._sessions import AsyncAgentSessionsClient
+    from somia._streaming import AsyncStream
 
 
 def _running_loop() -> object:
@@ -49,7 +37,7 @@ def _wrong_loop_message(loop: object) -> str:
     )
 
 
-class AsyncSomiaClient(BaseClient[httpx.AsyncClient, AsyncAgentSessionsClient]):
+class AsyncSomiaClient(BaseClient[httpx.AsyncClient, "AsyncAgentSessionsClient"]):
     """An asynchronous client of the Somia Agent API; awaited twin of `SomiaClient`.
 
     `base_url` falls back to `SOMIA_BASE_URL`, then to the hosted platform; `api_key` falls
@@ -59,7 +47,11 @@ class AsyncSomiaClient(BaseClient[httpx.AsyncClient, AsyncAgentSessionsClient]):
     """
 
     _http_type = httpx.AsyncClient
-    _sessions_type = AsyncAgentSessionsClient
+
+    def _new_sessions(self) -> AsyncAgentSessionsClient:
+        from somia._sessions import AsyncAgentSessionsClient
+
+        return AsyncAgentSessionsClient(self._call)
 
     async def aclose(self) -> None:
         """Close the connections this client opened (not those of a given `http_client`).
@@ -68,16 +60,10 @@ class AsyncSomiaClient(BaseClient[httpx.AsyncClient, AsyncAgentSessionsClient]):
         the original and its other copies. Calls after `aclose()` raise ClientClosedError.
         """
         self._closed = True
-        pool = self._pool
-        if self._is_copy or pool.closed:
-            return
-        pool.closed = True
-        if not pool.owned:
-            return
-        if pool.forked:  # the parent's connections: never close them from a child
-            pool.abandon()
-        elif pool.loop is None or pool.loop is _running_loop():
-            await pool.http.aclose()
+        loop = self._pool.loop
+        http = self._pool.close_for(self)
+        if http is not None and (loop is None or loop is _running_loop()):
+            await http.aclose()
         # Otherwise they belong to another event loop (likely ended): left to be collected.
 
     async def __aenter__(self) -> AsyncSomiaClient:
@@ -127,6 +113,8 @@ class AsyncSomiaClient(BaseClient[httpx.AsyncClient, AsyncAgentSessionsClient]):
         session call. Returns the answer's decoded JSON (None for an empty body), or with
         `stream=True` a `AsyncStream` of its events.
         """
+        from somia._raw import prepare_request  # see somia._client_base
+
         call = prepare_request(
             self._config,
             method,
@@ -136,25 +124,21 @@ class AsyncSomiaClient(BaseClient[httpx.AsyncClient, AsyncAgentSessionsClient]):
             options=options,
             base_headers=self._call_headers,
         )
-        response = await self._send(call)
-        if stream:
-            return AsyncStream(response, what=call.what, secret=call.secret)
-        return json_from_response(response, secret=call.secret)
+        return call.async_result(await self._send(call))
 
     async def _call(
         self, agent_id: object, session_id: object, stream: bool, options: Mapping[str, object]
     ) -> AgentSessionResponse | AsyncStream[StreamEvent]:
         call = self._prepare(agent_id, session_id, stream, options)
-        span = start_span(self._config, call, agent_id, session_id, options)
-        if span is not None:  # the application traces: the same call, inside its span
-            return await span.arun(self._answer, call)
+        if call.span is not None:  # the application traces: the same call, inside its span
+            return await call.span.arun(self._answer, call)
         return await self._answer(call)
 
     async def _answer(self, call: PreparedCall) -> AgentSessionResponse | AsyncStream[StreamEvent]:
-        response = await self._send(call)
-        if call.stream:
-            return AsyncStream(response, what=call.what, secret=call.secret, span=call.span)
-        return session_from_response(response, secret=call.secret)
+        result: AgentSessionResponse | AsyncStream[StreamEvent] = call.async_result(
+            await self._send(call)
+        )
+        return result
 
     def _open_http(self) -> httpx.AsyncClient:
         pool = self._pool
@@ -163,6 +147,8 @@ class AsyncSomiaClient(BaseClient[httpx.AsyncClient, AsyncAgentSessionsClient]):
             loop = _running_loop()
             if pool.loop is not loop:
                 if pool.loop is not None:
+                    from somia._errors import WrongEventLoopError
+
                     raise WrongEventLoopError(_wrong_loop_message(pool.loop))
                 pool.loop = loop
         return http
@@ -171,7 +157,6 @@ class AsyncSomiaClient(BaseClient[httpx.AsyncClient, AsyncAgentSessionsClient]):
         """Send with retries; return the 2xx response (read, or open for a stream) or raise
         the typed error. Every attempt of every call is made here."""
         http = self._open_http()
-        config = self._config
         deadline = call.deadline()
         attempt = 0
         while True:
@@ -181,20 +166,20 @@ class AsyncSomiaClient(BaseClient[httpx.AsyncClient, AsyncAgentSessionsClient]):
                     # Never follow a redirect: the key and the input would go with it.
                     response = await http.send(request, stream=True, follow_redirects=False)
                 except httpx.HTTPStatusError as exc:  # raised by a caller's event hook
-                    response = hook_response(exc)
+                    response = call.hooked_response(exc)
             except httpx.HTTPError as exc:
-                delay = retry_after_failure(exc, call, config.retry, attempt, deadline)
+                delay = call.after_failure(exc, attempt, deadline)
             else:
-                log_response(call, response, attempt)
-                ok = response.is_success and (not call.stream or is_event_stream(response))
+                call.log_response(response, attempt)
+                ok = call.accepts(response)
                 if ok and call.stream:
                     if deadline is not None:
-                        keep_read_timeout(response, call)
+                        call.keep_read_timeout(response)
                     return response  # its AsyncStream reads it
                 response = await self._read(response, call, attempt, deadline)
                 if ok:
                     return response
-                delay = retry_after_answer(response, call, config, attempt, deadline)
+                delay = call.after_answer(response, attempt, deadline)
             import asyncio  # here, not above: `import somia` stays free of asyncio
 
             await asyncio.sleep(delay)
@@ -213,8 +198,8 @@ class AsyncSomiaClient(BaseClient[httpx.AsyncClient, AsyncAgentSessionsClient]):
             async for chunk in response.aiter_raw():
                 chunks.append(chunk)
                 deadline.check(call.what, attempt + 1)
-            return with_body(response, chunks)
+            return call.with_body(response, chunks)
         except httpx.HTTPError as exc:
-            raise read_failure(exc, call, attempt, deadline) from exc
+            raise call.read_failure(exc, attempt, deadline) from exc
         finally:
             await response.aclose()

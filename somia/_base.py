@@ -1,5 +1,10 @@
-"""What the sync and async clients share around their I/O loops: preparing a call, logging
-it, and turning a response into an answer or an error."""
+"""What the sync and async clients share around their I/O loops: a checked call, and every
+decision about it (its requests, retries, errors and answer) as methods of `PreparedCall`,
+so that each client's loop only sends, waits and reads.
+
+Loaded when the first client is made (see somia._client_base): `from somia import
+SomiaClient` does not pay for it.
+"""
 
 from __future__ import annotations
 
@@ -7,23 +12,23 @@ import json
 import logging
 import os
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import attrs
 import httpx
 
-from somia._bridge import API_KEY_HEADER, BODY_FIELDS, build_request, check_body
-from somia._config import RETRY_ATTEMPT_HEADER, ClientConfig, ClientOptions
+from somia._bridge import BODY_FIELDS, build_request, check_body
+from somia._config import RETRY_ATTEMPT_HEADER, ClientConfig
 from somia._errors import (
     InvalidResponseError,
     SomiaError,
     error_from_response,
-    redact,
     translate_transport_error,
 )
 from somia._models import AgentSessionResponse, ResponseInfo, parse_session
-from somia._pool import HttpT, Pool
-from somia._retry import Deadline, RetryDecision, RetryPolicy
+from somia._redact import NO_KEY, Redactor
+from somia._retry import Deadline, RetryDecision
+from somia._streaming import AsyncStream, Stream
 from somia._validation import (
     check_agent_id,
     check_headers,
@@ -39,27 +44,70 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("somia")
 
-_CALL_OPTIONS = frozenset(
-    {"timeout", "total_timeout", "extra_headers", "extra_body", "idempotency_key"}
-)
+
+class RequestOptions(TypedDict, total=False):
+    """Keyword options of every call (`client.request(...)` and the session calls); each
+    overrides or adds to what the client sends for this one call."""
+
+    timeout: float | httpx.Timeout | None
+    total_timeout: float | None
+    extra_headers: Mapping[str, str] | None
+    idempotency_key: str | None
+
+
+# A session call's keywords that are not body fields: the options above, and extra_body.
+_CALL_OPTIONS = frozenset({*RequestOptions.__annotations__, "extra_body"})
 _BODY_WIRE_NAMES = frozenset(BODY_FIELDS.values())
 ACCEPT_STREAM = {"Accept": "text/event-stream"}
+
+Parse = Callable[[httpx.Response, Redactor], Any]
+
+
+def session_from_response(
+    response: httpx.Response, redact: Redactor = NO_KEY
+) -> AgentSessionResponse:
+    """The typed answer of a read 2xx JSON response; the key is redacted from the body an
+    InvalidResponseError keeps."""
+    info = ResponseInfo.from_response(response)
+    content = response.content
+    try:
+        data = json.loads(content)
+    except (ValueError, RecursionError) as exc:
+        text = redact.text(content.decode("utf-8", errors="replace"))
+        raise InvalidResponseError(
+            f"the server's {response.status_code} answer is not JSON "
+            f"(content type {redact.text(response.headers.get('content-type', 'none'))!r})",
+            status_code=response.status_code,
+            body=text,
+        ) from exc
+    try:
+        return parse_session(data, info, raw=content)
+    except InvalidResponseError as exc:
+        exc.body = redact.text(exc.body)
+        raise
 
 
 @attrs.define(slots=True)
 class PreparedCall:
-    """A checked call, ready to be sent any number of times."""
+    """A checked call, ready to be sent any number of times, and what its client's I/O loop
+    asks of it between sends."""
 
+    config: ClientConfig = attrs.field(repr=False)  # of the client that prepared it
     url: str
     headers: dict[str, str] = attrs.field(repr=False)  # carries the key
     content: bytes
     timeout: httpx.Timeout  # of each attempt, before the total timeout caps it
     stream: bool
     what: str  # "POST /api/..." for messages and logs; never holds a secret
-    secret: str | None = attrs.field(default=None, repr=False)  # to redact from server text
-    span: CallSpan | None = attrs.field(default=None, repr=False)  # set when traced
     total_timeout: float | None = None  # of the whole call; None: no limit
     method: str = "POST"  # the session operations' (client.request may send others)
+    parse: Parse = session_from_response  # a whole 2xx answer into what the call returns
+    span: CallSpan | None = attrs.field(default=None, repr=False)  # set when traced
+
+    @property
+    def redact(self) -> Redactor:
+        """Takes the client's key out of anything the server sent."""
+        return self.config.redact
 
     def deadline(self) -> Deadline | None:
         """The total timeout's clock, started now (None without a total timeout)."""
@@ -88,6 +136,131 @@ class PreparedCall:
             extensions={"timeout": timeout.as_dict()},
         )
 
+    def accepts(self, response: httpx.Response) -> bool:
+        """Whether `response` (its head) is the answer: a 2xx, and an event stream when
+        the call streams."""
+        return response.is_success and (not self.stream or is_event_stream(response))
+
+    def log_response(self, response: httpx.Response, attempt: int) -> None:
+        """One debug line per answered request."""
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "%s -> %s (attempt %d, request id %s)",
+                self.what,
+                response.status_code,
+                attempt + 1,
+                self.redact.text(response.headers.get("x-request-id", "-")),
+            )
+
+    def keep_read_timeout(self, response: httpx.Response) -> None:
+        """A stream's events are read under the read timeout, not what the total timeout
+        left of it when the request was sent (httpcore reads it when the body's reading
+        starts)."""
+        response.request.extensions["timeout"] = self.timeout.as_dict()
+
+    def after_failure(self, exc: httpx.HTTPError, attempt: int, deadline: Deadline | None) -> float:
+        """The wait before retrying after `exc`; raises the SDK's error instead when the
+        call must not, or can no longer, be retried."""
+        if deadline is not None and deadline.cut_short(exc):
+            reading = isinstance(exc, httpx.ReadTimeout)  # the request went out: it may have run
+            raise deadline.expired(self.what, attempt + 1, reading=reading) from exc
+        decision = self.config.retry.decide_exception(exc, attempt)
+        if decision is None:
+            raise translate_transport_error(exc, what=self.what, redact=self.redact) from exc
+        return self._wait(decision, attempt, deadline, exc)
+
+    def after_answer(
+        self, response: httpx.Response, attempt: int, deadline: Deadline | None
+    ) -> float:
+        """The wait before retrying after the read answer `response` the call cannot use;
+        raises its typed error instead when it must not, or can no longer, be retried."""
+        error = self._answer_error(response)
+        decision = self.config.retry.decide_status(response.status_code, response.headers, attempt)
+        if decision is None:
+            raise error
+        return self._wait(decision, attempt, deadline, error)
+
+    def read_failure(
+        self, exc: httpx.HTTPError, attempt: int, deadline: Deadline | None
+    ) -> SomiaError:
+        """The error for a failure while an answer's body was read (raise it `from exc`)."""
+        if deadline is not None and deadline.cut_short(exc):
+            return deadline.expired(self.what, attempt + 1, reading=True)
+        return translate_transport_error(exc, what=self.what, redact=self.redact)
+
+    def result(self, response: httpx.Response) -> Any:
+        """What a sync call returns for its answer: a `Stream`, or the parsed body."""
+        if self.stream:
+            return Stream(response, what=self.what, redact=self.redact, span=self.span)
+        return self.parse(response, self.redact)
+
+    def async_result(self, response: httpx.Response) -> Any:
+        """What an async call returns for its answer: an `AsyncStream`, or the parsed body."""
+        if self.stream:
+            return AsyncStream(response, what=self.what, redact=self.redact, span=self.span)
+        return self.parse(response, self.redact)
+
+    @staticmethod
+    def hooked_response(exc: httpx.HTTPStatusError) -> httpx.Response:
+        """The answer a caller's event hook raised HTTPStatusError for (`raise_for_status()`):
+        still an answer, mapped and retried like any other. httpx closed it, unread unless
+        the hook read it; then only its status and headers are known."""
+        response = exc.response
+        try:
+            response.content  # noqa: B018 - read by the hook?
+        except httpx.ResponseNotRead:
+            return httpx.Response(
+                response.status_code,
+                headers=response.headers,
+                stream=httpx.ByteStream(b""),
+                request=response.request,
+                extensions=response.extensions,
+            )
+        return response
+
+    @staticmethod
+    def with_body(response: httpx.Response, chunks: list[bytes]) -> httpx.Response:
+        """`response` with its body, read chunk by chunk (still content-coded), in its
+        place (and decoded)."""
+        whole = httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=httpx.ByteStream(b"".join(chunks)),
+            request=response.request,
+            extensions=response.extensions,
+        )
+        whole.read()  # from memory: no I/O
+        return whole
+
+    def _wait(
+        self,
+        decision: RetryDecision,
+        attempt: int,
+        deadline: Deadline | None,
+        cause: BaseException,
+    ) -> float:
+        delay, reason = decision.delay, decision.reason
+        if deadline is not None and not deadline.fits(delay):
+            waiting = f"{reason}, {delay:.2f} s"
+            raise deadline.expired(self.what, attempt + 1, waiting=waiting) from cause
+        logger.info("%s failed (%s); retry %d in %.2f s", self.what, reason, attempt + 1, delay)
+        if self.span is not None:
+            self.span.on_retry(reason, delay, attempt)
+        return delay
+
+    def _answer_error(self, response: httpx.Response) -> SomiaError:
+        """The error for a read answer the call cannot use: an error status, or a 2xx
+        answer to a streaming call that is not an event stream."""
+        redact = self.redact
+        if not response.is_success:
+            return error_from_response(response, redact=redact)
+        content_type = redact.text(response.headers.get("content-type") or "no content type")
+        return InvalidResponseError(
+            f"asked for a stream, but the server answered {content_type!r}",
+            status_code=response.status_code,
+            body=redact.text(response.content.decode("utf-8", errors="replace")),
+        )
+
 
 def prepare_call(
     config: ClientConfig,
@@ -97,11 +270,11 @@ def prepare_call(
     stream: bool,
     options: Mapping[str, Any],
     base_headers: dict[str, str],
-    default_timeout: httpx.Timeout,
 ) -> PreparedCall:
-    """Check every argument and encode the call; raises TypeError/ValueError before any I/O.
+    """Check every argument and encode a session call; raises TypeError/ValueError before
+    any I/O.
 
-    `base_headers` and `default_timeout` are the client's: they travel with each request.
+    `base_headers` are the client's: they travel with each request.
     """
     agent = check_agent_id(agent_id)
     session = None if session_id is None else check_session_id(session_id)
@@ -124,8 +297,9 @@ def prepare_call(
         headers = merge_headers(*layers)
     else:  # the usual case: the call's own few headers, all distinct
         headers = {**wire_headers, **ACCEPT_STREAM} if stream else wire_headers
-    timeout, total_timeout = call_timeouts(config, options, default_timeout)
+    timeout, total_timeout = call_timeouts(config, options)
     return PreparedCall(
+        config=config,
         url=config.base_url + path,
         headers=headers,
         content=content,
@@ -133,7 +307,6 @@ def prepare_call(
         total_timeout=total_timeout,
         stream=stream,
         what=f"POST {path}",
-        secret=config.api_key,
     )
 
 
@@ -155,12 +328,12 @@ def extra_headers(config: ClientConfig, options: Mapping[str, Any]) -> dict[str,
 
 
 def call_timeouts(
-    config: ClientConfig, options: Mapping[str, Any], default: httpx.Timeout
+    config: ClientConfig, options: Mapping[str, Any]
 ) -> tuple[httpx.Timeout, float | None]:
     """The call's per-attempt timeout and total timeout: its own, else the client's."""
     timeout, total = options.get("timeout"), options.get("total_timeout")
     return (
-        default if timeout is None else check_timeout("timeout", timeout),
+        config.timeout if timeout is None else check_timeout("timeout", timeout),
         config.total_timeout if total is None else check_total_timeout("total_timeout", total),
     )
 
@@ -181,288 +354,7 @@ def _merge_extra_body(
     return {**body, **extra}
 
 
-def log_response(call: PreparedCall, response: httpx.Response, attempt: int) -> None:
-    """One debug line per answered request."""
-    if logger.isEnabledFor(logging.DEBUG):
-        logger.debug(
-            "%s -> %s (attempt %d, request id %s)",
-            call.what,
-            response.status_code,
-            attempt + 1,
-            redact(response.headers.get("x-request-id", "-"), call.secret),
-        )
-
-
-def log_retry(call: PreparedCall, reason: str, delay: float, attempt: int) -> None:
-    """One line per retry, with its reason and delay."""
-    logger.info("%s failed (%s); retry %d in %.2f s", call.what, reason, attempt + 1, delay)
-    if call.span is not None:
-        call.span.on_retry(reason, delay, attempt)
-
-
-def hook_response(exc: httpx.HTTPStatusError) -> httpx.Response:
-    """The answer a caller's event hook raised HTTPStatusError for (`raise_for_status()`):
-    still an answer, mapped and retried like any other. httpx closed it, unread unless the
-    hook read it; then only its status and headers are known."""
-    response = exc.response
-    try:
-        response.content  # noqa: B018 - read by the hook?
-    except httpx.ResponseNotRead:
-        return httpx.Response(
-            response.status_code,
-            headers=response.headers,
-            stream=httpx.ByteStream(b""),
-            request=response.request,
-            extensions=response.extensions,
-        )
-    return response
-
-
-def retry_after_failure(
-    exc: httpx.HTTPError,
-    call: PreparedCall,
-    policy: RetryPolicy,
-    attempt: int,
-    deadline: Deadline | None,
-) -> float:
-    """The wait before retrying after `exc`; raises the SDK's error instead when the call
-    must not, or can no longer, be retried."""
-    if deadline is not None and deadline.cut_short(exc):
-        reading = isinstance(exc, httpx.ReadTimeout)  # the request went out: it may have run
-        raise deadline.expired(call.what, attempt + 1, reading=reading) from exc
-    decision = policy.decide_exception(exc, attempt)
-    if decision is None:
-        raise translate_transport_error(exc, what=call.what, secret=call.secret) from exc
-    return _wait(decision, call, attempt, deadline, exc)
-
-
-def retry_after_answer(
-    response: httpx.Response,
-    call: PreparedCall,
-    config: ClientConfig,
-    attempt: int,
-    deadline: Deadline | None,
-) -> float:
-    """The wait before retrying after the read answer `response` the call cannot use;
-    raises its typed error instead when it must not, or can no longer, be retried."""
-    error = answer_error(response, config)
-    decision = config.retry.decide_status(response.status_code, response.headers, attempt)
-    if decision is None:
-        raise error
-    return _wait(decision, call, attempt, deadline, error)
-
-
-def _wait(
-    decision: RetryDecision,
-    call: PreparedCall,
-    attempt: int,
-    deadline: Deadline | None,
-    cause: BaseException,
-) -> float:
-    delay, reason = decision.delay, decision.reason
-    if deadline is not None and not deadline.fits(delay):
-        waiting = f"{reason}, {delay:.2f} s"
-        raise deadline.expired(call.what, attempt + 1, waiting=waiting) from cause
-    log_retry(call, reason, delay, attempt)
-    return delay
-
-
-def read_failure(
-    exc: httpx.HTTPError, call: PreparedCall, attempt: int, deadline: Deadline | None
-) -> SomiaError:
-    """The error for a failure while an answer's body was read (raise it `from exc`)."""
-    if deadline is not None and deadline.cut_short(exc):
-        return deadline.expired(call.what, attempt + 1, reading=True)
-    return translate_transport_error(exc, what=call.what, secret=call.secret)
-
-
-def with_body(response: httpx.Response, chunks: list[bytes]) -> httpx.Response:
-    """`response` with its body, read chunk by chunk (still content-coded), in its place
-    (and decoded)."""
-    whole = httpx.Response(
-        response.status_code,
-        headers=response.headers,
-        stream=httpx.ByteStream(b"".join(chunks)),
-        request=response.request,
-        extensions=response.extensions,
-    )
-    whole.read()  # from memory: no I/O
-    return whole
-
-
-def keep_read_timeout(response: httpx.Response, call: PreparedCall) -> None:
-    """A stream's events are read under the read timeout, not what the total timeout left
-    of it when the request was sent (httpcore reads it when the body's reading starts)."""
-    response.request.extensions["timeout"] = call.timeout.as_dict()
-
-
-def session_from_response(
-    response: httpx.Response, *, secret: str | None = None
-) -> AgentSessionResponse:
-    """The typed answer of a read 2xx JSON response; `secret` is redacted from the body an
-    InvalidResponseError keeps."""
-    info = ResponseInfo.from_response(response)
-    content = response.content
-    try:
-        data = json.loads(content)
-    except (ValueError, RecursionError) as exc:
-        text = redact(content.decode("utf-8", errors="replace"), secret)
-        raise InvalidResponseError(
-            f"the server's {response.status_code} answer is not JSON "
-            f"(content type {redact(response.headers.get('content-type', 'none'), secret)!r})",
-            status_code=response.status_code,
-            body=text,
-        ) from exc
-    try:
-        return parse_session(data, info, raw=content)
-    except InvalidResponseError as exc:
-        exc.body = redact(exc.body, secret)
-        raise
-
-
 def is_event_stream(response: httpx.Response) -> bool:
     """The answer is a Server-Sent Event stream."""
     content_type: str = response.headers.get("content-type", "")
     return content_type.lower().startswith("text/event-stream")
-
-
-def answer_error(response: httpx.Response, config: ClientConfig) -> SomiaError:
-    """The error for a read answer the call cannot use: an error status, or a 2xx answer to
-    a streaming call that is not an event stream."""
-    if not response.is_success:
-        return error_from_response(response, secret=config.api_key)
-    secret = config.api_key
-    content_type = redact(response.headers.get("content-type") or "no content type", secret)
-    return InvalidResponseError(
-        f"asked for a stream, but the server answered {content_type!r}",
-        status_code=response.status_code,
-        body=redact(response.content.decode("utf-8", errors="replace"), secret),
-    )
-
-
-SessionsT = TypeVar("SessionsT")
-
-
-class BaseClient(Generic[HttpT, SessionsT]):
-    """Options, environment fallbacks, copies and accessors shared by both clients."""
-
-    _http_type: type[HttpT]
-    _sessions_type: Callable[[Any], SessionsT]  # made with the client's `_call`
-    _call: Callable[..., Any]  # the I/O twin's session call
-
-    def __init__(
-        self,
-        *,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        api_key_header: str = API_KEY_HEADER,
-        timeout: float | httpx.Timeout = 60.0,
-        total_timeout: float | None = None,
-        retries: int = 2,
-        retry_backoff_seconds: float = 0.5,
-        max_retry_after: float = 60.0,
-        default_headers: Mapping[str, str] | None = None,
-        http_client: HttpT | None = None,
-    ) -> None:
-        """Check every option (TypeError or ValueError before any request) and make the
-        client; no connection is opened until the first call.
-
-        Args:
-            base_url: The API's base URL; default `$SOMIA_BASE_URL`, else
-                https://api.somia-platform.com. Plain http:// to a remote host warns.
-            api_key: The API key, sent with every call; default `$SOMIA_API_KEY`. Required.
-                It never appears in a repr, log line, error or span.
-            api_key_header: The header that carries the key (some deployments want
-                "apikey").
-            timeout: Seconds for each phase of each attempt (connect, read, write, pool),
-                or an `httpx.Timeout`. A stream's events are read under its read timeout.
-            total_timeout: Seconds for a whole call: every attempt, the waits between them
-                and the answer (a stream's: up to its first byte). None: no limit.
-            retries: Retries of a call the agent certainly did not run (a connection that
-                failed before sending, a connect or pool timeout, 408, 429, 503); 0 turns
-                them off.
-            retry_backoff_seconds: The first wait before a retry, doubled on each retry
-                (with jitter, at most 8 s), unless the server says how long to wait.
-            max_retry_after: The longest `Retry-After` (or `retry-after-ms`) the client
-                waits; when the server asks for longer, the error is raised at once.
-            default_headers: Headers sent with every call (the key's header excepted).
-            http_client: Your own `httpx.Client` (`httpx.AsyncClient` for the async
-                client) for proxies, certificates or limits; its redirects are never
-                followed, and closing this client leaves it open.
-        """
-        config = ClientConfig.create(
-            base_url=base_url,
-            api_key=api_key,
-            api_key_header=api_key_header,
-            timeout=timeout,
-            total_timeout=total_timeout,
-            retries=retries,
-            retry_backoff_seconds=retry_backoff_seconds,
-            max_retry_after=max_retry_after,
-            default_headers=default_headers,
-        )
-        if http_client is not None and not isinstance(http_client, self._http_type):
-            raise TypeError(
-                f"http_client must be an httpx.{self._http_type.__name__}, "
-                f"not {type(http_client).__name__}"
-            )
-        # The key, headers and timeouts travel with each request, never on the httpx client:
-        # copies with other options share its connections.
-        pool: Pool[HttpT] = Pool(http_client, self._http_type)
-        self._setup(config, pool, copy=False)
-
-    def _setup(self, config: ClientConfig, pool: Pool[HttpT], *, copy: bool) -> None:
-        self._config = config
-        self._pool: Pool[HttpT] = pool
-        headers = config.headers
-        if pool.owned:  # only what the SDK's httpx client would not send by itself
-            own = pool.http.headers  # (httpx merges header lists slowly)
-            headers = {k: v for k, v in headers.items() if own.get(k) != v}
-        self._call_headers = headers
-        self._is_copy = copy
-        self._closed = False
-        self.sessions: SessionsT = self._sessions_type(self._call)
-
-    def with_options(self, **options: Unpack[ClientOptions]) -> Self:
-        """A copy of this client with some constructor options changed (`timeout`,
-        `total_timeout`, `retries`, `api_key`, `default_headers`, ...).
-
-        The copy shares this client's connections. Closing the copy leaves them open;
-        closing this client closes them, and the copy then raises ClientClosedError.
-        """
-        config = self._config.replace(options)
-        self._pool.open_http(self._closed)  # no copy of a closed client
-        copy = object.__new__(type(self))
-        copy._setup(config, self._pool, copy=True)
-        return copy
-
-    def _prepare(
-        self, agent_id: object, session_id: object, stream: bool, options: Mapping[str, object]
-    ) -> PreparedCall:
-        return prepare_call(
-            self._config,
-            agent_id,
-            session_id,
-            stream=stream,
-            options=options,
-            base_headers=self._call_headers,
-            default_timeout=self._config.timeout,
-        )
-
-    @classmethod
-    def from_env(cls, **options: Any) -> Self:
-        """A client configured from `SOMIA_BASE_URL` and `SOMIA_API_KEY`; options override."""
-        return cls(**options)
-
-    @property
-    def agents(self) -> SessionsT:
-        """The same as `sessions` (the 0.1.0a1 name)."""
-        return self.sessions
-
-    @property
-    def base_url(self) -> str:
-        """The API's base URL."""
-        return self._config.base_url
-
-    def __repr__(self) -> str:
-        return self._config.describe(self)

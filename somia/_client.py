@@ -5,32 +5,21 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any, Literal, Unpack, overload
+from typing import TYPE_CHECKING, Any, Literal, Unpack, overload
 
 import httpx
 
-from somia._base import (
-    BaseClient,
-    PreparedCall,
-    hook_response,
-    is_event_stream,
-    keep_read_timeout,
-    log_response,
-    read_failure,
-    retry_after_answer,
-    retry_after_failure,
-    session_from_response,
-    with_body,
-)
-from somia._models import AgentSessionResponse, StreamEvent
-from somia._raw import RequestOptions, json_from_response, prepare_request
-from somia._retry import Deadline
-from somia._sessions import AgentSessionsClient
-from somia._streaming import Stream
-from somia._tracing import start_span
+from somia._client_base import BaseClient
+
+if TYPE_CHECKING:
+    from somia._base import PreparedCall, RequestOptions
+    from somia._models import AgentSessionResponse, StreamEvent
+    from somia._retry import Deadline
+    from somia._sessions import AgentSessionsClient
+    from somia._streaming import Stream
 
 
-class SomiaClient(BaseClient[httpx.Client, AgentSessionsClient]):
+class SomiaClient(BaseClient[httpx.Client, "AgentSessionsClient"]):
     """A synchronous client of the Somia Agent API.
 
     `base_url` falls back to `SOMIA_BASE_URL`, then to the hosted platform; `api_key` falls
@@ -38,7 +27,11 @@ class SomiaClient(BaseClient[httpx.Client, AgentSessionsClient]):
     """
 
     _http_type = httpx.Client
-    _sessions_type = AgentSessionsClient
+
+    def _new_sessions(self) -> AgentSessionsClient:
+        from somia._sessions import AgentSessionsClient
+
+        return AgentSessionsClient(self._call)
 
     def close(self) -> None:
         """Close the connections this client opened (not those of a given `http_client`).
@@ -47,15 +40,9 @@ class SomiaClient(BaseClient[httpx.Client, AgentSessionsClient]):
         the original and its other copies. Calls after `close()` raise ClientClosedError.
         """
         self._closed = True
-        pool = self._pool
-        if self._is_copy or pool.closed:
-            return
-        pool.closed = True
-        if pool.owned:
-            if pool.forked:  # the parent's connections: never close them from a child
-                pool.abandon()
-            else:
-                pool.http.close()
+        http = self._pool.close_for(self)
+        if http is not None:
+            http.close()
 
     def __enter__(self) -> SomiaClient:
         return self
@@ -104,6 +91,8 @@ class SomiaClient(BaseClient[httpx.Client, AgentSessionsClient]):
         session call. Returns the answer's decoded JSON (None for an empty body), or with
         `stream=True` a `Stream` of its events.
         """
+        from somia._raw import prepare_request  # see somia._client_base
+
         call = prepare_request(
             self._config,
             method,
@@ -113,31 +102,24 @@ class SomiaClient(BaseClient[httpx.Client, AgentSessionsClient]):
             options=options,
             base_headers=self._call_headers,
         )
-        response = self._send(call)
-        if stream:
-            return Stream(response, what=call.what, secret=call.secret)
-        return json_from_response(response, secret=call.secret)
+        return call.result(self._send(call))
 
     def _call(
         self, agent_id: object, session_id: object, stream: bool, options: Mapping[str, object]
     ) -> AgentSessionResponse | Stream[StreamEvent]:
         call = self._prepare(agent_id, session_id, stream, options)
-        span = start_span(self._config, call, agent_id, session_id, options)
-        if span is not None:  # the application traces: the same call, inside its span
-            return span.run(self._answer, call)
+        if call.span is not None:  # the application traces: the same call, inside its span
+            return call.span.run(self._answer, call)
         return self._answer(call)
 
     def _answer(self, call: PreparedCall) -> AgentSessionResponse | Stream[StreamEvent]:
-        response = self._send(call)
-        if call.stream:
-            return Stream(response, what=call.what, secret=call.secret, span=call.span)
-        return session_from_response(response, secret=call.secret)
+        result: AgentSessionResponse | Stream[StreamEvent] = call.result(self._send(call))
+        return result
 
     def _send(self, call: PreparedCall) -> httpx.Response:
         """Send with retries; return the 2xx response (read, or open for a stream) or raise
         the typed error. Every attempt of every call is made here."""
         http = self._pool.open_http(self._closed)
-        config = self._config
         deadline = call.deadline()
         attempt = 0
         while True:
@@ -147,20 +129,20 @@ class SomiaClient(BaseClient[httpx.Client, AgentSessionsClient]):
                     # Never follow a redirect: the key and the input would go with it.
                     response = http.send(request, stream=True, follow_redirects=False)
                 except httpx.HTTPStatusError as exc:  # raised by a caller's event hook
-                    response = hook_response(exc)
+                    response = call.hooked_response(exc)
             except httpx.HTTPError as exc:
-                delay = retry_after_failure(exc, call, config.retry, attempt, deadline)
+                delay = call.after_failure(exc, attempt, deadline)
             else:
-                log_response(call, response, attempt)
-                ok = response.is_success and (not call.stream or is_event_stream(response))
+                call.log_response(response, attempt)
+                ok = call.accepts(response)
                 if ok and call.stream:
                     if deadline is not None:
-                        keep_read_timeout(response, call)
+                        call.keep_read_timeout(response)
                     return response  # its Stream reads it
                 response = self._read(response, call, attempt, deadline)
                 if ok:
                     return response
-                delay = retry_after_answer(response, call, config, attempt, deadline)
+                delay = call.after_answer(response, attempt, deadline)
             time.sleep(delay)
             attempt += 1
 
@@ -177,8 +159,8 @@ class SomiaClient(BaseClient[httpx.Client, AgentSessionsClient]):
             for chunk in response.iter_raw():
                 chunks.append(chunk)
                 deadline.check(call.what, attempt + 1)
-            return with_body(response, chunks)
+            return call.with_body(response, chunks)
         except httpx.HTTPError as exc:
-            raise read_failure(exc, call, attempt, deadline) from exc
+            raise call.read_failure(exc, attempt, deadline) from exc
         finally:
             response.close()

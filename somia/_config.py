@@ -1,29 +1,44 @@
-"""Client configuration: options, environment fallbacks and the headers every call sends."""
+"""The client's options, declared once: names, defaults, checks, environment variables and
+command-line flags.
+
+`ClientConfig` is the declaration. From it come the checked configuration of a client (its
+constructor and `with_options`), the `somia` command's connection flags, and the table of
+docs/configuration.md (a test renders it and compares). The constructor's explicit keyword
+signature and `ClientOptions` are written out for type checkers and IDEs; a test holds them
+to this declaration, name by name, default by default.
+
+Adding an option: a field here, its keyword (and docstring line) in `BaseClient.__init__`,
+its key in `ClientOptions`; the tests say what is missing.
+"""
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Mapping
-from typing import Any, TypedDict
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple, TypedDict
 
 import attrs
 import httpx
 
+from somia._bridge import API_KEY_HEADER
+from somia._pool import SDK_HEADERS
+from somia._redact import Redactor
 from somia._retry import RetryPolicy
 from somia._validation import (
     check_api_key,
     check_base_url,
+    check_count,
     check_header_name,
     check_headers,
-    check_non_negative,
+    check_seconds,
     check_timeout,
     check_total_timeout,
     merge_headers,
+    warn_if_plain_http,
 )
-from somia._version import __version__
 
 DEFAULT_BASE_URL = "https://api.somia-platform.com"
-USER_AGENT = f"somia-python/{__version__}"
 RETRY_ATTEMPT_HEADER = "X-Somia-Retry-Attempt"
 
 
@@ -31,12 +46,13 @@ class ClientOptions(TypedDict, total=False):
     """The constructor's keywords that `with_options(...)` takes (all but `http_client`).
 
     Each means what it means in `SomiaClient(...)`; a keyword left out keeps the original
-    client's value, and `default_headers` merge over the original's.
+    client's value, `default_headers` merge over the original's by name, and None for an
+    option read from the environment reads it again.
     """
 
     base_url: str | None
     api_key: str | None
-    api_key_header: str
+    api_key_header: str | None
     timeout: float | httpx.Timeout
     total_timeout: float | None
     retries: int
@@ -45,118 +61,201 @@ class ClientOptions(TypedDict, total=False):
     default_headers: Mapping[str, str] | None
 
 
-_OPTION_NAMES = frozenset(ClientOptions.__annotations__)
+def positive_seconds(text: str) -> float:
+    """A command-line number of seconds: finite and above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (value > 0 and value != float("inf")):
+        raise ValueError(f"not a positive number of seconds: {text!r}")
+    return value
 
 
-@attrs.frozen(repr=False)
+class Flag(NamedTuple):
+    """An option's command-line flag: its names (the first is its name, the others aliases),
+    a help line, a metavar and the function that reads its text (ValueError when it cannot)."""
+
+    names: tuple[str, ...]
+    help: str
+    metavar: str | None = None
+    parse: Callable[[str], Any] = str
+
+
+class Option(NamedTuple):
+    """What the declaration says of one option besides its default and check."""
+
+    check: Callable[[str, Any], Any]  # (name, value) -> checked value; TypeError/ValueError
+    env: str | None = None  # read when the option is None
+    fallback: Any = None  # when the variable is unset too
+    flag: Flag | None = None  # on the `somia` command line
+    hidden: bool = False  # kept out of every repr
+
+
+def declare(check: Callable[[str, Any], Any], **more: Any) -> dict[str, Option]:
+    """The metadata of an option's field: its `Option`."""
+    return {"option": Option(check, **more)}
+
+
+def _bind_names(cls: type, fields: list[attrs.Attribute[Any]]) -> list[attrs.Attribute[Any]]:
+    # Each check is the converter of its field, told the field's name for its messages.
+    return [
+        field.evolve(
+            converter=functools.partial(option_of(field).check, field.name),
+            repr=not option_of(field).hidden,
+        )
+        for field in fields
+    ]
+
+
+def option_of(field: attrs.Attribute[Any]) -> Option:
+    """The declaration of one field of `ClientConfig`."""
+    option: Option = field.metadata["option"]
+    return option
+
+
+@attrs.frozen(kw_only=True, slots=False, field_transformer=_bind_names)
 class ClientConfig:
-    """Checked options of a client. The key is kept out of every repr."""
+    """The checked options of a client; derived state (headers, retry policy, redaction)
+    is computed from them once, on first use. The key is kept out of every repr."""
 
-    base_url: str
-    api_key: str = attrs.field(repr=False)
-    api_key_header: str
-    timeout: httpx.Timeout
-    retry: RetryPolicy
-    headers: dict[str, str] = attrs.field(repr=False)  # sent with every call; holds the key
-    total_timeout: float | None = None
-    default_headers: dict[str, str] = attrs.field(factory=dict, repr=False)
-
-    @classmethod
-    def create(
-        cls,
-        *,
-        base_url: str | None,
-        api_key: str | None,
-        api_key_header: str,
-        timeout: float | httpx.Timeout,
-        retries: int,
-        retry_backoff_seconds: float,
-        max_retry_after: float,
-        default_headers: Mapping[str, str] | None,
-        total_timeout: float | None = None,
-    ) -> ClientConfig:
-        """Check every option (environment fallbacks applied) or raise TypeError/ValueError."""
-        url = check_base_url(base_url or os.environ.get("SOMIA_BASE_URL") or DEFAULT_BASE_URL)
-        return cls._checked(
-            url,
-            api_key=api_key,
-            api_key_header=api_key_header,
-            timeout=timeout,
-            total_timeout=total_timeout,
-            retries=retries,
-            retry_backoff_seconds=retry_backoff_seconds,
-            max_retry_after=max_retry_after,
-            default_headers=default_headers,
-        )
-
-    @classmethod
-    def _checked(
-        cls,
-        url: str,
-        *,
-        api_key: str | None,
-        api_key_header: str,
-        timeout: float | httpx.Timeout,
-        total_timeout: float | None,
-        retries: int,
-        retry_backoff_seconds: float,
-        max_retry_after: float,
-        default_headers: Mapping[str, str] | None,
-    ) -> ClientConfig:
-        key = check_api_key(api_key if api_key is not None else os.environ.get("SOMIA_API_KEY"))
-        header = check_header_name("api_key_header", api_key_header)
-        check_non_negative("retries", retries, int)
-        check_non_negative("retry_backoff_seconds", retry_backoff_seconds, float)
-        check_non_negative("max_retry_after", max_retry_after, float)
-        extra = check_headers("default_headers", default_headers)
-        headers = merge_headers(
-            {"User-Agent": USER_AGENT, "Accept": "application/json"}, extra, {header: key}
-        )
-        return cls(
-            base_url=url,
-            api_key=key,
-            api_key_header=header,
-            timeout=check_timeout("timeout", timeout),
-            retry=RetryPolicy(
-                retries=retries,
-                backoff=float(retry_backoff_seconds),
-                max_retry_after=float(max_retry_after),
+    base_url: str = attrs.field(
+        default=None,
+        metadata=declare(
+            check_base_url,
+            env="SOMIA_BASE_URL",
+            fallback=DEFAULT_BASE_URL,
+            flag=Flag(("--base-url",), "API base URL"),
+        ),
+    )
+    api_key: str = attrs.field(
+        default=None,
+        metadata=declare(
+            check_api_key,
+            env="SOMIA_API_KEY",
+            hidden=True,
+            flag=Flag(("--api-key",), "API key (prefer the variable: arguments show in ps)"),
+        ),
+    )
+    api_key_header: str = attrs.field(
+        default=None,
+        metadata=declare(
+            check_header_name,
+            env="SOMIA_API_KEY_HEADER",
+            fallback=API_KEY_HEADER,
+            flag=Flag(("--api-key-header", "--header-name"), "header that carries the key", "H"),
+        ),
+    )
+    timeout: httpx.Timeout = attrs.field(  # type: ignore[assignment]  # checked into one
+        default=60.0,
+        metadata=declare(
+            check_timeout,
+            flag=Flag(
+                ("--timeout",),
+                "seconds to wait to connect, and for each read of the answer",
+                "S",
+                positive_seconds,
             ),
-            headers=headers,
-            total_timeout=check_total_timeout("total_timeout", total_timeout),
-            default_headers=extra,
-        )
+        ),
+    )
+    total_timeout: float | None = attrs.field(
+        default=None,
+        metadata=declare(
+            check_total_timeout,
+            flag=Flag(
+                ("--total-timeout",),
+                "seconds for the whole turn, retries included; a streamed answer only has to "
+                "start within them",
+                "S",
+                positive_seconds,
+            ),
+        ),
+    )
+    retries: int = attrs.field(default=2, metadata=declare(check_count))
+    retry_backoff_seconds: float = attrs.field(default=0.5, metadata=declare(check_seconds))
+    max_retry_after: float = attrs.field(default=60.0, metadata=declare(check_seconds))
+    default_headers: dict[str, str] = attrs.field(
+        default=None, metadata=declare(check_headers, hidden=True)
+    )
+
+    @classmethod
+    def create(cls, given: Mapping[str, Any]) -> ClientConfig:
+        """The configuration of a new client from its constructor's keywords (every option
+        in `given`; other keys are ignored): TypeError or ValueError when one is bad."""
+        options = with_environment({name: given[name] for name in OPTION_NAMES})
+        config = cls(**options)
+        warn_if_plain_http(config.base_url)
+        return config
 
     def replace(self, changes: Mapping[str, Any]) -> ClientConfig:
-        """This configuration with the constructor options in `changes` given anew, checked
-        as the constructor checks them; `default_headers` merge over the current ones."""
-        unknown = sorted(set(changes) - _OPTION_NAMES)
+        """This configuration with the options in `changes` given anew (`with_options`)."""
+        unknown = sorted(set(changes) - OPTION_NAMES)
         if unknown:
             raise TypeError(f"with_options() got an unexpected keyword argument {unknown[0]!r}")
-        if "base_url" in changes:
-            base_url = changes["base_url"]
-            url = check_base_url(base_url or os.environ.get("SOMIA_BASE_URL") or DEFAULT_BASE_URL)
-        else:  # already checked (and warned about): not again
-            url = self.base_url
-        headers = self.default_headers
-        if "default_headers" in changes:
-            added = check_headers("default_headers", changes["default_headers"])
-            headers = merge_headers(self.default_headers, added)
-        return self._checked(
-            url,
-            api_key=changes.get("api_key", self.api_key),
-            api_key_header=changes.get("api_key_header", self.api_key_header),
-            timeout=changes.get("timeout", self.timeout),
-            total_timeout=changes.get("total_timeout", self.total_timeout),
-            retries=changes.get("retries", self.retry.retries),
-            retry_backoff_seconds=changes.get("retry_backoff_seconds", self.retry.backoff),
-            max_retry_after=changes.get("max_retry_after", self.retry.max_retry_after),
-            default_headers=headers,
+        options = with_environment(changes)
+        if "default_headers" in options:
+            added = check_headers("default_headers", options["default_headers"])
+            options["default_headers"] = merge_headers(self.default_headers, added)
+        config = attrs.evolve(self, **options)
+        if "base_url" in options:  # a kept one was warned about already
+            warn_if_plain_http(config.base_url)
+        return config
+
+    @functools.cached_property
+    def headers(self) -> dict[str, str]:
+        """The headers every call sends: the SDK's, `default_headers`, then the key."""
+        return merge_headers(SDK_HEADERS, self.default_headers, {self.api_key_header: self.api_key})
+
+    @functools.cached_property
+    def retry(self) -> RetryPolicy:
+        """The retry policy these options make."""
+        return RetryPolicy(
+            retries=self.retries,
+            backoff=self.retry_backoff_seconds,
+            max_retry_after=self.max_retry_after,
         )
 
-    def describe(self, owner: Any) -> str:
+    @functools.cached_property
+    def redact(self) -> Redactor:
+        """Takes this configuration's key out of server text."""
+        return Redactor(self.api_key)
+
+    def describe(self, owner: object) -> str:
         """The repr of the client that owns this configuration: no key in it."""
         return (
             f"{type(owner).__name__}(base_url={self.base_url!r}, "
             f"api_key_header={self.api_key_header!r}, api_key=<redacted>)"
         )
+
+
+OPTIONS: tuple[attrs.Attribute[Any], ...] = tuple(attrs.fields(ClientConfig))
+OPTION_NAMES = frozenset(field.name for field in OPTIONS)
+CONNECTION_FLAGS = tuple(field for field in OPTIONS if option_of(field).flag is not None)
+
+
+def describe_default(field: attrs.Attribute[Any]) -> str:
+    """An option's default in words: its variable and fallback, or its value."""
+    option = option_of(field)
+    if option.env:
+        fallback = "" if option.fallback is None else f", else {option.fallback}"
+        return f"${option.env}{fallback}"
+    if field.default is None:
+        return "none"
+    return f"{field.default:g}" if isinstance(field.default, float) else str(field.default)
+
+
+def with_environment(
+    options: Mapping[str, Any], environ: Mapping[str, str] = os.environ
+) -> dict[str, Any]:
+    """`options` with each one that is None and has an environment variable read from it
+    (an empty variable counts as unset), else from its fallback.
+
+    The one place the SDK and the `somia` command read `SOMIA_BASE_URL`, `SOMIA_API_KEY` and
+    `SOMIA_API_KEY_HEADER`.
+    """
+    resolved = dict(options)
+    for field in OPTIONS:
+        option = option_of(field)
+        if option.env and field.name in resolved and resolved[field.name] is None:
+            resolved[field.name] = environ.get(option.env) or option.fallback
+    return resolved

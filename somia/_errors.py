@@ -9,6 +9,7 @@
     │   ├── AuthError               401
     │   ├── PermissionDeniedError   403
     │   ├── NotFoundError           404
+    │   ├── RequestTimeoutStatusError 408, the server stopped waiting for the request
     │   ├── ConflictError           409, Idempotency-Key reused with another request
     │   ├── PayloadTooLargeError    413, the request body is larger than the server accepts
     │   ├── RateLimitError          429
@@ -29,15 +30,21 @@
 
 Any other 4xx is a plain `ApiError`. `status_code_to_error` is the single status map; a test
 fails when the OpenAPI document lists an error status that has no class of its own here.
+408, 429 and 503 are retried (nothing ran) before their error is raised. Every error that
+carries what the server sent names it `body` (`response_body`, `payload` and `data` are the
+older names of the same attribute). Server text is redacted (`somia._redact`) before it is
+put into any of them.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
 import httpx
+
+from somia._redact import NO_KEY, Redactor
 
 __all__ = [
     "AgentStreamError",
@@ -53,6 +60,7 @@ __all__ = [
     "RateLimitError",
     "RedirectError",
     "RequestTimeoutError",
+    "RequestTimeoutStatusError",
     "ServerError",
     "ServiceUnavailableError",
     "SomiaError",
@@ -67,8 +75,7 @@ __all__ = [
     "WrongEventLoopError",
 ]
 
-_EXCERPT = 200  # characters of a body or payload quoted in a message
-_REDACTED = "<redacted>"
+_EXCERPT = 200  # characters of a body quoted in a message
 
 
 def _excerpt(text: str) -> str:
@@ -93,31 +100,58 @@ def _bare(cls: type[SomiaError], args: tuple[Any, ...]) -> SomiaError:
     return cls.__new__(cls, *args)
 
 
+T = TypeVar("T")
+
+
+class _Alias(Generic[T]):
+    """An older name of an attribute: reads and writes the attribute itself, so the value
+    is stored once (and pickled once)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, instance: None, owner: type) -> _Alias[T]: ...
+    @overload
+    def __get__(self, instance: object, owner: type) -> T: ...
+    def __get__(self, instance: object, owner: type) -> T | _Alias[T]:
+        if instance is None:
+            return self
+        value: T = getattr(instance, self.name)
+        return value
+
+    def __set__(self, instance: object, value: T) -> None:
+        setattr(instance, self.name, value)
+
+
 class ApiError(SomiaError):
     """The server answered with an error status.
 
-    `response_body` is the decoded JSON body when it was JSON, otherwise the body's text
-    (empty for an empty body). `request_id` is the server's `X-Request-Id`, if it sent one.
+    `body` is the decoded JSON body when it was JSON, otherwise the body's text (empty for an
+    empty body); `response_body` is its older name. `request_id` is the server's
+    `X-Request-Id`, if it sent one.
     """
 
     status_code: int
-    response_body: Any
+    body: Any
     headers: httpx.Headers
     request_id: str | None
+    response_body = _Alias[Any]("body")
 
     def __init__(
         self,
         message: str,
         *,
         status_code: int,
-        response_body: Any = None,
+        body: Any = None,
         headers: Mapping[str, str] | None = None,
         request_id: str | None = None,
+        response_body: Any = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.status_code = status_code
-        self.response_body = response_body
+        self.body = body if response_body is None else response_body  # the older keyword
         self.headers = httpx.Headers(headers or {})
         self.request_id = request_id
 
@@ -148,6 +182,14 @@ class PermissionDeniedError(ApiError):
 
 class NotFoundError(ApiError):
     """404: no such agent, or no such session of this agent."""
+
+
+class RequestTimeoutStatusError(ApiError):
+    """408: the server stopped waiting for the request to arrive; nothing ran.
+
+    The server's status, retried like 429 and 503; not a timeout of this client, which is a
+    `RequestTimeoutError`.
+    """
 
 
 class ConflictError(ApiError):
@@ -201,19 +243,27 @@ class StreamClosedError(StreamInterruptedError):
 
 
 class StreamParseError(SomiaError):
-    """A streamed event's data is not JSON; `payload` holds it (truncated)."""
+    """A streamed event's data is not JSON; `body` holds it (truncated; `payload` is its
+    older name)."""
 
-    def __init__(self, message: str, *, payload: str) -> None:
+    body: str
+    payload = _Alias[str]("body")
+
+    def __init__(self, message: str, *, body: str = "", payload: str | None = None) -> None:
         super().__init__(message)
-        self.payload = payload
+        self.body = body if payload is None else payload  # the older keyword
 
 
 class AgentStreamError(SomiaError):
-    """The stream reported an error event; `data` is that event's decoded data."""
+    """The stream reported an error event; `body` is that event's decoded data (`data` is
+    its older name)."""
 
-    def __init__(self, message: str, *, data: Any) -> None:
+    body: Any
+    data = _Alias[Any]("body")
+
+    def __init__(self, message: str, *, body: Any = None, data: Any = None) -> None:
         super().__init__(message)
-        self.data = data
+        self.body = body if data is None else data  # the older keyword
 
 
 class InvalidResponseError(SomiaError):
@@ -249,6 +299,7 @@ _BY_STATUS: dict[int, type[ApiError]] = {
     401: AuthError,
     403: PermissionDeniedError,
     404: NotFoundError,
+    408: RequestTimeoutStatusError,
     409: ConflictError,
     413: PayloadTooLargeError,
     422: UnprocessableEntityError,
@@ -268,8 +319,8 @@ def status_code_to_error(status_code: int) -> type[ApiError]:
     return ServerError if status_code >= 500 else ApiError
 
 
-def _decode_body(content: bytes, secret: str | None) -> Any:
-    text = redact(content.decode("utf-8", errors="replace"), secret)
+def _decode_body(content: bytes, redact: Redactor) -> Any:
+    text = redact.text(content.decode("utf-8", errors="replace"))
     if not text.strip():
         return ""
     try:
@@ -310,49 +361,17 @@ def server_message(body: Any) -> str:
     return _excerpt(json.dumps(body, ensure_ascii=False))
 
 
-def redact(text: str, secret: str | None) -> str:
-    """`text` without `secret` (the API key): for any server text the SDK puts into an
-    exception, a log line or a span, since a server may echo the key."""
-    return text.replace(secret, _REDACTED) if secret and secret in text else text
-
-
-def redact_data(data: Any, secret: str | None) -> Any:
-    """Decoded JSON with `secret` redacted from every string in it (keys included)."""
-    if not secret:
-        return data
-    try:
-        return _redact_walk(data, secret)
-    except RecursionError:  # nested deeper than any real answer: keep it as redacted text
-        return redact(json.dumps(data, ensure_ascii=False, default=str), secret)
-
-
-def _redact_walk(data: Any, secret: str) -> Any:
-    if isinstance(data, str):
-        return data.replace(secret, _REDACTED)
-    if isinstance(data, dict):
-        return {_redact_walk(k, secret): _redact_walk(v, secret) for k, v in data.items()}
-    if isinstance(data, list):
-        return [_redact_walk(item, secret) for item in data]
-    return data
-
-
-def _redact_headers(headers: httpx.Headers, secret: str | None) -> httpx.Headers:
-    if not secret or not any(secret in value for value in headers.values()):
-        return headers
-    return httpx.Headers([(name, redact(value, secret)) for name, value in headers.multi_items()])
-
-
-def error_from_response(response: httpx.Response, *, secret: str | None = None) -> ApiError:
+def error_from_response(response: httpx.Response, *, redact: Redactor = NO_KEY) -> ApiError:
     """The typed error for a non-2xx response whose body has been read.
 
-    `secret` (the API key) is redacted from the body, the reason phrase and the headers, and
-    so from the message, should the server echo it.
+    The key is redacted from the body, the reason phrase and the headers, and so from the
+    message, should the server echo it.
     """
     status = response.status_code
-    body = _decode_body(response.content, secret)
-    headers = _redact_headers(response.headers, secret)
+    body = _decode_body(response.content, redact)
+    headers = redact.headers(response.headers)
     request_id = headers.get("x-request-id")
-    reason = redact(response.reason_phrase, secret) or "error"
+    reason = redact.text(response.reason_phrase) or "error"
     text = server_message(body)
     message = f"{status} {reason}" + (f": {text}" if text else "")
     if 300 <= status < 400:
@@ -362,7 +381,7 @@ def error_from_response(response: httpx.Response, *, secret: str | None = None) 
     return status_code_to_error(status)(
         message,
         status_code=status,
-        response_body=body,
+        body=body,
         headers=headers,
         request_id=request_id,
     )
@@ -386,11 +405,11 @@ def _redirect_advice(response: httpx.Response) -> str:
 
 
 def translate_transport_error(
-    exc: httpx.HTTPError, *, what: str, secret: str | None = None
+    exc: httpx.HTTPError, *, what: str, redact: Redactor = NO_KEY
 ) -> TransportError:
     """The SDK error for an httpx failure (raise it `from exc`); `what` names the call.
 
-    `secret` is redacted: the text of a protocol error may quote what the server sent.
+    The key is redacted: the text of a protocol error may quote what the server sent.
     """
     if isinstance(exc, httpx.TimeoutException):
         kind = type(exc).__name__.replace("Timeout", " timeout").strip().lower()
@@ -398,17 +417,5 @@ def translate_transport_error(
     if isinstance(exc, httpx.LocalProtocolError):
         # Its text quotes the offending request header, which may be the key.
         return TransportError(f"{what}: the request could not be sent (LocalProtocolError)")
-    if secret:
-        redact_chain(exc, secret)
+    redact.chain(exc)
     return TransportError(f"{what}: {type(exc).__name__}: {exc}")
-
-
-def redact_chain(exc: BaseException | None, secret: str) -> None:
-    """Redact `secret` in place from `exc` and the exceptions chained to it, which a
-    traceback prints with the SDK's own."""
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if any(isinstance(arg, str) and secret in arg for arg in exc.args):
-            exc.args = tuple(redact(a, secret) if isinstance(a, str) else a for a in exc.args)
-        exc = exc.__cause__ or exc.__context__

@@ -4,7 +4,8 @@ A client and its copies (`with_options`) share one `Pool`: the httpx client, and
 the connections. Only the original closes it. After `os.fork()` the child never touches
 the parent's connections: the pool of an httpx client the SDK created is replaced on its
 next use, and the inherited one is abandoned, never closed (closing could write on a
-connection the parent still reads from).
+connection the parent still reads from). Who owns the pool and whether it was inherited are
+derived (from the pool's maker and process), not flagged.
 """
 
 from __future__ import annotations
@@ -16,46 +17,54 @@ from typing import Any, Generic, TypeVar
 
 import httpx
 
-from somia._config import USER_AGENT
-from somia._errors import ClientClosedError
+from somia._version import __version__
 
 HttpT = TypeVar("HttpT", httpx.Client, httpx.AsyncClient)
 
-_OWNED: weakref.WeakSet[Pool[Any]] = weakref.WeakSet()
+USER_AGENT = f"somia-python/{__version__}"
+# Sent by every client, so set on the httpx client the SDK makes: the rest (the key
+# first) travels with each request.
+SDK_HEADERS = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+
 # httpx clients inherited through a fork: kept, never closed or finalised.
 _ABANDONED: list[object] = []
-
-
-def _after_fork_in_child() -> None:
-    for pool in list(_OWNED):
-        pool.forked = True
-
-
-if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork
-    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class Pool(Generic[HttpT]):
     """An httpx client shared by a client and its copies."""
 
-    __slots__ = ("__weakref__", "closed", "forked", "http", "loop", "make", "owned")
+    __slots__ = ("closed", "http", "loop", "make", "origin", "pid")
 
-    make: Callable[..., HttpT]
+    make: Callable[..., HttpT] | None
     http: HttpT
 
-    def __init__(self, http: HttpT | None, make: Callable[..., HttpT]) -> None:
-        self.owned = http is None  # the SDK made it: the SDK closes and replaces it
-        self.make = make
+    def __init__(self, http: HttpT | None, make: Callable[..., HttpT], origin: object) -> None:
+        self.make = make if http is None else None  # set: the SDK made it, closes and replaces it
         self.http = self._new() if http is None else http
+        self.origin = weakref.ref(origin)  # the client that made it: only it closes it
+        self.pid = os.getpid()  # of the process whose connections these are
         self.closed = False
-        self.forked = False  # set in a child process: the connections are the parent's
         self.loop: object = None  # the event loop an async client's connections belong to
-        if self.owned:
-            _OWNED.add(self)
+
+    @property
+    def owned(self) -> bool:
+        """The SDK made this httpx client (not given as `http_client`)."""
+        return self.make is not None
+
+    @property
+    def forked(self) -> bool:
+        """This process is a child of the one that opened the SDK's connections."""
+        return self.make is not None and self.pid != os.getpid()
+
+    def is_copy(self, client: object) -> bool:
+        """`client` shares this pool as a copy (`with_options`), not as its maker."""
+        return self.origin() is not client
 
     def open_http(self, client_closed: bool) -> HttpT:
         """The httpx client for a call of a client (closed or not); raises
         ClientClosedError when there is none to use."""
+        if client_closed or self.closed:
+            from somia._errors import ClientClosedError  # the first error loads them
         if client_closed:
             raise ClientClosedError(
                 "this client was closed: create a new one, and close it only once you are "
@@ -72,19 +81,32 @@ class Pool(Generic[HttpT]):
             self.http = self._new()
         http = self.http
         if http.is_closed:
+            from somia._errors import ClientClosedError
+
             raise ClientClosedError(
                 "the http_client given to this client was closed: pass one that stays open "
                 "for as long as the client is used"
             )
         return http
 
-    def _new(self) -> HttpT:
-        # The SDK's constants, the same for every client: per-client headers (the key
-        # first) travel with each request.
-        return self.make(headers={"User-Agent": USER_AGENT, "Accept": "application/json"})
+    def close_for(self, client: object) -> HttpT | None:
+        """Record that `client` closed; the httpx client it must now close, if any (only
+        the maker closes the pool, and only an httpx client the SDK made)."""
+        if self.is_copy(client) or self.closed:
+            return None
+        self.closed = True
+        if self.forked:  # the parent's connections: never close them from a child
+            self.abandon()
+            return None
+        return self.http if self.make is not None else None
 
     def abandon(self) -> None:
         """Drop the connections inherited through a fork without closing them."""
         _ABANDONED.append(self.http)
-        self.forked = False
+        self.pid = os.getpid()
         self.loop = None
+
+    def _new(self) -> HttpT:
+        make: Any = self.make
+        http: HttpT = make(headers=SDK_HEADERS)
+        return http

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any, TypedDict
+from typing import Any
 
 import httpx
 
@@ -22,22 +22,14 @@ from somia._base import (
 )
 from somia._bridge import encode_json, idempotency_header
 from somia._config import ClientConfig
-from somia._errors import InvalidResponseError, redact
+from somia._errors import InvalidResponseError
+from somia._redact import Redactor
 from somia._validation import (
     check_header_name,
     merge_headers,
 )
 
 _KEYED = frozenset({"POST", "PUT", "PATCH"})  # methods that may run a paid turn
-
-
-class RequestOptions(TypedDict, total=False):
-    """Keyword options of `client.request(...)`; each means what it means for a session call."""
-
-    timeout: float | httpx.Timeout | None
-    total_timeout: float | None
-    extra_headers: Mapping[str, str] | None
-    idempotency_key: str | None
 
 
 def check_path(path: object) -> str:
@@ -81,8 +73,9 @@ def prepare_request(
     if stream:
         layers.append(ACCEPT_STREAM)
     layers.append(extra_headers(config, options))
-    timeout, total_timeout = call_timeouts(config, options, config.timeout)
+    timeout, total_timeout = call_timeouts(config, options)
     return PreparedCall(
+        config=config,
         url=config.base_url + relative,
         headers=merge_headers(*layers),
         content=content,
@@ -90,12 +83,12 @@ def prepare_request(
         total_timeout=total_timeout,
         stream=stream,
         what=f"{verb} {relative.partition('?')[0]}",  # a query may hold a secret
-        secret=config.api_key,
         method=verb,
+        parse=json_from_response,
     )
 
 
-def json_from_response(response: httpx.Response, *, secret: str | None) -> Any:
+def json_from_response(response: httpx.Response, redact: Redactor) -> Any:
     """The decoded JSON of a read 2xx answer (None for an empty body)."""
     content = response.content
     if not content.strip():
@@ -106,5 +99,5 @@ def json_from_response(response: httpx.Response, *, secret: str | None) -> Any:
         raise InvalidResponseError(
             f"the server's {response.status_code} answer is not JSON",
             status_code=response.status_code,
-            body=redact(content.decode("utf-8", errors="replace"), secret),
+            body=redact.text(content.decode("utf-8", errors="replace")),
         ) from exc

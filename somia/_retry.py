@@ -37,15 +37,15 @@ class RetryDecision(NamedTuple):
     reason: str
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class RetryPolicy:
     """How often and how long to wait; `decide_*` answer with a `RetryDecision`, or None to
-    give up."""
+    give up. Made from a client's options (`ClientConfig.retry`), where their defaults are."""
 
-    retries: int = 2
-    backoff: float = 0.5
+    retries: int
+    backoff: float
+    max_retry_after: float
     max_backoff: float = 8.0
-    max_retry_after: float = 60.0
 
     def backoff_delay(self, attempt: int) -> float:
         """Exponential backoff with jitter before retry number `attempt + 1`."""

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, Unpack, overload
 
-import httpx
-
+from somia._base import RequestOptions
 from somia._bridge import AgentExecutionRequestOptions
 from somia._models import AgentSessionResponse, StreamEvent
 
@@ -25,7 +24,7 @@ if TYPE_CHECKING:
     ]
 
 
-class TurnOptions(AgentExecutionRequestOptions, total=False):
+class TurnOptions(AgentExecutionRequestOptions, RequestOptions, total=False):
     """Keyword options of every session call.
 
     The request-body options (`input_data`, `pipeline_version`, `tags`, ...) are the
@@ -36,14 +35,11 @@ class TurnOptions(AgentExecutionRequestOptions, total=False):
 
     `extra_body` adds JSON fields the SDK does not know yet (a known option is refused);
     `timeout` and `total_timeout` override the client's for this call; `extra_headers` are
-    added to it; `idempotency_key` replaces the key the SDK generates for the call.
+    added to it; `idempotency_key` replaces the key the SDK generates for the call (these
+    four are `RequestOptions`, which every call takes).
     """
 
     extra_body: Mapping[str, Any] | None
-    timeout: float | httpx.Timeout | None
-    total_timeout: float | None
-    extra_headers: Mapping[str, str] | None
-    idempotency_key: str | None
 
 
 class AgentSessionsClient:

@@ -28,12 +28,10 @@ from somia._errors import (
     StreamInterruptedError,
     StreamParseError,
     StreamTimeoutError,
-    redact,
-    redact_chain,
-    redact_data,
     server_message,
 )
 from somia._models import AgentSessionResponse, ResponseInfo, StreamEvent, parse_session
+from somia._redact import NO_KEY, Redactor
 from somia._sse import ServerSentEvent, SSEDecoder
 
 if TYPE_CHECKING:
@@ -54,9 +52,7 @@ _new = tuple.__new__  # builds a StreamEvent without NamedTuple's slower __new__
 
 def _not_json(text: str) -> StreamParseError:
     payload = text if len(text) <= 500 else text[:499] + "…"
-    return StreamParseError(
-        f"a streamed event's data is not JSON: {payload[:80]!r}", payload=payload
-    )
+    return StreamParseError(f"a streamed event's data is not JSON: {payload[:80]!r}", body=payload)
 
 
 def classify(event: ServerSentEvent) -> StreamEvent:
@@ -116,16 +112,16 @@ class _StreamState:
         "info",
         "last_chunk",
         "last_chunk_sse",
-        "secret",
+        "redact",
         "uncoded",
         "what",
     )
 
-    def __init__(self, response: httpx.Response, what: str, secret: str | None) -> None:
+    def __init__(self, response: httpx.Response, what: str, redact: Redactor) -> None:
         self.decoder = SSEDecoder()
         self.info = ResponseInfo.from_response(response)
         self.what = what
-        self.secret = secret  # redacted from every server text put into an error
+        self.redact = redact  # applied to every server text put into an error
         self.events = 0
         self.last_chunk: Any = None
         # The last chunk as sent, for InvalidResponseError.body (kept whole: cheaper than .data).
@@ -150,9 +146,8 @@ class _StreamState:
         except StreamParseError as exc:
             self.failed = True
             self.failure = exc
-            secret = self.secret
-            if secret and secret in sse.data:
-                self.failure = _not_json(redact(sse.data, secret))
+            if self.redact.found_in(sse.data):
+                self.failure = _not_json(self.redact.text(sse.data))
                 raise self.failure from exc.__cause__
             raise
         self.events += 1
@@ -161,9 +156,8 @@ class _StreamState:
             self.last_chunk = data
             self.last_chunk_sse = sse
         elif kind == "error":
-            secret = self.secret
-            if secret and secret in sse.data:  # rare: error events only
-                data = redact_data(data, secret)
+            if self.redact.found_in(sse.data):  # rare: error events only
+                data = self.redact.data(data)
                 event = _new(StreamEvent, ("error", data))
             self.errors.append(data)
         else:
@@ -174,8 +168,7 @@ class _StreamState:
         """The error for a body that ended (or failed) before the end event: the cut."""
         self.decoder.close()
         self.failed = True
-        if self.secret:  # a protocol error's text may quote what the server sent
-            redact_chain(exc, self.secret)
+        self.redact.chain(exc)  # a protocol error's text may quote what the server sent
         cls, how = StreamInterruptedError, "was cut off"
         if isinstance(exc, httpx.TimeoutException):
             cls, how = StreamTimeoutError, "stalled past the read timeout"
@@ -213,13 +206,13 @@ class _StreamState:
         try:  # raw=b"": the error quotes the event as sent, set below, not a re-encoding
             return parse_session(self.last_chunk, self.info, raw=b"")
         except InvalidResponseError as exc:
-            exc.body = redact(self.last_chunk_sse.data, self.secret)  # the offending event's data
+            exc.body = self.redact.text(self.last_chunk_sse.data)  # the offending event's data
             raise
 
 
 def _agent_error(data: Any) -> AgentStreamError:
     message = server_message(data) or repr(data)
-    return AgentStreamError(f"the agent reported an error: {message}", data=data)
+    return AgentStreamError(f"the agent reported an error: {message}", body=data)
 
 
 class _TextDeltas:
@@ -250,11 +243,11 @@ class _StreamBase(Generic[T, R]):
         response: httpx.Response,
         *,
         what: str,
-        secret: str | None = None,
+        redact: Redactor = NO_KEY,
         span: CallSpan | None = None,
     ) -> None:
         self._response = response
-        self._state = _StreamState(response, what, secret)
+        self._state = _StreamState(response, what, redact)
         self._span = span  # the call's trace span, ended with the stream
         self._closed = False
         self._left = False  # a loop over the stream was left before it was closed

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from somia._bridge import SESSION_ID_HEADER
-from somia._errors import redact, server_message
+from somia._errors import server_message
 from somia._models import AgentSessionResponse
 from somia._validation import merge_headers
 
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from opentelemetry.trace import Span, Tracer
 
     from somia._config import ClientConfig
+    from somia._redact import Redactor
 
 T = TypeVar("T")
 C = TypeVar("C")
@@ -43,6 +44,9 @@ class TracedCall(Protocol):
 
     headers: dict[str, str]
     span: CallSpan | None
+
+    @property
+    def redact(self) -> Redactor: ...
 
 
 class StreamOutcome(Protocol):
@@ -171,7 +175,7 @@ def _start(
     capture = span.is_recording() and _capture_content()
     if capture and options.get("input_data") is not None:
         span.set_attribute(INPUT_MESSAGES, _messages("user", options["input_data"]))
-    call_span = CallSpan(span, context, capture, config.api_key)
+    call_span = CallSpan(span, context, capture, call.redact)
     call.span = call_span
     return call_span
 
@@ -179,11 +183,11 @@ def _start(
 class CallSpan:
     """The span of one session call, from its first request to the end of its answer."""
 
-    __slots__ = ("_capture", "_context", "_ended", "_retries", "_secret", "_span")
+    __slots__ = ("_capture", "_context", "_ended", "_redact", "_retries", "_span")
 
-    def __init__(self, span: Span, context: Context, capture: bool, secret: str) -> None:
+    def __init__(self, span: Span, context: Context, capture: bool, redact: Redactor) -> None:
         self._span = span
-        self._secret = secret  # redacted from what the server says, should it echo the key
+        self._redact = redact  # applied to what the server says, should it echo the key
         self._context = context
         self._capture = capture
         self._retries = 0
@@ -284,7 +288,7 @@ class CallSpan:
         from opentelemetry.trace import Status, StatusCode
 
         self._span.set_attribute(ERROR_TYPE, error_type)
-        self._span.set_status(Status(StatusCode.ERROR, redact(description, self._secret)))
+        self._span.set_status(Status(StatusCode.ERROR, self._redact.text(description)))
         self._end()
 
     def _record_answer(self, message: str | None, usage: object) -> None:
@@ -294,7 +298,7 @@ class CallSpan:
             if type(value) is int and value >= 0:
                 span.set_attribute(attribute, value)
         if self._capture and message is not None:
-            answer = _messages("assistant", redact(message, self._secret), "stop")
+            answer = _messages("assistant", self._redact.text(message), "stop")
             span.set_attribute(OUTPUT_MESSAGES, answer)
 
     def _end(self) -> None:

@@ -61,17 +61,25 @@ def check_total_timeout(name: str, value: object) -> float | None:
     return float(value)
 
 
-def check_non_negative(name: str, value: object, kind: type[int] | type[float]) -> None:
-    """`value` is a finite, non-negative number (an int when `kind` is int)."""
-    allowed: tuple[type, ...] = (int,) if kind is int else (int, float)
-    if isinstance(value, bool) or not isinstance(value, allowed):
-        raise TypeError(f"{name} must be a non-negative {kind.__name__}, not {value!r}")
-    assert isinstance(value, int | float)
+def check_count(name: str, value: object) -> int:
+    """A non-negative int."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be a non-negative int, not {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must be a non-negative int, not {value!r}")
+    return value
+
+
+def check_seconds(name: str, value: object) -> float:
+    """A finite, non-negative number of seconds, as a float."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{name} must be a non-negative float, not {value!r}")
     if not (math.isfinite(value) and value >= 0):
-        raise ValueError(f"{name} must be a non-negative {kind.__name__}, not {value!r}")
+        raise ValueError(f"{name} must be a non-negative float, not {value!r}")
+    return float(value)
 
 
-def check_api_key(api_key: object) -> str:
+def check_api_key(name: str, api_key: object) -> str:
     """A non-empty key that cannot inject headers. The key never appears in a message."""
     if api_key is None:
         raise ValueError("api_key is required: pass api_key=... or set SOMIA_API_KEY")
@@ -179,8 +187,8 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def check_base_url(base_url: object) -> str:
-    """An http(s) URL with a host, without a trailing slash; warns about plain http.
+def check_base_url(name: str, base_url: object) -> str:
+    """An http(s) URL with a host, without a trailing slash.
 
     Messages quote only the scheme and host: a query or user part may hold a secret.
     """
@@ -199,10 +207,15 @@ def check_base_url(base_url: object) -> str:
         raise ValueError(f"base_url must not have a query or fragment ({shown})")
     if url.userinfo:
         raise ValueError("base_url must not carry credentials; pass api_key instead")
+    return str(url).rstrip("/")
+
+
+def warn_if_plain_http(base_url: str) -> None:
+    """Warn when a checked base URL is plain http to a host other than this machine."""
+    url = httpx.URL(base_url)
     if url.scheme == "http" and not _is_loopback(url.host):
         warnings.warn(
-            f"base_url {shown} is plain http to a remote host: the API key would travel "
-            "unencrypted. Use https.",
+            f"base_url http://{url.host} is plain http to a remote host: the API key would "
+            "travel unencrypted. Use https.",
             stacklevel=_stacklevel_outside_somia(),
         )
-    return str(url).rstrip("/")

@@ -7,9 +7,12 @@ import httpx
 import pytest
 
 from somia._base import PreparedCall, session_from_response
-from somia._config import RETRY_ATTEMPT_HEADER
+from somia._config import RETRY_ATTEMPT_HEADER, ClientConfig
 from somia._errors import InvalidResponseError
 from tests.harness import BASE, KEY, SESSION
+
+_DEFAULTS = {"api_key_header": None, "timeout": 5.0, "total_timeout": None, "retries": 0}
+_DEFAULTS |= {"retry_backoff_seconds": 0.0, "max_retry_after": 0.0, "default_headers": None}
 
 
 def test_session_from_response_on_a_non_json_200_keeps_the_whole_body() -> None:
@@ -36,6 +39,7 @@ def test_a_deeply_nested_json_200_is_an_invalid_response_not_a_recursion_error()
 def test_the_retry_attempt_header_is_added_only_on_retries_with_the_same_idempotency_key() -> None:
     headers = {"Idempotency-Key": "k-1", "x-api-key": KEY}
     call = PreparedCall(
+        config=ClientConfig.create({"api_key": KEY, "base_url": BASE, **_DEFAULTS}),
         url=f"{BASE}/api/v1/external/agent/1/session",
         headers=headers,
         content=b'{"stream":false}',

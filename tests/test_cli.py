@@ -314,13 +314,39 @@ def test_run_sends_the_pipeline_version_digits_as_an_integer(somia_server: FakeS
     assert somia_server.requests[0].json["pipeline_version"] == 3
 
 
-def test_header_name_sends_the_key_in_that_header() -> None:
+@pytest.mark.parametrize(
+    ("args", "variable"),
+    [
+        (["--api-key-header", "apikey"], None),
+        (["--header-name", "apikey"], None),  # the flag's older name
+        ([], "apikey"),
+        (["--api-key-header", "apikey"], "x-api-key"),  # the flag wins
+    ],
+    ids=["flag", "older-flag", "variable", "flag-over-variable"],
+)
+def test_the_key_goes_in_the_header_of_api_key_header_or_its_variable(
+    args: list[str], variable: str | None
+) -> None:
     # This fake answers 401 to a key in any other header.
     with FakeServer(FakeSomia(api_key=KEY, api_key_header="apikey")) as server:
-        result = somia("run", "1", "hi", "--header-name", "apikey", server=server)
+        env = _env(server.base_url)
+        if variable is not None:
+            env["SOMIA_API_KEY_HEADER"] = variable
+        result = somia("run", "1", "hi", *args, env=env)
 
     assert result.returncode == 0, result.stderr
     assert result.stdout == "You said: hi\n"
+
+
+def test_help_names_each_connection_flag_with_its_default() -> None:
+    result = somia("run", "--help")
+
+    help_text = " ".join(result.stdout.split())
+    assert "--api-key-header H, --header-name H header that carries the key" in help_text
+    assert "(default: $SOMIA_API_KEY_HEADER, else x-api-key)" in help_text
+    assert "(default: $SOMIA_BASE_URL, else https://api.somia-platform.com)" in help_text
+    assert "--timeout S seconds to wait to connect, and for each read of the answer" in help_text
+    assert "(default: 60)" in help_text
 
 
 def test_base_url_and_api_key_options_override_the_environment(

@@ -32,6 +32,7 @@ from somia._errors import (
     RateLimitError,
     RedirectError,
     RequestTimeoutError,
+    RequestTimeoutStatusError,
     ServerError,
     ServiceUnavailableError,
     TransportError,
@@ -59,7 +60,7 @@ STATUS_CLASSES: list[tuple[int, type[ApiError]]] = [
     (401, AuthError),
     (403, PermissionDeniedError),
     (404, NotFoundError),
-    (408, ApiError),
+    (408, RequestTimeoutStatusError),
     (409, ConflictError),
     (418, ApiError),
     (422, UnprocessableEntityError),
@@ -117,7 +118,7 @@ def test_each_error_status_raises_its_typed_error(
     err = info.value
     assert type(err) is cls
     assert err.status_code == status
-    assert err.response_body == {"detail": "nope"}
+    assert err.body == {"detail": "nope"}
     assert err.request_id == "rq-1"
     assert str(status) in str(err)
     assert "nope" in str(err)

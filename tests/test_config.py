@@ -1,39 +1,42 @@
-"""somia._config: options, environment fallbacks, default headers and a key-free repr."""
+"""somia._config: the declaration of the client's options, held to the constructor, to
+`ClientOptions`, to the command line and to docs/configuration.md; environment fallbacks,
+default headers and a key-free repr."""
 
 from __future__ import annotations
 
+import inspect
 import math
+import re
+import typing
 import warnings
+from pathlib import Path
 from typing import Any
 
+import attrs
 import httpx
 import pytest
 
 import somia
-from somia._config import DEFAULT_BASE_URL, USER_AGENT, ClientConfig
+from somia._bridge import API_KEY_HEADER
+from somia._config import DEFAULT_BASE_URL, OPTIONS, ClientConfig, option_of, with_environment
+from somia._pool import USER_AGENT
+from somia.testing import FakeServer, FakeSomia, echo_agent
+
+ROOT = Path(__file__).resolve().parent.parent
 
 KEY = "sk-test-CONFIGKEY-0001"
 
 
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("SOMIA_BASE_URL", raising=False)
-    monkeypatch.delenv("SOMIA_API_KEY", raising=False)
+    for name in ("SOMIA_BASE_URL", "SOMIA_API_KEY", "SOMIA_API_KEY_HEADER"):
+        monkeypatch.delenv(name, raising=False)
 
 
 def _create(**overrides: Any) -> ClientConfig:
-    options: dict[str, Any] = {
-        "base_url": None,
-        "api_key": KEY,
-        "api_key_header": "x-api-key",
-        "timeout": 60.0,
-        "retries": 2,
-        "retry_backoff_seconds": 0.5,
-        "max_retry_after": 60.0,
-        "default_headers": None,
-    }
-    options.update(overrides)
-    return ClientConfig.create(**options)
+    """The configuration of `SomiaClient(api_key=KEY, **overrides)`."""
+    defaults = {field.name: field.default for field in OPTIONS}
+    return ClientConfig.create({**defaults, "api_key": KEY, **overrides})
 
 
 def test_the_base_url_defaults_to_the_hosted_platform() -> None:
@@ -191,3 +194,136 @@ def test_replace_does_not_warn_again_about_a_kept_plain_http_url() -> None:
 def test_replace_refuses_an_unknown_option_naming_it() -> None:
     with pytest.raises(TypeError, match="'http_client'"):
         _create().replace({"http_client": None})
+
+
+def test_the_api_key_header_falls_back_to_the_environment_then_to_the_documents(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert _create().api_key_header == API_KEY_HEADER
+    monkeypatch.setenv("SOMIA_API_KEY_HEADER", "apikey")
+    config = _create()
+    assert config.api_key_header == "apikey"
+    assert config.headers["apikey"] == KEY
+    assert _create(api_key_header="X-Key").api_key_header == "X-Key"  # the keyword wins
+
+
+def test_an_empty_variable_counts_as_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOMIA_BASE_URL", "")
+    monkeypatch.setenv("SOMIA_API_KEY_HEADER", "")
+    assert with_environment({"base_url": None, "api_key_header": None, "timeout": None}) == {
+        "base_url": DEFAULT_BASE_URL,
+        "api_key_header": API_KEY_HEADER,
+        "timeout": None,  # no variable: left as given
+    }
+    assert with_environment({"retries": 3}) == {"retries": 3}  # only what is given
+
+
+def test_replace_with_base_url_none_reads_the_environment_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config = _create(base_url="https://first.example.com")
+    monkeypatch.setenv("SOMIA_BASE_URL", "https://later.example.com")
+    assert config.replace({"timeout": 5}).base_url == "https://first.example.com"
+    assert config.replace({"base_url": None}).base_url == "https://later.example.com"
+
+
+def test_derived_state_is_computed_from_the_options_not_stored() -> None:
+    config = _create(retries=4)
+    assert [field.name for field in attrs.fields(ClientConfig)] == list(OPTION_NAMES_IN_ORDER)
+    assert config.retry.retries == 4
+    assert config.redact.text(f"echo {KEY}") == "echo <redacted>"
+
+
+# -- the declaration, held to the constructor, ClientOptions and the docs --------------------
+
+OPTION_NAMES_IN_ORDER = [field.name for field in OPTIONS]
+
+
+def _constructor_options(cls: type) -> list[inspect.Parameter]:
+    parameters = inspect.signature(cls, eval_str=True).parameters.values()
+    return [p for p in parameters if p.name not in ("self", "http_client")]
+
+
+@pytest.mark.parametrize("cls", [somia.SomiaClient, somia.AsyncSomiaClient])
+def test_the_constructor_takes_each_declared_option_as_a_keyword_with_its_default(
+    cls: type,
+) -> None:
+    parameters = _constructor_options(cls)
+    assert [p.name for p in parameters] == OPTION_NAMES_IN_ORDER
+    assert {p.kind for p in parameters} == {inspect.Parameter.KEYWORD_ONLY}
+    assert [p.default for p in parameters] == [field.default for field in OPTIONS]
+    assert list(inspect.signature(cls).parameters)[-1] == "http_client"
+
+
+def test_client_options_has_each_keyword_with_the_constructors_type() -> None:
+    constructor = {p.name: p.annotation for p in _constructor_options(somia.SomiaClient)}
+    assert typing.get_type_hints(somia.ClientOptions) == constructor
+    assert somia.ClientOptions.__optional_keys__ == set(constructor)
+
+
+def _documented_arguments() -> dict[str, str]:
+    """The constructor docstring's `Args:` entries, each as one line."""
+    doc = inspect.getdoc(somia.SomiaClient.__init__) or ""
+    entries: dict[str, str] = {}
+    name = ""
+    for line in doc.partition("Args:\n")[2].splitlines():
+        match = re.fullmatch(r"    (\w+): (.*)", line)
+        if match:
+            name = match.group(1)
+            entries[name] = match.group(2)
+        elif line.startswith("        ") and name:
+            entries[name] += " " + line.strip()
+    return entries
+
+
+def _options_table() -> str:
+    """The table of docs/configuration.md, as the declaration and the docstring make it."""
+    documented = _documented_arguments()
+    rows = [
+        "| Keyword | Default | When `None` | `somia` flag | What it sets |",
+        "|---|---|---|---|---|",
+    ]
+    for field in OPTIONS:
+        option = option_of(field)
+        fallback = ""
+        if option.env:
+            fallback = f"`${option.env}`" + (
+                f", else `{option.fallback}`" if option.fallback is not None else ""
+            )
+        flag = ""
+        if option.flag:
+            first, *aliases = option.flag.names
+            flag = f"`{first}`" + "".join(f" (also `{alias}`)" for alias in aliases)
+        rows.append(
+            f"| `{field.name}` | `{field.default!r}` | {fallback} | {flag} | "
+            f"{documented[field.name]} |"
+        )
+    return "\n".join(rows)
+
+
+def test_the_docs_table_of_options_is_the_declarations() -> None:
+    page = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    table = page.split("<!-- options table: start -->\n")[1].split("\n<!-- options table: end")[0]
+    assert table == _options_table()  # on a change, paste the expected table into the page
+
+
+def test_every_constructor_keyword_is_documented_for_ide_hover() -> None:
+    # Both clients take BaseClient's constructor, signature and docstring alike.
+    assert list(_documented_arguments()) == [*OPTION_NAMES_IN_ORDER, "http_client"]
+
+
+PYTHON_BLOCKS = re.findall(
+    r"^```python\n(.*?)^```$",
+    (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8"),
+    re.MULTILINE | re.DOTALL,
+)
+
+
+@pytest.mark.parametrize("code", PYTHON_BLOCKS)
+def test_each_python_example_of_the_page_runs_against_the_fake_server(
+    code: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with FakeServer(FakeSomia(default_agent=echo_agent)) as server:
+        monkeypatch.setenv("SOMIA_BASE_URL", server.base_url)
+        monkeypatch.setenv("SOMIA_API_KEY", server.api_key)
+        exec(compile(code, "docs/configuration.md", "exec"), {"__name__": "__docs__"})

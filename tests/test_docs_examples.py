@@ -64,10 +64,18 @@ def _blocks() -> Iterator[Example]:
         yield from SYBIL.parse(path)
 
 
+def _command(line: str) -> str:
+    """The command a shell line runs, after any `NAME=value` assignments for it."""
+    words = line.split()
+    while len(words) > 1 and re.fullmatch(r"[A-Z_][A-Z0-9_]*=\S*", words[0]):
+        words.pop(0)
+    return words[0]
+
+
 def _kind(example: Example) -> str:
     code = str(example.parsed)
     if _language(example) == "sh":
-        commands = {line.split()[0] for line in code.splitlines() if line.strip()}
+        commands = {_command(line) for line in code.splitlines() if line.strip()}
         if commands <= SHELL_COMMANDS and not any(cmd in code for cmd in NOT_RUN_SHELL):
             return "shell"
         return "not run"  # pip, make, git, a server: other tests cover what they name

@@ -20,7 +20,7 @@ import keyword
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any
 
 import httpx
 import pytest
@@ -64,8 +64,9 @@ def _members(obj: Any) -> set[str]:
         if callable(member) or isinstance(member, property):
             with contextlib.suppress(TypeError, ValueError, AttributeError):
                 names |= set(inspect.signature(getattr(obj, name)).parameters)
-    if isinstance(obj, type) and hasattr(obj, "__annotations__"):
-        names |= set(get_type_hints(obj))  # TypedDict keys, attrs and dataclass fields
+    if isinstance(obj, type):  # TypedDict keys, attrs and dataclass fields, inherited too
+        for klass in obj.__mro__:
+            names |= set(inspect.get_annotations(klass))
     return names
 
 

@@ -18,6 +18,7 @@ import somia
 from somia import _errors
 from somia._bridge import documented_statuses
 from somia._errors import (
+    AgentStreamError,
     ApiError,
     AuthError,
     BadRequestError,
@@ -27,9 +28,11 @@ from somia._errors import (
     PermissionDeniedError,
     RateLimitError,
     RequestTimeoutError,
+    RequestTimeoutStatusError,
     ServerError,
     ServiceUnavailableError,
     SomiaError,
+    StreamParseError,
     TransportError,
     UnprocessableEntityError,
     error_from_response,
@@ -42,6 +45,7 @@ STATUS_CLASSES: list[tuple[int, type[ApiError]]] = [
     (401, AuthError),
     (403, PermissionDeniedError),
     (404, NotFoundError),
+    (408, RequestTimeoutStatusError),
     (409, ConflictError),
     (413, PayloadTooLargeError),
     (422, UnprocessableEntityError),
@@ -52,7 +56,6 @@ STATUS_CLASSES: list[tuple[int, type[ApiError]]] = [
     (502, ServerError),
     (520, ServerError),
     (599, ServerError),
-    (408, ApiError),
     (418, ApiError),
 ]
 
@@ -104,7 +107,7 @@ def test_503_and_504_are_service_unavailable_and_not_a_generic_server_error(stat
     assert not isinstance(err, ServerError)
 
 
-@pytest.mark.parametrize("status", [408, 418, 451])
+@pytest.mark.parametrize("status", [418, 451])
 def test_any_other_4xx_is_a_plain_api_error(status: int) -> None:
     assert type(error_from_response(_response(status))) is ApiError
 
@@ -135,7 +138,7 @@ def test_validation_list_is_summarised_with_location_and_message() -> None:
     assert "input_data.query: field required" in text
     assert "path.agent_id: must be positive" in text
     assert "[{" not in text  # a summary, not the raw list
-    assert err.response_body == body
+    assert err.body == body
 
 
 def test_a_long_validation_list_names_how_many_problems_were_left_out() -> None:
@@ -158,10 +161,10 @@ def test_a_nested_error_object_gives_its_inner_message() -> None:
     assert "quota used up" in str(err)
 
 
-def test_empty_body_gives_the_status_and_reason_and_an_empty_response_body() -> None:
+def test_empty_body_gives_the_status_and_reason_and_an_empty_body() -> None:
     err = error_from_response(_response(502))
     assert isinstance(err, ServerError)
-    assert err.response_body == ""
+    assert err.body == ""
     assert str(err) == "502 Bad Gateway"
 
 
@@ -169,7 +172,7 @@ def test_plain_text_body_is_quoted_in_the_message_and_kept_as_text() -> None:
     err = error_from_response(_response(503, content="upstream overloaded, try later"))
     assert isinstance(err, ServiceUnavailableError)
     assert "upstream overloaded, try later" in str(err)
-    assert err.response_body == "upstream overloaded, try later"
+    assert err.body == "upstream overloaded, try later"
 
 
 def test_html_body_from_a_proxy_is_kept_but_not_dumped_into_the_message() -> None:
@@ -183,20 +186,20 @@ def test_html_body_from_a_proxy_is_kept_but_not_dumped_into_the_message() -> Non
     assert "<" not in str(err)
     assert "nginx" not in str(err)
     assert "502" in str(err)
-    assert err.response_body == html
+    assert err.body == html
 
 
 def test_non_utf8_body_does_not_raise_and_is_decoded_with_replacement() -> None:
     err = error_from_response(_response(500, content=b"\xff\xfe broken \xc3("))
     assert isinstance(err, ServerError)
-    assert isinstance(err.response_body, str)
+    assert isinstance(err.body, str)
     assert "broken" in str(err)
 
 
 def test_a_huge_text_body_is_cut_to_an_excerpt_in_the_message() -> None:
     err = error_from_response(_response(500, content="y" * 50_000))
     assert len(str(err)) < 300
-    assert len(err.response_body) == 50_000
+    assert len(err.body) == 50_000
 
 
 def test_a_json_body_without_a_known_key_is_shown_as_json() -> None:
@@ -213,7 +216,7 @@ def test_status_body_headers_and_request_id_are_carried() -> None:
         )
     )
     assert err.status_code == 409
-    assert err.response_body == {"detail": "key reused"}
+    assert err.body == {"detail": "key reused"}
     assert isinstance(err.headers, httpx.Headers)
     assert err.headers["x-custom"] == "yes"
     assert err.request_id == "r-1"
@@ -341,15 +344,13 @@ def _public_error_classes() -> list[type[BaseException]]:
 # A value for each field an error class takes; a field not listed gets a string.
 _FIELD_SAMPLES: dict[str, Any] = {
     "status_code": 404,
-    "response_body": {"detail": "Agent not found", "extra": [1, 2]},
     "headers": {"X-Request-Id": "req-7", "Retry-After": "3"},
     "request_id": "req-7",
     "events_received": 3,
     "last_chunk": {"session_id": "s-1", "message": "Once upon"},
-    "payload": "{not json",
-    "data": {"error": "the agent broke"},
-    "body": '{"unexpected": true}',
+    "body": {"detail": "the server's body", "extra": [1, 2]},
 }
+_OLDER_NAMES = ("response_body", "payload", "data")  # aliases of `body`: left unset
 
 
 def _sample_error(cls: type[BaseException]) -> BaseException:
@@ -361,7 +362,7 @@ def _sample_error(cls: type[BaseException]) -> BaseException:
     args: list[Any] = []
     kwargs: dict[str, Any] = {}
     for param in params:
-        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD) or param.name in _OLDER_NAMES:
             continue
         value = _FIELD_SAMPLES.get(param.name, f"{cls.__name__} {param.name}")
         if param.kind is param.KEYWORD_ONLY:
@@ -403,6 +404,27 @@ def test_every_public_error_round_trips_with_its_type_message_and_fields(
     assert twin.__notes__ == ["raised in job 3"]
 
 
+@pytest.mark.parametrize(
+    ("cls", "older", "fields"),
+    [
+        (ApiError, "response_body", {"status_code": 418}),
+        (StreamParseError, "payload", {}),
+        (AgentStreamError, "data", {}),
+    ],
+)
+def test_the_older_name_of_an_errors_body_is_the_same_attribute_stored_once(
+    cls: Callable[..., SomiaError], older: str, fields: dict[str, Any]
+) -> None:
+    by_older_keyword = cls("m", **fields, **{older: "sent"})
+    assert getattr(by_older_keyword, "body") == getattr(by_older_keyword, older) == "sent"  # noqa: B009
+    error = cls("m", **fields, body="sent")
+    assert getattr(error, older) == "sent"
+    setattr(error, older, "redacted")
+    assert getattr(error, "body") == "redacted"  # noqa: B009
+    assert older not in vars(error)
+    assert vars(_pickled(error)) == vars(error)
+
+
 def test_an_api_error_keeps_every_field_through_pickle() -> None:
     original = error_from_response(
         _response(404, json={"detail": "Agent not found"}, headers={"X-Request-Id": "r-9"})
@@ -413,7 +435,7 @@ def test_an_api_error_keeps_every_field_through_pickle() -> None:
     assert isinstance(twin, NotFoundError)
     assert str(twin) == "404 Not Found: Agent not found (request id r-9)"
     assert twin.status_code == 404
-    assert twin.response_body == {"detail": "Agent not found"}
+    assert twin.body == {"detail": "Agent not found"}
     assert twin.request_id == "r-9"
     assert isinstance(twin.headers, httpx.Headers)
     assert twin.headers["x-request-id"] == "r-9"
@@ -421,7 +443,7 @@ def test_an_api_error_keeps_every_field_through_pickle() -> None:
 
 def _job(agent_id: int) -> int:
     if agent_id == 404:
-        raise NotFoundError("404 Not Found", status_code=404, response_body={"detail": "gone"})
+        raise NotFoundError("404 Not Found", status_code=404, body={"detail": "gone"})
     return agent_id * 2
 
 
@@ -433,5 +455,5 @@ def test_an_error_raised_in_a_process_pool_job_reaches_the_caller_and_spares_the
         results = [futures[0].result(timeout=20), futures[2].result(timeout=20)]
 
     assert isinstance(error, NotFoundError)
-    assert (error.status_code, error.response_body) == (404, {"detail": "gone"})
+    assert (error.status_code, error.body) == (404, {"detail": "gone"})
     assert results == [2, 6]

@@ -3,10 +3,11 @@
 from __future__ import annotations
 import __future__
 
-import inspect
+import ast
 import subprocess
 import sys
 import types
+from pathlib import Path
 
 import pytest
 from packaging.version import Version
@@ -64,15 +65,6 @@ def test_the_0_1_0a1_names_still_exist(name: str) -> None:
     assert hasattr(somia, name)
 
 
-@pytest.mark.parametrize("client", [somia.SomiaClient, somia.AsyncSomiaClient])
-def test_every_constructor_option_is_documented_for_ide_hover(
-    client: type[somia.SomiaClient] | type[somia.AsyncSomiaClient],
-) -> None:
-    doc = client.__init__.__doc__ or ""
-    for name in inspect.signature(client).parameters:
-        assert f"    {name}: " in doc, name
-
-
 def test_the_version_is_a_normalised_pep_440_string() -> None:
     assert str(Version(somia.__version__)) == somia.__version__
 
@@ -107,20 +99,73 @@ def test_importing_somia_does_not_import_the_test_server_or_pydantic() -> None:
     assert out.strip() == ""
 
 
-@pytest.mark.slow
-def test_import_somia_loads_only_the_facts_of_the_generated_client() -> None:
-    code = (
-        "import sys, httpx; before = set(sys.modules); import somia; "
-        "print(' '.join(sorted(m for m in set(sys.modules) - before)))"
+def _modules_loaded_by(code: str) -> set[str]:
+    """The modules a fresh interpreter holds after running `code`, beyond its start-up's."""
+    script = (
+        "import sys; before = set(sys.modules)\n"
+        f"{code}\n"
+        "print(' '.join(sorted(set(sys.modules) - before)))"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout.split()
-    assert {m.split(".")[0] for m in out} <= {"somia", "somia_api", "attr", "attrs"}
-    # The package's __init__ loads its small client module; endpoints and models wait for
-    # the first call.
-    assert {m for m in out if m.startswith("somia_api")} <= {
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout
+    return set(out.split())
+
+
+@pytest.mark.slow
+def test_import_somia_loads_only_its_version_of_the_sdk_and_no_http_library() -> None:
+    imported = _modules_loaded_by("import somia")
+    assert {m for m in imported if m.startswith("somia")} == {"somia", "somia._version"}
+    assert not {m.partition(".")[0] for m in imported} & {"httpx", "httpcore", "attr", "attrs"}
+
+
+@pytest.mark.slow
+def test_the_client_class_loads_httpx_but_not_the_sdks_rules_until_a_client_is_made() -> None:
+    imported = _modules_loaded_by("from somia import SomiaClient")
+    assert "httpx" in imported
+    assert {m for m in imported if m.startswith("somia")} == {
+        "somia",
+        "somia._client",
+        "somia._client_base",
+        "somia._pool",
+        "somia._version",
+    }
+    assert not {m for m in imported if m.startswith(("attr", "somia_api"))}
+    made = _modules_loaded_by("import somia; somia.SomiaClient(api_key='k')")
+    assert {"somia._config", "somia_api.facts", "attrs"} <= made
+    # Of the generated client, only its package, small client module and facts.
+    assert {m for m in made if m.startswith("somia_api")} <= {
         "somia_api",
         "somia_api.client",
         "somia_api.facts",
     }
+
+
+def _type_checking_imports() -> dict[str, str]:
+    """Name -> module of the imports under `if _typing.TYPE_CHECKING:` in somia/__init__.py."""
+    tree = ast.parse(Path(somia.__file__).read_text(encoding="utf-8"))
+    (block,) = [
+        node
+        for node in tree.body
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "_typing.TYPE_CHECKING"
+    ]
+    return {
+        alias.name: str(node.module)
+        for node in block.body
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
+
+
+def test_type_checkers_see_every_lazy_name_imported_from_where_it_loads() -> None:
+    assert _type_checking_imports() == somia._LAZY
+    assert sorted([*somia._LAZY, "__version__"]) == somia.__all__
+
+
+def test_dir_lists_every_public_name_before_any_is_loaded() -> None:
+    assert set(somia.__all__) <= set(dir(somia))
+
+
+def test_an_unknown_name_is_an_attribute_error_naming_it() -> None:
+    with pytest.raises(AttributeError, match="'NoSuchClient'"):
+        somia.NoSuchClient  # type: ignore[attr-defined]  # noqa: B018

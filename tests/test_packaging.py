@@ -80,6 +80,11 @@ def test_wheel_ships_both_packages_and_installs_into_an_empty_venv(
         "somia_api/openapi.json",  # the document the fake server validates with
     } <= names
     assert not any(n.startswith(("tests/", "generated/")) for n in names)
+    # One console script, inside the package: no top-level module of its own.
+    assert {n.split("/")[0] for n in names if n.endswith(".py")} == {"somia", "somia_api"}
+    (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
+    scripts = zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "[console_scripts]\nsomia = somia._cli:main\n" in scripts
 
     env = tmp_path / "venv"
     venv.create(env, with_pip=True)

@@ -256,7 +256,7 @@ def test_the_key_is_redacted_from_an_error_body_that_echoes_it(sdk: Sdk, prefix:
         sdk.call(handler, "run", 1, client={"api_key": KEY, "retries": 0})
     assert prefix.strip()[-12:] in str(info.value)
     assert KEY[:6] not in str(info.value)
-    assert KEY not in str(info.value.response_body)
+    assert KEY not in str(info.value.body)
 
 
 def test_the_key_never_appears_in_debug_logs_of_somia_httpx_or_httpcore(

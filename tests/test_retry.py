@@ -5,14 +5,24 @@ from __future__ import annotations
 import email.utils
 import random
 import time
+from typing import Any
 
+import attrs
 import httpx
 import pytest
 
+from somia._config import OPTIONS, ClientConfig
 from somia._errors import RequestTimeoutError
 from somia._retry import Deadline, RetryPolicy, retry_after_seconds
 
 NOW = 1_700_000_000.0
+
+
+def default_policy(**changes: Any) -> RetryPolicy:
+    """The retry policy of a client with the default options, with `changes`."""
+    defaults = {field.name: field.default for field in OPTIONS}
+    config = ClientConfig.create({**defaults, "api_key": "sk-retry-test"})
+    return attrs.evolve(config.retry, **changes)
 
 
 def _http_date(timestamp: float) -> str:
@@ -90,7 +100,7 @@ def test_no_retry_after_header_gives_none() -> None:
 
 @pytest.mark.parametrize("status", [408, 429, 503])
 def test_408_429_and_503_are_retried_with_a_reason_naming_the_status(status: int) -> None:
-    decision = RetryPolicy(retries=2).decide_status(status, {}, 0)
+    decision = default_policy(retries=2).decide_status(status, {}, 0)
     assert decision is not None
     delay, reason = decision
     assert delay > 0
@@ -101,11 +111,11 @@ def test_408_429_and_503_are_retried_with_a_reason_naming_the_status(status: int
 def test_statuses_where_the_agent_may_have_run_or_retrying_cannot_help_are_never_retried(
     status: int,
 ) -> None:
-    assert RetryPolicy(retries=5).decide_status(status, {"retry-after": "1"}, 0) is None
+    assert default_policy(retries=5).decide_status(status, {"retry-after": "1"}, 0) is None
 
 
 def test_retry_after_is_honoured_as_the_delay() -> None:
-    decision = RetryPolicy(retries=2, backoff=0.5).decide_status(429, {"retry-after": "3"}, 0)
+    decision = default_policy(retries=2, backoff=0.5).decide_status(429, {"retry-after": "3"}, 0)
     assert decision is not None
     delay, reason = decision
     assert delay == 3.0
@@ -113,13 +123,13 @@ def test_retry_after_is_honoured_as_the_delay() -> None:
 
 
 def test_retry_after_of_zero_retries_at_once() -> None:
-    decision = RetryPolicy(retries=2).decide_status(503, {"retry-after": "0"}, 0)
+    decision = default_policy(retries=2).decide_status(503, {"retry-after": "0"}, 0)
     assert decision is not None
     assert decision[0] == 0.0
 
 
 def test_retry_after_longer_than_the_cap_raises_at_once_instead_of_sleeping() -> None:
-    policy = RetryPolicy(retries=2, max_retry_after=60.0)
+    policy = default_policy(retries=2, max_retry_after=60.0)
     assert policy.decide_status(429, {"retry-after": "61"}, 0) is None
     decision = policy.decide_status(429, {"retry-after": "60"}, 0)
     assert decision is not None
@@ -127,20 +137,20 @@ def test_retry_after_longer_than_the_cap_raises_at_once_instead_of_sleeping() ->
 
 
 def test_the_retry_after_cap_is_configurable() -> None:
-    policy = RetryPolicy(retries=2, max_retry_after=5.0)
+    policy = default_policy(retries=2, max_retry_after=5.0)
     assert policy.decide_status(503, {"retry-after-ms": "6000"}, 0) is None
     assert policy.decide_status(503, {"retry-after-ms": "4000"}, 0) is not None
 
 
 def test_status_retries_stop_after_the_configured_number() -> None:
-    policy = RetryPolicy(retries=2)
+    policy = default_policy(retries=2)
     assert policy.decide_status(503, {}, 0) is not None
     assert policy.decide_status(503, {}, 1) is not None
     assert policy.decide_status(503, {}, 2) is None
 
 
 def test_zero_retries_never_retries_a_status() -> None:
-    policy = RetryPolicy(retries=0)
+    policy = default_policy(retries=0)
     for status in (408, 429, 503):
         assert policy.decide_status(status, {"retry-after": "0"}, 0) is None
 
@@ -153,7 +163,7 @@ def test_zero_retries_never_retries_a_status() -> None:
     [httpx.ConnectError("refused"), httpx.ConnectTimeout("t"), httpx.PoolTimeout("t")],
 )
 def test_failures_before_the_request_was_sent_are_retried(exc: httpx.HTTPError) -> None:
-    decision = RetryPolicy(retries=1).decide_exception(exc, 0)
+    decision = default_policy(retries=1).decide_exception(exc, 0)
     assert decision is not None
     delay, reason = decision
     assert delay > 0
@@ -173,14 +183,14 @@ def test_failures_before_the_request_was_sent_are_retried(exc: httpx.HTTPError) 
 def test_failures_after_the_request_may_have_been_sent_are_never_retried(
     exc: httpx.HTTPError,
 ) -> None:
-    assert RetryPolicy(retries=5).decide_exception(exc, 0) is None
+    assert default_policy(retries=5).decide_exception(exc, 0) is None
 
 
 def test_exception_retries_stop_after_the_configured_number() -> None:
-    policy = RetryPolicy(retries=1)
+    policy = default_policy(retries=1)
     assert policy.decide_exception(httpx.ConnectError("x"), 0) is not None
     assert policy.decide_exception(httpx.ConnectError("x"), 1) is None
-    assert RetryPolicy(retries=0).decide_exception(httpx.ConnectError("x"), 0) is None
+    assert default_policy(retries=0).decide_exception(httpx.ConnectError("x"), 0) is None
 
 
 # -- backoff --------------------------------------------------------------------------------
@@ -188,7 +198,7 @@ def test_exception_retries_stop_after_the_configured_number() -> None:
 
 def test_backoff_doubles_each_attempt_and_is_jittered_within_75_to_100_percent() -> None:
     random.seed(1234)
-    policy = RetryPolicy(retries=10, backoff=0.5, max_backoff=100.0)
+    policy = default_policy(retries=10, backoff=0.5, max_backoff=100.0)
     for attempt in range(5):
         nominal = 0.5 * 2**attempt
         delays = [policy.backoff_delay(attempt) for _ in range(200)]
@@ -200,7 +210,7 @@ def test_backoff_doubles_each_attempt_and_is_jittered_within_75_to_100_percent()
 
 def test_backoff_is_capped_at_max_backoff() -> None:
     random.seed(99)
-    policy = RetryPolicy(retries=50, backoff=1.0, max_backoff=8.0)
+    policy = default_policy(retries=50, backoff=1.0, max_backoff=8.0)
     for attempt in (3, 4, 10, 40):
         delay = policy.backoff_delay(attempt)
         assert 6.0 <= delay <= 8.0
@@ -208,7 +218,7 @@ def test_backoff_is_capped_at_max_backoff() -> None:
 
 def test_retries_without_retry_after_wait_the_jittered_backoff() -> None:
     random.seed(7)
-    policy = RetryPolicy(retries=3, backoff=2.0, max_backoff=100.0)
+    policy = default_policy(retries=3, backoff=2.0, max_backoff=100.0)
     status_decision = policy.decide_status(429, {}, 1)
     exc_decision = policy.decide_exception(httpx.ConnectError("x"), 2)
     assert status_decision is not None
@@ -218,7 +228,7 @@ def test_retries_without_retry_after_wait_the_jittered_backoff() -> None:
 
 
 def test_zero_backoff_retries_at_once() -> None:
-    assert RetryPolicy(backoff=0.0).backoff_delay(3) == 0.0
+    assert default_policy(backoff=0.0).backoff_delay(3) == 0.0
 
 
 def test_retry_after_with_a_non_ascii_digit_byte_is_garbage_not_a_crash() -> None:

@@ -56,8 +56,8 @@ def test_events_are_classified_by_name_and_data(event: str, data: str, kind: str
 def test_data_that_is_not_json_raises_stream_parse_error_with_the_payload() -> None:
     with pytest.raises(somia.StreamParseError) as caught:
         classify(ServerSentEvent("message", "not json" + "x" * 1000))
-    assert caught.value.payload.startswith("not json")
-    assert len(caught.value.payload) <= 500
+    assert caught.value.body.startswith("not json")
+    assert len(caught.value.body) <= 500
 
 
 def test_the_package_page_streaming_example_runs_unchanged(server: ScriptedServer) -> None:
@@ -109,7 +109,7 @@ def test_a_malformed_event_raises_stream_parse_error(server: ScriptedServer) -> 
     server.script(Events([chunk("a"), b"data: {oops\n\n", END]))
     with _client(server) as client, pytest.raises(somia.StreamParseError) as caught:
         list(client.sessions.create_session(1, stream=True))
-    assert caught.value.payload == "{oops"
+    assert caught.value.body == "{oops"
 
 
 def test_final_response_returns_the_session_from_the_last_chunk(server: ScriptedServer) -> None:

@@ -14,12 +14,14 @@ from somia._validation import (
     check_agent_id,
     check_api_key,
     check_base_url,
+    check_count,
     check_header_name,
     check_headers,
     check_idempotency_key,
-    check_non_negative,
+    check_seconds,
     check_session_id,
     check_timeout,
+    warn_if_plain_http,
 )
 from somia.testing import FakeServer
 
@@ -87,7 +89,7 @@ def test_an_https_base_url_is_accepted_without_its_trailing_slash(
 ) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert check_base_url(value) == expected
+        assert check_base_url("base_url", value) == expected
 
 
 @pytest.mark.parametrize(
@@ -109,25 +111,25 @@ def test_an_https_base_url_is_accepted_without_its_trailing_slash(
 )
 def test_a_base_url_that_is_not_http_with_a_host_and_nothing_else_is_refused(value: str) -> None:
     with pytest.raises(ValueError, match="base_url"):
-        check_base_url(value)
+        check_base_url("base_url", value)
 
 
 def test_a_base_url_with_credentials_is_refused_without_quoting_them() -> None:
     with pytest.raises(ValueError, match="base_url") as info:
-        check_base_url("https://user:hunter2@api.example.com")
+        check_base_url("base_url", "https://user:hunter2@api.example.com")
     assert "hunter2" not in str(info.value)
 
 
 @pytest.mark.parametrize("value", [None, 5, b"https://api.example.com"])
 def test_a_base_url_that_is_not_a_str_is_a_type_error_naming_base_url(value: object) -> None:
     with pytest.raises(TypeError, match="base_url"):
-        check_base_url(value)
+        check_base_url("base_url", value)
 
 
 @pytest.mark.parametrize("value", ["http://api.example.com", "http://10.0.0.5:8000"])
 def test_plain_http_to_a_remote_host_warns_that_the_key_travels_in_clear(value: str) -> None:
     with pytest.warns(UserWarning, match="plain http"):
-        check_base_url(value)
+        warn_if_plain_http(check_base_url("base_url", value))
 
 
 @pytest.mark.parametrize(
@@ -143,31 +145,31 @@ def test_plain_http_to_a_remote_host_warns_that_the_key_travels_in_clear(value: 
 def test_plain_http_to_loopback_does_not_warn(value: str) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        check_base_url(value)
+        warn_if_plain_http(check_base_url("base_url", value))
 
 
 # -- api_key --------------------------------------------------------------------------------
 
 
 def test_a_printable_ascii_api_key_is_accepted() -> None:
-    assert check_api_key("sk-live_ABC.123~") == "sk-live_ABC.123~"
+    assert check_api_key("api_key", "sk-live_ABC.123~") == "sk-live_ABC.123~"
 
 
 def test_a_missing_api_key_says_how_to_give_one() -> None:
     with pytest.raises(ValueError, match="api_key") as info:
-        check_api_key(None)
+        check_api_key("api_key", None)
     assert "SOMIA_API_KEY" in str(info.value)
 
 
 @pytest.mark.parametrize("value", ["", "   "])
 def test_an_empty_api_key_is_refused(value: str) -> None:
     with pytest.raises(ValueError, match="api_key"):
-        check_api_key(value)
+        check_api_key("api_key", value)
 
 
 def test_an_api_key_that_is_not_a_str_is_a_type_error() -> None:
     with pytest.raises(TypeError, match="api_key"):
-        check_api_key(12345)
+        check_api_key("api_key", 12345)
 
 
 @pytest.mark.parametrize(
@@ -186,7 +188,7 @@ def test_an_api_key_with_control_or_non_ascii_characters_is_refused_without_quot
     value: str,
 ) -> None:
     with pytest.raises(ValueError, match="api_key") as info:
-        check_api_key(value)
+        check_api_key("api_key", value)
     assert "SECRETKEY" not in str(info.value)
     assert "SECRETKEY" not in repr(info.value)
 
@@ -216,31 +218,32 @@ def test_a_timeout_that_is_not_a_number_is_a_type_error_naming_it(value: object)
         check_timeout("read_timeout", value)
 
 
-def test_non_negative_numbers_are_accepted() -> None:
-    check_non_negative("retries", 0, int)
-    check_non_negative("retries", 3, int)
-    check_non_negative("retry_backoff_seconds", 0.25, float)
-    check_non_negative("retry_backoff_seconds", 1, float)
+def test_non_negative_counts_and_delays_are_accepted_as_int_and_float() -> None:
+    assert check_count("retries", 0) == 0
+    assert check_count("retries", 3) == 3
+    assert check_seconds("retry_backoff_seconds", 0.25) == 0.25
+    assert type(check_seconds("retry_backoff_seconds", 1)) is float
 
 
 @pytest.mark.parametrize(
-    ("value", "kind", "error"),
+    ("value", "check", "error"),
     [
-        (-1, int, ValueError),
-        (1.5, int, TypeError),
-        (True, int, TypeError),
-        ("2", int, TypeError),
-        (-0.1, float, ValueError),
-        (math.nan, float, ValueError),
-        (math.inf, float, ValueError),
-        (None, float, TypeError),
+        (-1, check_count, ValueError),
+        (1.5, check_count, TypeError),
+        (True, check_count, TypeError),
+        ("2", check_count, TypeError),
+        (-0.1, check_seconds, ValueError),
+        (math.nan, check_seconds, ValueError),
+        (math.inf, check_seconds, ValueError),
+        (None, check_seconds, TypeError),
+        (True, check_seconds, TypeError),
     ],
 )
 def test_a_negative_or_mistyped_count_or_delay_is_refused_naming_it(
-    value: object, kind: type[int] | type[float], error: type[Exception]
+    value: object, check: Callable[[str, object], object], error: type[Exception]
 ) -> None:
     with pytest.raises(error, match="some_option"):
-        check_non_negative("some_option", value, kind)
+        check("some_option", value)
 
 
 # -- headers --------------------------------------------------------------------------------
@@ -311,21 +314,21 @@ def test_an_api_key_with_surrounding_whitespace_is_refused_before_it_reaches_the
 ) -> None:
     # HTTP/1.1 (h11) refuses such a header value at send time, quoting it in the error.
     with pytest.raises(ValueError, match="api_key") as info:
-        check_api_key(value)
+        check_api_key("api_key", value)
     assert "SECRETKEY" not in str(info.value)
 
 
 @pytest.mark.parametrize("url", ["http://127.evil.example", "http://127.0.0.1.nip.io"])
 def test_plain_http_to_a_name_that_merely_starts_with_127_warns(url: str) -> None:
     with pytest.warns(UserWarning, match="plain http"):
-        check_base_url(url)
+        warn_if_plain_http(check_base_url("base_url", url))
 
 
 @pytest.mark.parametrize("url", ["http://[0:0:0:0:0:0:0:1]:8000", "http://127.1.2.3"])
 def test_plain_http_to_any_loopback_address_does_not_warn(url: str) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        check_base_url(url)
+        warn_if_plain_http(check_base_url("base_url", url))
 
 
 @pytest.mark.parametrize(
@@ -333,7 +336,7 @@ def test_plain_http_to_any_loopback_address_does_not_warn(url: str) -> None:
 )
 def test_a_rejected_base_url_is_not_quoted_whole(url: str) -> None:
     with pytest.raises(ValueError, match="base_url") as info:
-        check_base_url(url)
+        check_base_url("base_url", url)
     assert "s3cr3t" not in str(info.value)
 
 
