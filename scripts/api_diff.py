@@ -21,8 +21,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from _api_diff_schema import KINDS, Change, DocumentError
+from _api_diff_schema import KINDS, Change
 from _api_diff_walk import Walk
+
+from somia._document import DocumentError, parse
 
 __all__ = [
     "KINDS",
@@ -43,16 +45,7 @@ SECTIONS = ("Added", "Changed", "Deprecated", "Removed")
 
 def load(text: str, *, name: str = "document") -> dict[str, Any]:
     """A document's text (YAML or JSON) as a dict; DocumentError when it is not one."""
-    import yaml  # a dev dependency, like the generator
-
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's is ten times faster
-    try:
-        document = yaml.load(text, Loader=loader)
-    except yaml.YAMLError as exc:
-        raise DocumentError(f"{name} does not parse: {exc}") from exc
-    if not isinstance(document, dict) or "openapi" not in document:
-        raise DocumentError(f"{name} is not an OpenAPI document")
-    return document
+    return parse(text, name=name)
 
 
 def compare(old: dict[str, Any], new: dict[str, Any]) -> list[Change]:

@@ -16,8 +16,8 @@ re-exports). The async client takes the same path; only its send loop is awaited
                                     somia._base.prepare_call (arguments: somia._validation;
                                     body fields: somia._bridge.check_body)
     -> path, headers, JSON body     somia._bridge.build_request: facts compiled from the API
-                                    document into generated/somia_api/facts.py, routes read
-                                    from the generated client (only the bridge imports it)
+                                    document into generated/somia_api/facts.py (only the
+                                    bridge imports it; somia._checks compiles its schemas)
     -> a span, if the app traces    somia._tracing.start_span
     -> the send loop                somia._client.SomiaClient._send: connections from
                                     somia._pool.Pool; every decision between sends is a

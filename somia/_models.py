@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 import attrs
 import httpx
 
-from somia._bridge import AgentExecutionRequestFields, AgentSessionResponseFields, ShapeError
+from somia._bridge import AgentExecutionRequestFields, AgentSessionResponseFields
 from somia._errors import InvalidResponseError, server_message
+from somia._shapes import ShapeError
 
 EventType = Literal["chunk", "error", "end"]
 

@@ -29,7 +29,7 @@ import attrs
 import httpx
 
 import somia
-from somia import AsyncSomiaClient, SomiaClient
+from somia import AsyncSomiaClient, SomiaClient, _document
 
 BASE = "https://api.example.test"
 KEY = "sk-test-HARNESS-7f3a9c"
@@ -497,6 +497,22 @@ def load_script(name: str, *, as_name: str | None = None) -> ModuleType:
 def client_options(**overrides: Any) -> dict[str, Any]:
     """A test client's options: the key `KEY`, a 5 s timeout and a 1 ms retry backoff."""
     return {"api_key": KEY, "retry_backoff_seconds": 0.001, "timeout": 5.0, **overrides}
+
+
+def documented_fields(
+    operation_id: str = "createSession", *, answer: str | None = None
+) -> set[str]:
+    """The top-level fields the shipped document lists for an operation's request body, or,
+    with `answer` (a media type), for its 200 answer of that type: read, never restated."""
+    document = _document.shipped()
+    operation = document.operation(operation_id)
+    if answer is None:
+        schema = document.request_schema(operation)
+    elif answer == "text/event-stream":
+        schema = document.chunk_schema(operation)
+    else:
+        schema = document.answer_schemas(operation)[answer]
+    return set(document.properties(schema))
 
 
 PUBLIC_PACKAGES = ["somia", "somia.testing", "somia.batch"]

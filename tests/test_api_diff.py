@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
+from somia._document import shipped
 from tests.harness import load_script
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -455,7 +456,24 @@ def test_a_ref_that_leads_nowhere_is_a_document_error() -> None:
 
 # -- the real document --------------------------------------------------------------------------
 
-SPEC_DOC: Doc = yaml.safe_load((ROOT / "openapi/somia.yaml").read_text())
+
+def _real_base() -> Doc:
+    """The shipped document without what the edits below add, so that the reports stay those
+    of these edits when the document grows (a new field, status or operation of its own)."""
+    doc = copy.deepcopy(shipped().data)
+    schemas = doc["components"]["schemas"]
+    for name in ("conversation_topic", "conversationTopic", "locale"):
+        schemas["AgentExecutionRequest"]["properties"].pop(name, None)
+    schemas["AgentSessionResponse"]["properties"].pop("text", None)
+    schemas["AgentSessionResponse"]["properties"]["metadata"].pop("properties", None)
+    for item in doc["paths"].values():
+        item.pop("delete", None)
+        for status in ("408", "418", "502", "504"):
+            item["post"]["responses"].pop(status, None)
+    return doc
+
+
+SPEC_DOC: Doc = _real_base()
 
 
 def _issue_edits(doc: Doc) -> None:
@@ -495,7 +513,7 @@ def _issue_document() -> Doc:
 
 
 def test_the_real_document_is_compared_well_under_a_second() -> None:
-    text = (ROOT / "openapi/somia.yaml").read_text()
+    text = yaml.safe_dump(SPEC_DOC, sort_keys=False)
     started = time.perf_counter()
     old = api_diff.load(text)
     lines = api_diff.report(api_diff.compare(old, _issue_document()))
@@ -759,7 +777,7 @@ def test_make_generate_prints_the_report_before_regenerating(
     generate = load_script("generate", as_name="somia_generate_main")
     target = tmp_path / "somia_api"
     target.mkdir()
-    older = copy.deepcopy(SPEC_DOC)
+    older = copy.deepcopy(shipped().data)
     del older["components"]["schemas"]["AgentSessionResponse"]["properties"]["finished"]
     (target / "openapi.json").write_text(json.dumps(older))
     shutil.copy(ROOT / "pyproject.toml", tmp_path)  # the pins generate.py checks
@@ -771,7 +789,7 @@ def test_make_generate_prints_the_report_before_regenerating(
         "info: AgentSessionResponse.finished: answer field added (boolean)" + BOTH,
         "regenerated somia_api",
     ]
-    assert json.loads((target / "openapi.json").read_text()) == SPEC_DOC
+    assert json.loads((target / "openapi.json").read_text()) == shipped().data
 
 
 def test_the_docs_table_of_kinds_is_the_code_s() -> None:

@@ -126,12 +126,12 @@ def test_each_error_status_raises_its_typed_error(
 
 
 def test_a_200_json_answer_is_a_typed_session_with_its_request_id(sdk: Sdk) -> None:
-    body = {**SESSION, "message": "Hi", "usage": {"tokens": 5}}
+    body = {**SESSION, "message": "Hi", "unknown_usage": {"tokens": 5}}
     answer = run(sdk, Recorder(httpx.Response(200, json=body, headers={"X-Request-Id": "r-9"})))
     assert isinstance(answer, AgentSessionResponse)
     assert answer.session_id == "s-1"
     assert answer.message == "Hi"
-    assert answer.usage == {"tokens": 5}  # type: ignore[attr-defined]
+    assert answer.unknown_usage == {"tokens": 5}  # type: ignore[attr-defined]
     assert answer.request_id == "r-9"
 
 

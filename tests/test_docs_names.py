@@ -17,6 +17,7 @@ import importlib
 import importlib.util
 import inspect
 import keyword
+import pkgutil
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,6 +52,7 @@ ALLOWED = {
     "TurnRequest": "the renamed schema of the API-diff example, not of the real document",
     "session.txt": "the file the command line example writes",
     "Host": "an HTTP header the SDK lets callers set",
+    "_detailed": "the suffix of the generated client's sync_detailed and asyncio_detailed",
     "--pre": "a pip option",
 }
 
@@ -81,7 +83,26 @@ def _known() -> set[str]:
     known |= {"somia_server", "somia_fake"}  # the pytest plugin's fixtures
     for cls in (httpx.Client, httpx.Response, httpx.Timeout, httpx.Headers):
         known |= _members(cls)  # what the SDK hands over or takes: http_client, answer.http
+    known |= _generated_client()
     return known
+
+
+def _generated_client() -> set[str]:
+    """The supported surface of the generated low-level client (docs/generated-client.md)."""
+    import somia_api
+    import somia_api.api.sessions
+    import somia_api.models
+    import somia_api.types
+
+    names: set[str] = set()
+    for obj in [somia_api.AuthenticatedClient, somia_api.types.Response]:
+        names |= {obj.__name__, *_members(obj)}
+    for name in somia_api.models.__all__:
+        names |= {name, *_members(getattr(somia_api.models, name))}
+    for found in pkgutil.iter_modules(somia_api.api.sessions.__path__):
+        endpoint = importlib.import_module(f"somia_api.api.sessions.{found.name}")
+        names |= {found.name, *_members(endpoint)}  # sync_detailed, asyncio_detailed, ...
+    return names
 
 
 @functools.cache
@@ -205,7 +226,9 @@ def _name_problem(span: str, known: set[str], code: str) -> str | None:
     if span.isupper() and re.search(rf"\b{span}\b", code):
         return None  # a constant the code uses (SpanKind.CLIENT)
     head, *rest = span.split(".")
-    if head in ("somia", "somia_api") or (head not in known and importlib.util.find_spec(head)):
+    if head in ("somia", "somia_api", "httpx"):  # the packages the docs are about
+        return None if _resolves(span) else f"{span} does not exist"
+    if importlib.util.find_spec(head) and (_resolves(span) or head not in known):
         return None if _resolves(span) else f"{span} does not exist"
     if keyword.iskeyword(head) or hasattr(builtins, head):
         return None

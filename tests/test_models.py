@@ -13,6 +13,9 @@ import pytest
 
 from somia._errors import InvalidResponseError
 from somia._models import AgentExecutionRequest, AgentSessionResponse, ResponseInfo, StreamEvent
+from tests.harness import documented_fields
+
+ANSWER_FIELDS = documented_fields(answer="application/json")
 
 # -- AgentExecutionRequest ------------------------------------------------------------------
 
@@ -140,29 +143,30 @@ def _answer(**extra: Any) -> AgentSessionResponse:
 
 
 def test_unknown_fields_are_kept_in_extra_and_readable_as_attributes() -> None:
-    answer = _answer(usage={"tokens": 12}, trace_id="t-1")
-    assert answer.extra == {"usage": {"tokens": 12}, "trace_id": "t-1"}
-    assert answer.usage == {"tokens": 12}  # type: ignore[attr-defined]
-    assert answer.trace_id == "t-1"  # type: ignore[attr-defined]
+    answer = _answer(unknown_usage={"tokens": 12}, unknown_id="t-1")
+    assert answer.extra == {"unknown_usage": {"tokens": 12}, "unknown_id": "t-1"}
+    assert answer.unknown_usage == {"tokens": 12}  # type: ignore[attr-defined]
+    assert answer.unknown_id == "t-1"  # type: ignore[attr-defined]
 
 
 def test_to_dict_and_model_dump_give_the_server_object_with_unknown_fields() -> None:
-    answer = _answer(usage={"tokens": 12})
-    expected = {
+    answer = _answer(unknown_usage={"tokens": 12})
+    dumped = answer.model_dump()
+    assert set(dumped) == {*ANSWER_FIELDS, "unknown_usage"}
+    assert dumped["unknown_usage"] == {"tokens": 12}
+    assert {key: dumped[key] for key in ("session_id", "message", "history")} == {
         "session_id": "s-1",
         "message": "hello",
         "history": [{"role": "user"}],
-        "metadata": {"m": 1},
-        "pending": True,
-        "finished": False,
-        "usage": {"tokens": 12},
     }
-    assert answer.to_dict() == expected
-    assert answer.model_dump() == expected
+    # Built by hand, not parsed: to_dict() has every field that is not None.
+    assert answer.to_dict() == {key: value for key, value in dumped.items() if value is not None}
+    sent = {"session_id": "s-2", "unknown_usage": 1}
+    assert AgentSessionResponse.from_data(sent).to_dict() == sent  # as the server sent it
 
 
 def test_a_truly_unknown_attribute_is_an_attribute_error_naming_it() -> None:
-    answer = _answer(usage=1)
+    answer = _answer(unknown_usage=1)
     with pytest.raises(AttributeError, match="no_such_field"):
         _ = answer.no_such_field  # type: ignore[attr-defined]
     assert getattr(answer, "no_such_field", None) is None
@@ -189,9 +193,9 @@ def test_response_info_reads_the_request_id_header() -> None:
 
 
 def test_a_copied_or_pickled_answer_keeps_its_unknown_fields() -> None:
-    answer = _answer(usage=3)
+    answer = _answer(unknown_usage=3)
     for clone in (copy.copy(answer), copy.deepcopy(answer), pickle.loads(pickle.dumps(answer))):
-        assert clone.usage == 3  # type: ignore[union-attr]
+        assert clone.unknown_usage == 3  # type: ignore[union-attr]
         assert clone.session_id == "s-1"
 
 

@@ -8,6 +8,7 @@ the rest of the suite runs untraced, as an application without a provider does.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
 import os
@@ -180,7 +181,8 @@ def test_usage_that_is_not_token_counts_is_left_out(
 ) -> None:
     usage = {"input_tokens": "12", "output_tokens": True}
     server.script(Reply(200, {"session_id": "s-1", "message": "hi", "usage": usage}))
-    Sdk("sync").call(server.base_url, "run", 7)
+    with contextlib.suppress(somia.InvalidResponseError):  # a document that types `usage`
+        Sdk("sync").call(server.base_url, "run", 7)
     assert not any(key.startswith("gen_ai.usage") for key in attributes(only_span(spans)))
 
 

@@ -16,7 +16,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from somia.testing._schema import Operation, Parameter, Problem, operations, problem, schema_types
+import somia.testing._schema as _schema
+from somia.testing._schema import Operation, Parameter, Problem, operations, problem
 
 __all__ = [
     "MAX_JSON_DEPTH",
@@ -42,7 +43,7 @@ class _OutOfRange(ValueError):
 def _parameter_value(raw: str, parameter: Parameter) -> tuple[Any, list[Problem]]:
     """A parameter's text as the JSON value its schema describes (a path has only text)."""
     loc: list[str | int] = [parameter.location, parameter.name]
-    types = schema_types(parameter.schema)
+    types = _schema.document().types(parameter.schema)
     if "integer" in types or "number" in types:
         # Digits only: int() would also take "+1", " 1" or "1_0", which JSON Schema calls strings.
         if _INTEGER.fullmatch(raw):
