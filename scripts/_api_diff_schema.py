@@ -17,7 +17,7 @@ from somia._document import Document
 
 Json = Any
 
-# kind -> (level, changelog section). The README's table is this table.
+# kind -> (level, changelog section). The table in docs/regenerating.md is this table.
 KINDS: dict[str, tuple[str, str]] = {
     "operation-added": ("info", "Added"),
     "operation-removed": ("breaking", "Removed"),

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import importlib.util
 import json
 import socket
@@ -573,3 +574,18 @@ def documented_fields(
     else:
         schema = document.answer_schemas(operation)[answer]
     return set(document.properties(schema))
+
+
+PUBLIC_PACKAGES = ["somia", "somia.testing", "somia.batch"]
+
+
+def public_packages() -> list[ModuleType]:
+    """The public packages that exist (somia.batch once it lands), imported."""
+    found = []
+    for name in PUBLIC_PACKAGES:
+        try:
+            found.append(importlib.import_module(name))
+        except ModuleNotFoundError as exc:
+            if exc.name != name:  # a package that exists but fails to import is an error
+                raise
+    return found

@@ -522,18 +522,18 @@ def test_the_real_document_is_compared_well_under_a_second() -> None:
     assert elapsed < 0.5, f"{elapsed:.2f} s"
 
 
-def _readme_block(after: str) -> str:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    start = readme.index("```text\n", readme.index(after)) + len("```text\n")
-    return readme[start : readme.index("```", start)]
+def _page_block(after: str) -> str:
+    page = (ROOT / "docs" / "regenerating.md").read_text(encoding="utf-8")
+    start = page.index("```text\n", page.index(after)) + len("```text\n")
+    return page[start : page.index("```", start)]
 
 
-def test_the_readme_shows_the_real_report_of_the_issue_edits() -> None:
+def test_the_docs_show_the_real_report_of_the_issue_edits() -> None:
     changes = api_diff.compare(SPEC_DOC, _issue_document())
     report = "\n".join([api_diff.summary(changes), *api_diff.report(changes)]) + "\n"
-    assert _readme_block("prints what changed") == report
+    assert _page_block("prints what changed") == report
     draft = "\n".join(api_diff.changelog(changes, version="0.2.0a1")) + "\n"
-    assert _readme_block("ready to paste into") == draft
+    assert _page_block("ready to paste into") == draft
 
 
 # -- the changelog draft ------------------------------------------------------------------------
@@ -792,10 +792,10 @@ def test_make_generate_prints_the_report_before_regenerating(
     assert json.loads((target / "openapi.json").read_text()) == shipped().data
 
 
-def test_the_readme_table_of_kinds_is_the_code_s() -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    start = readme.index("| what changed | breaking | warning | info |")
-    rows = readme[start : readme.index("\n\n", start)].splitlines()[2:]
+def test_the_docs_table_of_kinds_is_the_code_s() -> None:
+    page = (ROOT / "docs" / "regenerating.md").read_text(encoding="utf-8")
+    start = page.index("| what changed | breaking | warning | info |")
+    rows = page[start : page.index("\n\n", start)].splitlines()[2:]
     table: dict[str, str] = {}
     for row in rows:
         cells = row.strip("|").split("|")[1:]

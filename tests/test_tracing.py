@@ -30,7 +30,7 @@ from opentelemetry.util._once import Once
 import somia
 from somia import AsyncSomiaClient, SomiaClient
 from somia._tracing import CAPTURE_CONTENT_ENV, SCHEMA_URL, SEMCONV_VERSION
-from somia.testing import FakeServer, FakeSomia, echo_agent
+from somia.testing import FakeServer
 from tests.harness import (
     KEY,
     OK,
@@ -565,14 +565,14 @@ def test_opentelemetry_instrument_shows_the_span_of_a_cli_run(somia_server: Fake
 
 
 @pytest.mark.slow
-def test_the_readme_setup_exports_the_spans_of_a_conversation() -> None:
-    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+def test_the_documented_setup_exports_the_spans_of_a_conversation() -> None:
+    page = (Path(__file__).parent.parent / "docs" / "tracing.md").read_text(encoding="utf-8")
     (block,) = [
         code
-        for code in re.findall(r"^```python\n(.*?)^```", readme, re.MULTILINE | re.DOTALL)
+        for code in re.findall(r"^```python\n(.*?)^```", page, re.MULTILINE | re.DOTALL)
         if "trace.set_tracer_provider(provider)" in code
     ]
-    with FakeServer(FakeSomia(agents={123: echo_agent})) as server:
+    with FakeServer() as server:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SOMIA_", "OTEL_"))}
         env.update(SOMIA_BASE_URL=server.base_url, SOMIA_API_KEY=server.api_key)
         done = subprocess.run(
