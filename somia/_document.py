@@ -273,10 +273,15 @@ class Document:
 
     def chunk_schema(self, operation: Operation) -> Any:
         """A stream chunk's schema: the event data alternative that requires what the JSON
-        answer requires (the JSON answer's schema when the stream documents none)."""
+        answer requires (the JSON answer's schema when the stream documents none). The data
+        of an event of the answer is the event schema's `then` branch when it has one (events
+        of other names may carry anything: see "Event names")."""
         answers = self.answer_schemas(operation)
         json_schema = answers.get(JSON_MEDIA, {})
         event = self.merged(answers.get(EVENT_STREAM, {}))
+        then = self.merged(event.get("then", {}))
+        if "data" in then.get("properties", {}):
+            event = then
         data = self.merged(event.get("properties", {}).get("data", {}))
         content = self.merged(data.get("contentSchema", {}))
         options = content.get("anyOf") or content.get("oneOf") or [content]

@@ -6,13 +6,15 @@ import copy
 import json
 import pickle
 from types import MappingProxyType
-from typing import Any
+from typing import Any, assert_type
 
 import httpx
 import pytest
 
+from somia import SessionAnswer, SomiaClient
 from somia._errors import InvalidResponseError
 from somia._models import AgentExecutionRequest, AgentSessionResponse, ResponseInfo, StreamEvent
+from somia.testing import FakeServer
 from tests.harness import documented_fields
 
 ANSWER_FIELDS = documented_fields(answer="application/json")
@@ -183,6 +185,30 @@ def test_the_request_id_and_http_status_of_the_answer_are_reachable() -> None:
 
 def test_an_answer_built_without_http_info_has_no_request_id() -> None:
     assert AgentSessionResponse(session_id="s").request_id is None
+
+
+def test_an_answer_of_a_call_has_its_http_for_type_checkers_too(somia_server: FakeServer) -> None:
+    # make typecheck runs mypy --strict on this: no None check, no cast.
+    with SomiaClient(base_url=somia_server.base_url, api_key=somia_server.api_key) as client:
+        answer = client.sessions.create_session(1, input_data="hi")
+        streamed = client.sessions.create_session(1, input_data="hi", stream=True)
+        final = streamed.final_response()
+        head = streamed.http  # a stream's own
+    assert_type(answer, SessionAnswer)
+    assert_type(answer.http, ResponseInfo)
+    assert_type(final.http, ResponseInfo)
+    assert answer.http.status_code == final.http.status_code == head.status_code == 200
+    assert answer.http.request_id == answer.request_id
+
+
+def test_a_session_from_a_chunk_or_built_by_hand_says_it_may_lack_http() -> None:
+    event = StreamEvent("chunk", {"session_id": "s", "message": "Hi"})
+    assert_type(event.chunk, AgentSessionResponse | None)
+    assert event.chunk is not None
+    assert_type(event.chunk.http, ResponseInfo | None)
+    assert event.chunk.http is None
+    info = ResponseInfo(200, httpx.Headers())
+    assert AgentSessionResponse(session_id="s", http=info).http is info
 
 
 def test_response_info_reads_the_request_id_header() -> None:

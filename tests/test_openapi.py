@@ -87,7 +87,10 @@ def test_ok_answer_is_json_first_then_event_stream(document: Document) -> None:
         # A chunk is an answer: one definition of the fields, so the two cannot drift.
         assert document.chunk_schema(op) == answers["application/json"]
         event = document.merged(answers["text/event-stream"])
-        kinds = document.merged(event["properties"]["data"])["contentSchema"]["anyOf"]
+        # Events of the answer are unnamed ("message"); other names may carry anything.
+        assert event["if"] == {"properties": {"event": {"const": "message"}}}
+        data = document.merged(event["then"]["properties"]["data"])
+        kinds = data["contentSchema"]["anyOf"]
         assert document.merged(kinds[-1])["const"] is True  # the end event
 
 

@@ -319,6 +319,21 @@ def test_a_cut_stream_ends_its_span_as_an_error_with_the_events_received(
     assert "after 2 events" in (span.status.description or "")
 
 
+def test_a_reopened_stream_is_a_call_of_its_own_span(
+    spans: InMemorySpanExporter, server: ScriptedServer
+) -> None:
+    server.script(Events([chunk("He")], finish="cut"), STREAM)
+    with SomiaClient(**client_options(base_url=server.base_url)) as client:
+        stream = client.sessions.create_session(7, stream=True)
+        with pytest.raises(somia.StreamInterruptedError):
+            stream.final_response()
+        stream.reopen().final_response()
+    cut, whole = spans.get_finished_spans()
+    assert attributes(cut)["error.type"] == "StreamInterruptedError"
+    assert whole.status.status_code is StatusCode.UNSET
+    assert whole.context.span_id != cut.context.span_id
+
+
 def test_an_error_event_ends_the_stream_span_as_an_error(
     spans: InMemorySpanExporter, server: ScriptedServer, sdk: Sdk
 ) -> None:

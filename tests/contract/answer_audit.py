@@ -7,13 +7,15 @@ takes no other), and each documented answer field must appear at least once over
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 import httpx
 
 from somia._document import Document, Fields, closed, shipped
+from somia._errors import StreamParseError
+from somia._events import classify
+from somia._sse import SSEDecoder
 from somia.testing._schema import validator
 
 JSON = "application/json"
@@ -58,10 +60,14 @@ class AnswerAudit:
         if media == JSON:
             self.add(JSON, response.json())
             return
-        for block in response.text.split("\n\n"):
-            data = "\n".join(line[6:] for line in block.split("\n") if line.startswith("data: "))
-            value = json.loads(data) if data else None
-            if isinstance(value, dict) and "error" not in value:
+        # The document's event rule, as the SDK follows it: only chunks are answers.
+        for event in SSEDecoder().feed(response.content):
+            try:
+                kind, value = classify(event)
+            except StreamParseError as exc:
+                self.problems.append(f"{EVENT_STREAM} answer: {exc}")
+                continue
+            if kind == "chunk":
                 self.add(EVENT_STREAM, value)
 
     def unseen(self) -> list[str]:
