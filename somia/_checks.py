@@ -144,7 +144,7 @@ def _pattern(pattern: str) -> Check:
 
     def matches(value: Any, name: str) -> Any:
         if isinstance(value, str) and regex.search(value) is None:
-            raise ValueError(f"{name} must match the pattern {pattern!r}")
+            raise ValueError(f"{name} must match the pattern '{pattern}'")
         return value
 
     return matches

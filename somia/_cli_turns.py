@@ -6,12 +6,10 @@ Like somia._cli, it imports the SDK only inside its functions: see there why.
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import io
 import json
 import os
-import re
 import select
 import signal
 import sys
@@ -140,7 +138,6 @@ class Conversation:
             print(f"session: {session_id}", file=sys.stderr, flush=True)
 
 
-_PATTERN = re.compile(r"the pattern ('(?:[^'\\]|\\.)*')")
 # The SDK's keywords the turns' flags set, as its messages name them.
 _FLAG_OF = {"pipeline_version": "--pipeline-version", "session_id": "--session"}
 
@@ -156,8 +153,6 @@ def _usage_errors() -> Iterator[None]:
         keyword = text.partition(" ")[0]
         if keyword in _FLAG_OF:
             text = _FLAG_OF[keyword] + text[len(keyword) :]
-        # A pattern is quoted as Python writes it ('\\S'): show it as the API writes it.
-        text = _PATTERN.sub(lambda m: f"the pattern {ast.literal_eval(m[1])}", text)
         raise UsageError(text) from None
 
 

@@ -446,7 +446,7 @@ def test_the_largest_int64_agent_id_is_sent(somia_server: FakeServer) -> None:
         (["run", "1", "hi", "--session", ".."], "--session must not be '..'"),
         (
             ["run", "1", "hi", "--pipeline-version", ""],
-            "--pipeline-version must match the pattern \\S",
+            "--pipeline-version must match the pattern '\\S'",
         ),
         (["--header-name", "no spaces", "run", "1"], "api_key_header must be an HTTP header"),
     ],
