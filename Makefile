@@ -6,23 +6,28 @@ STAMP := $(VENV)/.installed
 LINTED := somia scripts tests
 
 .DEFAULT_GOAL := help
-.PHONY: help install generate api-diff check-generated lint typecheck pytest test test-fast demo contract bench clean
+.PHONY: help install generate api-diff check-generated lint typecheck pytest test test-fast demo contract bench clean \
+	docs docs-serve cli-docs chromium release-check
 
 help:
 	@echo "make demo             a streamed conversation against the fake server"
 	@echo "make test             lint, type-check, drift check and the whole test suite"
 	@echo "make test-fast        pytest without the slow tests (subprocesses, the generator)"
-	@echo "make install          create .venv and install the project with its dev extras"
+	@echo "make install          create .venv and install the project with its dev group"
 	@echo "make generate         regenerate generated/somia_api from openapi/somia.yaml"
 	@echo "make check-generated  fail with a diff when generated/ is stale"
 	@echo "make api-diff BASE=<git ref>  the API's changes since that ref; fails on breaking"
 	@echo "make contract         contract-test a live deployment (SOMIA_CONTRACT_BASE_URL, ...; <= 15 paid turns)"
 	@echo "make bench            measure the SDK against raw httpx and httpx-sse"
+	@echo "make docs             build the documentation site into site/ (--strict)"
+	@echo "make docs-serve       serve the documentation on http://127.0.0.1:8000, rebuilt on edits"
+	@echo "make cli-docs         rewrite docs/cli.md from the command line's parsers"
+	@echo "make release-check    build and check the artifacts, and gate the Python surface (BASE=)"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[testing,otel]" --group dev
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -51,7 +56,7 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest -q
 
-test: lint typecheck check-generated pytest
+test: lint typecheck check-generated chromium pytest
 
 # The inner loop: pytest without the tests marked slow (subprocesses, the generator).
 test-fast: $(STAMP)
@@ -67,4 +72,36 @@ bench: $(STAMP)
 	$(BIN)/python scripts/bench.py
 
 clean:
-	rm -rf $(VENV) .hypothesis .schemathesis .mypy_cache .ruff_cache dist build
+	rm -rf $(VENV) .hypothesis .schemathesis .mypy_cache .ruff_cache dist build site
+
+# MkDocs 1.x prints an end-of-life banner on every build; the site's config stays plain so a
+# successor generator can read it (CONTRIBUTING.md says why).
+MKDOCS := NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs
+
+docs: $(STAMP)
+	$(MKDOCS) build --strict --site-dir site
+
+docs-serve: $(STAMP)
+	$(MKDOCS) serve --dev-addr 127.0.0.1:8000
+
+cli-docs: $(STAMP)
+	$(BIN)/python scripts/cli_docs.py
+
+# The browser test drives Debian's chromium (never a downloaded one). CI runs as root on a
+# fresh machine, so it is installed there; anyone else is told the one command to run.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian's chromium for the docs browser test"; \
+	    apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "chromium is missing; the docs browser test needs it. Run:"; \
+	    echo "  sudo apt-get update && sudo apt-get install -y chromium"; \
+	    exit 1; \
+	  fi; \
+	}
+
+# What a release ships, checked: artifacts, metadata, a wheel in an empty venv, the changelog,
+# and the Python surface against the last recorded release (releases.toml; BASE=<ref> overrides).
+release-check: $(STAMP)
+	$(BIN)/python scripts/release_check.py $(if $(BASE),--base "$(BASE)")

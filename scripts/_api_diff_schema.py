@@ -13,9 +13,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from somia._document import Document
+
 Json = Any
 
-# kind -> (level, changelog section). The README's table is this table.
+# kind -> (level, changelog section). The table in docs/regenerating.md is this table.
 KINDS: dict[str, tuple[str, str]] = {
     "operation-added": ("info", "Added"),
     "operation-removed": ("breaking", "Removed"),
@@ -82,14 +84,9 @@ DOC_KEYS = frozenset(
     {"description", "summary", "title", "example", "examples", "externalDocs", "$comment"}
     | {"tags", "xml", "links"}  # grouping, XML naming and links: no effect on the SDK's calls
 )
-METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 LOWER_BOUNDS = ("minimum", "exclusiveMinimum", "minLength", "minItems", "minProperties")
 UPPER_BOUNDS = ("maximum", "exclusiveMaximum", "maxLength", "maxItems", "maxProperties")
 JSON_TYPES = ("array", "boolean", "integer", "null", "number", "object", "string")
-
-
-class DocumentError(Exception):
-    """A document that cannot be compared: not OpenAPI, or a `$ref` that leads nowhere."""
 
 
 @dataclass(frozen=True)
@@ -147,27 +144,6 @@ def _show(value: Json) -> str:
     if isinstance(value, str) and not any(c in value for c in '"\n\r\t'):
         return f'"{value}"'  # a pattern reads as written, without JSON's escapes
     return json.dumps(value, ensure_ascii=False)
-
-
-def deref(doc: dict[str, Json], node: Json) -> tuple[Json, str]:
-    """The node a `$ref` chain leads to, and the last schema component's name on it."""
-    name = ""
-    for _ in range(64):
-        if not isinstance(node, dict) or "$ref" not in node:
-            return node, name
-        ref = node["$ref"]
-        if not isinstance(ref, str) or not ref.startswith("#/"):
-            raise DocumentError(f"only local $refs are supported, not {ref!r}")
-        target: Json = doc
-        for part in ref[2:].split("/"):
-            part = part.replace("~1", "/").replace("~0", "~")
-            if not isinstance(target, dict) or part not in target:
-                raise DocumentError(f"$ref {ref!r} leads nowhere")
-            target = target[part]
-        if ref.startswith("#/components/schemas/"):
-            name = ref.rsplit("/", 1)[1]
-        node = target
-    raise DocumentError("a $ref chain does not end")
 
 
 class SchemaWalk:
@@ -240,8 +216,8 @@ class SchemaWalk:
     # -- schemas -----------------------------------------------------------------------------
 
     def schema(self, old: Json, new: Json, place: _Place) -> None:
-        o, oname = deref(self.old, old)
-        n, nname = deref(self.new, new)
+        o, oname = Document(self.old).named(old)
+        n, nname = Document(self.new).named(new)
         if oname and nname:
             place = place.at_component(nname)
         key = (id(o), id(n), place.side)
@@ -249,7 +225,7 @@ class SchemaWalk:
             return
         self._stack.add(key)
         try:
-            self._schema(flatten(self.old, o), flatten(self.new, n), place)
+            self._schema(Document(self.old).merged(o), Document(self.new).merged(n), place)
         finally:
             self._stack.discard(key)
 
@@ -431,7 +407,7 @@ class SchemaWalk:
         new = [k for k in nprops if k not in oprops]
 
         def shape(doc: dict[str, Json], schema: Json) -> str:
-            flat = flatten(doc, deref(doc, schema)[0])
+            flat = Document(doc).merged(schema)
             return _canon({k: v for k, v in flat.items() if k not in DOC_KEYS})
 
         out = {}
@@ -471,27 +447,9 @@ class SchemaWalk:
                 self.schema(a, b, place)
 
 
-def flatten(doc: dict[str, Json], schema: Json) -> dict[str, Json]:
-    """A schema with its allOf members merged in: properties and required add up."""
-    if schema is True:
-        return {}
-    if schema is False:
-        return {"not": {}}
-    if not isinstance(schema, dict) or "allOf" not in schema:
-        return schema if isinstance(schema, dict) else {}
-    out = {k: v for k, v in schema.items() if k != "allOf"}
-    for member in schema["allOf"]:
-        part = flatten(doc, deref(doc, member)[0])
-        out["properties"] = {**out.get("properties", {}), **part.get("properties", {})}
-        out["required"] = sorted({*out.get("required", []), *part.get("required", [])})
-        for k, v in part.items():
-            out.setdefault(k, v)
-    return out
-
-
 def admitted(doc: dict[str, Json], schema: Json) -> frozenset[str] | None:
     """The JSON types a schema admits (integer counted within number), None for any."""
-    schema = flatten(doc, deref(doc, schema)[0])
+    schema = Document(doc).merged(schema)
     found: frozenset[str] | None = None
 
     def meet(types: Iterable[str]) -> None:

@@ -12,16 +12,15 @@ from typing import Any
 
 from _api_diff_schema import (
     DOC_KEYS,
-    METHODS,
     Change,
-    DocumentError,
     Json,
     SchemaWalk,
     _canon,
     _Place,
-    deref,
     type_label,
 )
+
+from somia._document import METHODS, Document, DocumentError
 
 
 class Walk(SchemaWalk):
@@ -56,7 +55,7 @@ class Walk(SchemaWalk):
         """(method, path with unnamed parameters) -> (label, operation with path params, path)."""
         out = {}
         for path, item in doc.get("paths", {}).items():
-            item, _ = deref(doc, item)
+            item, _ = Document(doc).named(item)
             shared = item.get("parameters", [])
             for method in METHODS:
                 if method in item:
@@ -99,7 +98,7 @@ class Walk(SchemaWalk):
         def keyed(doc: dict[str, Json], params: list[Json]) -> dict[tuple[str, str], Json]:
             out = {}
             for p in params:
-                p, _ = deref(doc, p)
+                p, _ = Document(doc).named(p)
                 name = p["name"].lower() if p["in"] == "header" else p["name"]
                 out[(p["in"], name)] = p
             return out
@@ -147,7 +146,7 @@ class Walk(SchemaWalk):
             subject = f"response header {name}"
             anchor = ("header", name)
             if key not in n:
-                header, _ = deref(self.old, o[key][1])
+                header, _ = Document(self.old).named(o[key][1])
                 required = bool(header.get("required"))
                 kind = "response-header-removed" if required else "response-optional-header-removed"
                 self.add(kind, subject, "removed", op, status, anchor)
@@ -155,8 +154,8 @@ class Walk(SchemaWalk):
             if key not in o:
                 self.add("response-header-added", subject, "added", op, status, anchor)
                 continue
-            oh, _ = deref(self.old, o[key][1])
-            nh, _ = deref(self.new, n[key][1])
+            oh, _ = Document(self.old).named(o[key][1])
+            nh, _ = Document(self.new).named(n[key][1])
             was, now = bool(oh.get("required")), bool(nh.get("required"))
             if was and not now:
                 self.add(
@@ -181,13 +180,13 @@ class Walk(SchemaWalk):
         if new is None:
             self.add("request-body-removed", subject, "removed", op, anchor=anchor)
             return
-        n, _ = deref(self.new, new)
+        n, _ = Document(self.new).named(new)
         if old is None:
             required = bool(n.get("required"))
             kind = "request-body-added-required" if required else "request-body-added"
             self.add(kind, subject, "added (required)" if required else "added", op, anchor=anchor)
             return
-        o, _ = deref(self.old, old)
+        o, _ = Document(self.old).named(old)
         was, now = bool(o.get("required")), bool(n.get("required"))
         if now and not was:
             self.add("request-body-made-required", subject, "made required", op, anchor=anchor)
@@ -207,8 +206,8 @@ class Walk(SchemaWalk):
             elif status not in old:
                 self.add("status-added", subject, "added", op, anchor=("status", code))
             else:
-                o, _ = deref(self.old, old[status])
-                n, _ = deref(self.new, new[status])
+                o, _ = Document(self.old).named(old[status])
+                n, _ = Document(self.new).named(new[status])
                 self.headers(o.get("headers"), n.get("headers"), op, code)
                 place = _Place("response", f"{op} {code} answer", op=op, status=code)
                 self.content(o.get("content", {}), n.get("content", {}), place)
@@ -240,7 +239,7 @@ class Walk(SchemaWalk):
         for requirement in op.get("security", doc.get("security", [])):
             parts = []
             for name, scopes in sorted(requirement.items()):
-                scheme, _ = deref(doc, schemes.get(name, {}))
+                scheme, _ = Document(doc).named(schemes.get(name, {}))
                 shape = {k: v for k, v in scheme.items() if k not in DOC_KEYS}
                 parts.append(f"{name} {_canon(shape)} {sorted(scopes)}")
             out.append(" and ".join(parts))

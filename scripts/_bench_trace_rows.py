@@ -21,7 +21,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.util._once import Once
 
-from somia import AgentSessionResponse, SomiaClient
+from somia import SessionAnswer, SomiaClient
 from somia._base import session_from_response
 from somia._tracing import start_span
 
@@ -31,7 +31,7 @@ class UntracedClient(SomiaClient):
 
     def _call(
         self, agent_id: object, session_id: object, stream: bool, options: Mapping[str, object]
-    ) -> AgentSessionResponse:
+    ) -> SessionAnswer:
         return session_from_response(
             self._send(self._encode(agent_id, session_id, stream, options))
         )

@@ -4,6 +4,7 @@ announces itself with, and stop it, every wait bounded."""
 from __future__ import annotations
 
 import os
+import re
 import select
 import subprocess
 import time
@@ -27,6 +28,13 @@ def first_line(proc: subprocess.Popen[bytes], timeout: float) -> str | None:
             return None
         data += chunk
     return data.split(b"\n", 1)[0].decode(errors="replace").strip()
+
+
+def announced_url(proc: subprocess.Popen[bytes], timeout: float) -> str | None:
+    """The http://127.0.0.1:PORT that `proc` names in its first line (the fake server's
+    "Fake Somia server on ...", http.server's "Serving HTTP on ..."), or None."""
+    found = re.search(r"http://127\.0\.0\.1:\d+", first_line(proc, timeout) or "")
+    return found.group(0) if found else None
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:

@@ -21,10 +21,21 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from _api_diff_schema import KINDS, Change, DocumentError
+from _api_diff_schema import KINDS, Change
 from _api_diff_walk import Walk
 
-__all__ = ["KINDS", "Change", "DocumentError", "changelog", "compare", "load", "report"]
+from somia._document import DocumentError, parse
+
+__all__ = [
+    "KINDS",
+    "Change",
+    "DocumentError",
+    "changelog",
+    "compare",
+    "load",
+    "next_version",
+    "report",
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "openapi" / "somia.yaml"
@@ -34,16 +45,7 @@ SECTIONS = ("Added", "Changed", "Deprecated", "Removed")
 
 def load(text: str, *, name: str = "document") -> dict[str, Any]:
     """A document's text (YAML or JSON) as a dict; DocumentError when it is not one."""
-    import yaml  # a dev dependency, like the generator
-
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's is ten times faster
-    try:
-        document = yaml.load(text, Loader=loader)
-    except yaml.YAMLError as exc:
-        raise DocumentError(f"{name} does not parse: {exc}") from exc
-    if not isinstance(document, dict) or "openapi" not in document:
-        raise DocumentError(f"{name} is not an OpenAPI document")
-    return document
+    return parse(text, name=name)
 
 
 def compare(old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
@@ -159,6 +161,25 @@ def _sdk_namer() -> Callable[[Change], str]:
     return name
 
 
+def next_version(version: str, size: str) -> str | None:
+    """The version after `version` for a change of `size` (major, minor or patch); None when
+    `version` is not X.Y.Z with an optional aN, bN or rcN."""
+    match = re.fullmatch(r"(\d+)\.(\d+)\.(\d+)(?:(a|b|rc)(\d+))?", version)
+    if not match:
+        return None
+    x, y, z, pre, n = match.groups()
+    major, minor, patch = int(x), int(y), int(z)
+    if pre:  # still a pre-release of major.minor.patch: the next pre-release carries it
+        return f"{major}.{minor}.{patch}{pre}{int(n) + 1}"
+    if major == 0:  # 0.y.z: y is the major number (semver's initial development)
+        return f"0.{minor + 1}.0" if size == "major" else f"0.{minor}.{patch + 1}"
+    return {
+        "major": f"{major + 1}.0.0",
+        "minor": f"{major}.{minor + 1}.0",
+        "patch": f"{major}.{minor}.{patch + 1}",
+    }[size]
+
+
 def bump(changes: list[Change], version: str) -> str:
     """The suggested next version: major for breaking, minor for additions, else patch."""
     if not changes:
@@ -168,22 +189,11 @@ def bump(changes: list[Change], version: str) -> str:
         size = "major"
     elif any(c.kind != "documentation" for c in changes):
         size = "minor"
-    match = re.fullmatch(r"(\d+)\.(\d+)\.(\d+)(?:(a|b|rc)(\d+))?", version)
-    if not match:
+    nxt = next_version(version, size)
+    if nxt is None:
         return f"{size} (from {version})"
-    x, y, z, pre, n = match.groups()
-    major, minor, patch = int(x), int(y), int(z)
-    if pre:  # still a pre-release of major.minor.patch: the next pre-release carries it
-        return f"{size}: {version} -> {major}.{minor}.{patch}{pre}{int(n) + 1} (a pre-release)"
-    if major == 0:  # 0.y.z: y is the major number (semver's initial development)
-        nxt = f"0.{minor + 1}.0" if size == "major" else f"0.{minor}.{patch + 1}"
-    else:
-        nxt = {
-            "major": f"{major + 1}.0.0",
-            "minor": f"{major}.{minor + 1}.0",
-            "patch": f"{major}.{minor}.{patch + 1}",
-        }[size]
-    return f"{size}: {version} -> {nxt}"
+    pre = " (a pre-release)" if re.search(r"(a|b|rc)\d+$", version) else ""
+    return f"{size}: {version} -> {nxt}{pre}"
 
 
 def changelog(changes: list[Change], *, version: str) -> list[str]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import difflib
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -25,6 +24,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _facts import FactsError, compile_facts
+
+from somia._document import normalised, parse
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "openapi" / "somia.yaml"
@@ -57,13 +58,21 @@ def _bin_dir() -> Path:
     return Path(sys.executable).parent
 
 
-def _pinned(name: str) -> str:
+def _dev_requirements() -> list[str]:
+    """The dev requirements: a PEP 735 `dev` group, else the `dev` extra."""
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    for requirement in pyproject["project"]["optional-dependencies"]["dev"]:
+    group = pyproject.get("dependency-groups", {}).get("dev")
+    if group is None:
+        group = pyproject["project"]["optional-dependencies"]["dev"]
+    return [item for item in group if isinstance(item, str)]  # not {include-group = ...}
+
+
+def _pinned(name: str) -> str:
+    for requirement in _dev_requirements():
         match = re.fullmatch(rf"{re.escape(name)}==([\w.]+)", requirement)
         if match:
             return match.group(1)
-    raise SystemExit(f"pyproject.toml does not pin {name} with == in the dev extra")
+    raise SystemExit(f"pyproject.toml does not pin {name} with == in its dev requirements")
 
 
 def _installed(tool: str) -> str:
@@ -112,12 +121,12 @@ def generate(into: Path, spec: Path = SPEC) -> Path:
         stdout=subprocess.DEVNULL,
     )
     (out / "py.typed").write_text("")
-    document = normalised_document(spec)
-    (out / DOCUMENT).write_text(document)
+    document = parse(spec.read_text(), name=str(spec))
+    (out / DOCUMENT).write_text(normalised(document))
     facts = out / FACTS
     facts.write_text(
         compile_facts(
-            json.loads(document),
+            document,
             field_prefix=_generator_config().get("field_prefix", "field_"),
             curated=CURATED_KEYWORDS,
             reserved=SDK_KEYWORDS,
@@ -135,14 +144,6 @@ def generate(into: Path, spec: Path = SPEC) -> Path:
         f"with openapi/generator.yaml, sha256 {config}\n"
     )
     return out
-
-
-def normalised_document(spec: Path) -> str:
-    """The document as indented JSON, in the document's order: YAML spelling carries no meaning."""
-    import yaml  # a dev dependency, like the generator itself
-
-    document = yaml.safe_load(spec.read_text())
-    return json.dumps(document, indent=1, ensure_ascii=False) + "\n"
 
 
 def _generator_config() -> dict[str, Any]:

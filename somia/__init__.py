@@ -16,13 +16,13 @@ re-exports). The async client takes the same path; only its send loop is awaited
                                     somia._base.prepare_call (arguments: somia._validation;
                                     body fields: somia._bridge.check_body)
     -> path, headers, JSON body     somia._bridge.build_request: facts compiled from the API
-                                    document into generated/somia_api/facts.py, routes read
-                                    from the generated client (only the bridge imports it)
+                                    document into generated/somia_api/facts.py (only the
+                                    bridge imports it; somia._checks compiles its schemas)
     -> a span, if the app traces    somia._tracing.start_span
     -> the send loop                somia._client.SomiaClient._send: connections from
                                     somia._pool.Pool; every decision between sends is a
                                     method of somia._base.PreparedCall: retries and waits
-                                    by somia._retry.RetryPolicy within somia._retry.Deadline,
+                                    by somia._retry.RetryPolicy within somia._liveness.Deadline,
                                     errors from somia._errors.error_from_response and
                                     somia._errors.translate_transport_error, the key kept
                                     out of them by somia._redact.Redactor
@@ -78,7 +78,14 @@ if _typing.TYPE_CHECKING:
         UsageError,
         WrongEventLoopError,
     )
-    from somia._models import AgentExecutionRequest, AgentSessionResponse, ResponseInfo, StreamEvent
+    from somia._models import (
+        AgentExecutionRequest,
+        AgentSessionResponse,
+        ResponseInfo,
+        SessionAnswer,
+        StreamEvent,
+        UnknownEvent,
+    )
     from somia._sessions import AgentSessionsClient, AsyncAgentSessionsClient, TurnOptions
     from somia._streaming import AsyncStream, Stream
 
@@ -109,6 +116,7 @@ _LAZY = {
     "ResponseInfo": "somia._models",
     "ServerError": "somia._errors",
     "ServiceUnavailableError": "somia._errors",
+    "SessionAnswer": "somia._models",
     "SomiaClient": "somia._client",
     "SomiaError": "somia._errors",
     "Stream": "somia._streaming",
@@ -120,6 +128,7 @@ _LAZY = {
     "StreamTimeoutError": "somia._errors",
     "TransportError": "somia._errors",
     "TurnOptions": "somia._sessions",
+    "UnknownEvent": "somia._models",
     "UnprocessableEntityError": "somia._errors",
     "UsageError": "somia._errors",
     "WrongEventLoopError": "somia._errors",
@@ -151,6 +160,7 @@ __all__ = [
     "ResponseInfo",
     "ServerError",
     "ServiceUnavailableError",
+    "SessionAnswer",
     "SomiaClient",
     "SomiaError",
     "Stream",
@@ -162,6 +172,7 @@ __all__ = [
     "StreamTimeoutError",
     "TransportError",
     "TurnOptions",
+    "UnknownEvent",
     "UnprocessableEntityError",
     "UsageError",
     "WrongEventLoopError",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Unpack, overload
@@ -12,8 +13,8 @@ from somia._client_base import BaseClient
 
 if TYPE_CHECKING:
     from somia._base import PreparedCall, RequestOptions
-    from somia._models import AgentSessionResponse, StreamEvent
-    from somia._retry import Deadline
+    from somia._liveness import Deadline
+    from somia._models import SessionAnswer, StreamEvent
     from somia._sessions import AsyncAgentSessionsClient
     from somia._streaming import AsyncStream
 
@@ -128,16 +129,16 @@ class AsyncSomiaClient(BaseClient[httpx.AsyncClient, "AsyncAgentSessionsClient"]
 
     async def _call(
         self, agent_id: object, session_id: object, stream: bool, options: Mapping[str, object]
-    ) -> AgentSessionResponse | AsyncStream[StreamEvent]:
-        call = self._prepare(agent_id, session_id, stream, options)
+    ) -> SessionAnswer | AsyncStream[StreamEvent]:
+        return await self._run(self._prepare(agent_id, session_id, stream, options))
+
+    async def _run(self, call: PreparedCall) -> SessionAnswer | AsyncStream[StreamEvent]:
         if call.span is not None:  # the application traces: the same call, inside its span
             return await call.span.arun(self._answer, call)
         return await self._answer(call)
 
-    async def _answer(self, call: PreparedCall) -> AgentSessionResponse | AsyncStream[StreamEvent]:
-        result: AgentSessionResponse | AsyncStream[StreamEvent] = call.async_result(
-            await self._send(call)
-        )
+    async def _answer(self, call: PreparedCall) -> SessionAnswer | AsyncStream[StreamEvent]:
+        result: SessionAnswer | AsyncStream[StreamEvent] = call.async_result(await self._send(call))
         return result
 
     def _open_http(self) -> httpx.AsyncClient:
@@ -159,31 +160,36 @@ class AsyncSomiaClient(BaseClient[httpx.AsyncClient, "AsyncAgentSessionsClient"]
         http = self._open_http()
         deadline = call.deadline()
         attempt = 0
-        while True:
-            request = call.build(http, attempt, deadline)
-            try:
+        try:
+            while True:
+                request = call.build(http, attempt, deadline)
+                started = time.monotonic()
                 try:
-                    # Never follow a redirect: the key and the input would go with it.
-                    response = await http.send(request, stream=True, follow_redirects=False)
-                except httpx.HTTPStatusError as exc:  # raised by a caller's event hook
-                    response = call.hooked_response(exc)
-            except httpx.HTTPError as exc:
-                delay = call.after_failure(exc, attempt, deadline)
-            else:
-                call.log_response(response, attempt)
-                ok = call.accepts(response)
-                if ok and call.stream:
-                    if deadline is not None:
-                        call.keep_read_timeout(response)
-                    return response  # its AsyncStream reads it
-                response = await self._read(response, call, attempt, deadline)
-                if ok:
-                    return response
-                delay = call.after_answer(response, attempt, deadline)
-            import asyncio  # here, not above: `import somia` stays free of asyncio
+                    try:
+                        # Never follow a redirect: the key and the input would go with it.
+                        response = await http.send(request, stream=True, follow_redirects=False)
+                    except httpx.HTTPStatusError as exc:  # raised by a caller's event hook
+                        response = call.hooked_response(exc, deadline)
+                except httpx.HTTPError as exc:
+                    call.log_failure(exc, attempt, started)
+                    delay = call.after_failure(exc, attempt, deadline)
+                else:
+                    call.log_response(response, attempt, started)
+                    ok = call.accepts(response)
+                    if ok and call.stream:
+                        call.keep_read_timeout(response, deadline)
+                        return response  # its AsyncStream reads it
+                    response = await self._read(response, call, attempt, deadline)
+                    if ok:
+                        return response
+                    delay = call.after_answer(response, attempt, deadline)
+                import asyncio  # here, not above: `import somia` stays free of asyncio
 
-            await asyncio.sleep(delay)
-            attempt += 1
+                await asyncio.sleep(delay)
+                attempt += 1
+        finally:
+            if deadline is not None:
+                deadline.stop()
 
     @staticmethod
     async def _read(
@@ -194,6 +200,7 @@ class AsyncSomiaClient(BaseClient[httpx.AsyncClient, "AsyncAgentSessionsClient"]
             if deadline is None:
                 await response.aread()
                 return response
+            deadline.answered(response)
             chunks = []
             async for chunk in response.aiter_raw():
                 chunks.append(chunk)
@@ -202,4 +209,6 @@ class AsyncSomiaClient(BaseClient[httpx.AsyncClient, "AsyncAgentSessionsClient"]
         except httpx.HTTPError as exc:
             raise call.read_failure(exc, attempt, deadline) from exc
         finally:
+            if deadline is not None:  # before the connection goes back to the pool
+                deadline.settle()
             await response.aclose()

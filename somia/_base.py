@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 import attrs
 import httpx
@@ -22,17 +23,21 @@ from somia._config import RETRY_ATTEMPT_HEADER, ClientConfig
 from somia._errors import (
     InvalidResponseError,
     SomiaError,
+    add_note,
     error_from_response,
     translate_transport_error,
 )
-from somia._models import AgentSessionResponse, ResponseInfo, parse_session
+from somia._liveness import Deadline, stream_read_timeout
+from somia._models import ResponseInfo, SessionAnswer, parse_session
+from somia._nesting import MAX_JSON_DEPTH, check_body_nesting, check_nesting
 from somia._redact import NO_KEY, Redactor
-from somia._retry import Deadline, RetryDecision
+from somia._retry import RetryDecision
 from somia._streaming import AsyncStream, Stream
 from somia._validation import (
     check_agent_id,
     check_headers,
     check_idempotency_key,
+    check_idle_timeout,
     check_session_id,
     check_timeout,
     check_total_timeout,
@@ -51,6 +56,7 @@ class RequestOptions(TypedDict, total=False):
 
     timeout: float | httpx.Timeout | None
     total_timeout: float | None
+    stream_idle_timeout: float | Literal["read"] | None
     extra_headers: Mapping[str, str] | None
     idempotency_key: str | None
 
@@ -63,9 +69,7 @@ ACCEPT_STREAM = {"Accept": "text/event-stream"}
 Parse = Callable[[httpx.Response, Redactor], Any]
 
 
-def session_from_response(
-    response: httpx.Response, redact: Redactor = NO_KEY
-) -> AgentSessionResponse:
+def session_from_response(response: httpx.Response, redact: Redactor = NO_KEY) -> SessionAnswer:
     """The typed answer of a read 2xx JSON response; the key is redacted from the body an
     InvalidResponseError keeps."""
     info = ResponseInfo.from_response(response)
@@ -103,6 +107,9 @@ class PreparedCall:
     method: str = "POST"  # the session operations' (client.request may send others)
     parse: Parse = session_from_response  # a whole 2xx answer into what the call returns
     span: CallSpan | None = attrs.field(default=None, repr=False)  # set when traced
+    idle_timeout: float | None = None  # of a stream, between events of its answer
+    # Sends the call again as a new call (a session call's stream: Stream.reopen()).
+    reopen: Callable[[], Any] | None = attrs.field(default=None, repr=False)
 
     @property
     def redact(self) -> Redactor:
@@ -127,7 +134,7 @@ class PreparedCall:
         timeout = self.timeout
         if deadline is not None:
             timeout = deadline.cap(timeout, self.what, attempt)
-        return http.build_request(
+        request = http.build_request(
             self.method,
             self.url,
             content=self.content,
@@ -135,38 +142,58 @@ class PreparedCall:
             # Given as httpx stores it, httpx skips copying the Timeout: the cheaper path.
             extensions={"timeout": timeout.as_dict()},
         )
+        if deadline is not None:
+            deadline.begin(http, request)
+        return request
 
     def accepts(self, response: httpx.Response) -> bool:
         """Whether `response` (its head) is the answer: a 2xx, and an event stream when
         the call streams."""
         return response.is_success and (not self.stream or is_event_stream(response))
 
-    def log_response(self, response: httpx.Response, attempt: int) -> None:
-        """One debug line per answered request."""
+    def log_response(self, response: httpx.Response, attempt: int, started: float) -> None:
+        """One debug line per answered request (`started`: when it was sent, monotonic)."""
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
-                "%s -> %s (attempt %d, request id %s)",
+                "%s -> %s (attempt %d, %.1f ms, request id %s)",
                 self.what,
                 response.status_code,
                 attempt + 1,
+                (time.monotonic() - started) * 1000,
                 self.redact.text(response.headers.get("x-request-id", "-")),
             )
 
-    def keep_read_timeout(self, response: httpx.Response) -> None:
-        """A stream's events are read under the read timeout, not what the total timeout
-        left of it when the request was sent (httpcore reads it when the body's reading
-        starts)."""
-        response.request.extensions["timeout"] = self.timeout.as_dict()
+    def log_failure(self, exc: BaseException, attempt: int, started: float) -> None:
+        """One debug line per request that got no answer."""
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "%s -> %s (attempt %d, %.1f ms)",
+                self.what,
+                type(exc).__name__,
+                attempt + 1,
+                (time.monotonic() - started) * 1000,
+            )
+
+    def keep_read_timeout(self, response: httpx.Response, deadline: Deadline | None) -> None:
+        """A stream's events are read under the read timeout, not what the deadline left of
+        it when the request was sent, or under the idle timeout when that is shorter."""
+        capped = deadline is not None
+        stream_read_timeout(response, self.timeout.read, self.idle_timeout, capped=capped)
 
     def after_failure(self, exc: httpx.HTTPError, attempt: int, deadline: Deadline | None) -> float:
         """The wait before retrying after `exc`; raises the SDK's error instead when the
         call must not, or can no longer, be retried."""
+        if deadline is not None:
+            deadline.settle()  # the attempt is over
         if deadline is not None and deadline.cut_short(exc):
-            reading = isinstance(exc, httpx.ReadTimeout)  # the request went out: it may have run
+            # Once the request went out, the turn may have run.
+            reading = deadline.sent or isinstance(exc, httpx.ReadTimeout)
             raise deadline.expired(self.what, attempt + 1, reading=reading) from exc
         decision = self.config.retry.decide_exception(exc, attempt)
         if decision is None:
-            raise translate_transport_error(exc, what=self.what, redact=self.redact) from exc
+            raise translate_transport_error(
+                exc, what=self.what, redact=self.redact, attempts=attempt + 1
+            ) from exc
         return self._wait(decision, attempt, deadline, exc)
 
     def after_answer(
@@ -175,9 +202,11 @@ class PreparedCall:
         """The wait before retrying after the read answer `response` the call cannot use;
         raises its typed error instead when it must not, or can no longer, be retried."""
         error = self._answer_error(response)
-        decision = self.config.retry.decide_status(response.status_code, response.headers, attempt)
+        policy = self.config.retry
+        decision = policy.decide_status(response.status_code, response.headers, attempt)
         if decision is None:
-            raise error
+            note = policy.refusal(response.status_code, response.headers, attempt)
+            raise add_note(error, note) if note else error
         return self._wait(decision, attempt, deadline, error)
 
     def read_failure(
@@ -191,20 +220,22 @@ class PreparedCall:
     def result(self, response: httpx.Response) -> Any:
         """What a sync call returns for its answer: a `Stream`, or the parsed body."""
         if self.stream:
-            return Stream(response, what=self.what, redact=self.redact, span=self.span)
+            return Stream(response, self)
         return self.parse(response, self.redact)
 
     def async_result(self, response: httpx.Response) -> Any:
         """What an async call returns for its answer: an `AsyncStream`, or the parsed body."""
         if self.stream:
-            return AsyncStream(response, what=self.what, redact=self.redact, span=self.span)
+            return AsyncStream(response, self)
         return self.parse(response, self.redact)
 
     @staticmethod
-    def hooked_response(exc: httpx.HTTPStatusError) -> httpx.Response:
+    def hooked_response(exc: httpx.HTTPStatusError, deadline: Deadline | None) -> httpx.Response:
         """The answer a caller's event hook raised HTTPStatusError for (`raise_for_status()`):
         still an answer, mapped and retried like any other. httpx closed it, unread unless
         the hook read it; then only its status and headers are known."""
+        if deadline is not None:
+            deadline.settle()  # httpx released its connection
         response = exc.response
         try:
             response.content  # noqa: B018 - read by the hook?
@@ -281,6 +312,7 @@ def prepare_call(
     fields = {name: value for name, value in options.items() if name not in _CALL_OPTIONS}
     fields["stream"] = stream
     body = check_body(fields)
+    check_body_nesting(body)
     extra_body = options.get("extra_body")
     if extra_body is not None:
         body = _merge_extra_body(body, extra_body, fields)
@@ -307,6 +339,7 @@ def prepare_call(
         total_timeout=total_timeout,
         stream=stream,
         what=f"POST {path}",
+        idle_timeout=stream_idle_timeout(config, options, timeout) if stream else None,
     )
 
 
@@ -338,6 +371,18 @@ def call_timeouts(
     )
 
 
+def stream_idle_timeout(
+    config: ClientConfig, options: Mapping[str, Any], timeout: httpx.Timeout
+) -> float | None:
+    """The call's `stream_idle_timeout` in seconds (its own, else the client's; "read": its
+    read timeout), or None."""
+    if "stream_idle_timeout" in options:
+        idle = check_idle_timeout("stream_idle_timeout", options["stream_idle_timeout"])
+    else:
+        idle = config.stream_idle_timeout
+    return timeout.read if idle == "read" else idle
+
+
 def _merge_extra_body(
     body: dict[str, Any], extra: object, options: Mapping[str, Any]
 ) -> dict[str, Any]:
@@ -351,6 +396,7 @@ def _merge_extra_body(
             raise ValueError(
                 f"extra_body sets {key!r}, which is a documented field: pass it as an option"
             )
+        check_nesting(extra[key], f"extra_body[{key!r}]", MAX_JSON_DEPTH - 1)
     return {**body, **extra}
 
 

@@ -1,15 +1,17 @@
-"""The one bridge to the generated low-level client (`somia_api`).
+"""The one bridge to the generated package (`somia_api`).
 
-Only this module imports the generated package. Two kinds of facts come through it:
+Only this module imports the generated package, and it takes one module of it:
+`somia_api.facts`, which `make generate` compiles from the document: the request options
+(TypedDicts), their checks, the answer's classes, the operations (paths, statuses) and the
+parameters (names, places, checks). They are plain Python, cheap to import, loaded with
+`somia`.
 
-- `somia_api.facts`, which `make generate` compiles from the document: the request options
-  (TypedDicts), their checks, the answer's classes and the documented statuses. They are
-  plain Python, cheap to import, and loaded with `somia`.
-- the generated endpoint modules, loaded on the first call: the path of each operation, how
-  it quotes parameters and names headers. They are read through the endpoint's
-  `_get_kwargs` (private to the generator, whose version is pinned), because it is the one
-  place where the generated client turns arguments into a request; doing so once per route
-  keeps the call path free of the generated model classes.
+Why nothing else: the rest of `somia_api` is openapi-python-client's output, a supported
+low-level client of its own (docs/generated-client.md). Its endpoint functions build a
+request from its model classes and send it themselves, while the SDK has its own send loop
+(retries, streams, deadlines); what the SDK needs of a route is a fact of the document,
+already in `facts`. The one rule the two share, how a path parameter is quoted
+(`quote(str(value), safe="")`), is held to the generated client's by tests/test_bridge.py.
 
 Everything raised here is a `somia` error, or a TypeError naming a bad argument.
 """
@@ -18,16 +20,14 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
+from urllib.parse import quote
 
 from somia_api import facts as _facts
 from somia_api.facts import OPERATIONS as OPERATIONS
 from somia_api.facts import AgentExecutionRequestFields as AgentExecutionRequestFields
 from somia_api.facts import AgentExecutionRequestOptions as AgentExecutionRequestOptions
 from somia_api.facts import AgentSessionResponseFields as AgentSessionResponseFields
-from somia_api.facts import AnswerObject as AnswerObject
-from somia_api.facts import ShapeError as ShapeError
 
 # The request body of both session operations (AgentExecutionRequest).
 BODY_FIELDS: dict[str, str] = _facts.AGENT_EXECUTION_REQUEST_FIELDS  # keyword -> wire name
@@ -42,57 +42,21 @@ if _facts.API_KEY_HEADER is None:
 API_KEY_HEADER: str = _facts.API_KEY_HEADER
 
 _encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
-_KEY_MARK = "\x00key"  # stands in for the idempotency key while a route is worked out
-
-
-class _Wire(NamedTuple):
-    """What the generated client knows, read once."""
-
-    create: Callable[..., dict[str, Any]]
-    interact: Callable[..., dict[str, Any]]
-
-
-@functools.cache
-def wire() -> _Wire:
-    """The generated client's facts (imports `somia_api` on first use)."""
-    from somia_api.api.sessions import create_session, interact_session
-
-    return _Wire(
-        create=create_session._get_kwargs,
-        interact=interact_session._get_kwargs,
-    )
-
-
-@functools.cache
-def openapi_document() -> dict[str, Any]:
-    """The OpenAPI document as `make generate` normalised it (JSON, shipped in the wheel)."""
-    from importlib.resources import files
-
-    text = files("somia_api").joinpath("openapi.json").read_text(encoding="utf-8")
-    document: dict[str, Any] = json.loads(text)
-    return document
-
-
-class _NoBody:
-    """Stands in for the generated request model while a route is worked out."""
-
-    def to_dict(self) -> dict[str, Any]:
-        return {}
+_CREATE, _INTERACT = _facts.OPERATIONS["createSession"], _facts.OPERATIONS["interactSession"]
+# Both take the document's JSON request body (their `request` names its schema).
+_JSON_BODY = {"Content-Type": "application/json"}
+_KEY_HEADER = _facts.PARAMETERS["idempotency_key"][1]
 
 
 @functools.lru_cache(maxsize=1024)
-def _route(agent_id: int, session_id: str | None) -> tuple[str, dict[str, str], str]:
-    """Path, fixed headers and the idempotency header's name of one operation's call."""
-    facts = wire()
-    body = _NoBody()  # the body is encoded by the SDK; any required fields stay out of this
+def _path(agent_id: int, session_id: str | None) -> str:
+    """The path of a create (no session id) or continue call, its parameters quoted as the
+    generated client quotes them: each one path segment."""
     if session_id is None:
-        kwargs = facts.create(agent_id, body=body, idempotency_key=_KEY_MARK)
-    else:
-        kwargs = facts.interact(agent_id, session_id, body=body, idempotency_key=_KEY_MARK)
-    headers = dict(kwargs["headers"])
-    (key_header,) = (name for name, value in headers.items() if value == _KEY_MARK)
-    del headers[key_header]
-    return kwargs["url"], headers, key_header
+        return _CREATE.path.format(agent_id=quote(str(agent_id), safe=""))
+    return _INTERACT.path.format(
+        agent_id=quote(str(agent_id), safe=""), session_id=quote(session_id, safe="")
+    )
 
 
 def _encode_body(body: dict[str, Any]) -> bytes:
@@ -118,9 +82,8 @@ def build_request(
 
     `body` holds the checked fields to send (see `check_body`), by wire name.
     """
-    path, fixed, key_header = _route(agent_id, session_id)
-    headers = {**fixed, key_header: idempotency_key}
-    return path, headers, _encode_body(body)
+    headers = {**_JSON_BODY, _KEY_HEADER: idempotency_key}
+    return _path(agent_id, session_id), headers, _encode_body(body)
 
 
 def encode_json(value: Any, name: str) -> bytes:
@@ -133,7 +96,7 @@ def encode_json(value: Any, name: str) -> bytes:
 
 def idempotency_header() -> str:
     """The name of the header the document gives the idempotency key."""
-    return _route(1, None)[2]
+    return _KEY_HEADER
 
 
 def documented_statuses() -> frozenset[int]:

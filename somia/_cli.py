@@ -94,13 +94,10 @@ def _show_warning(
 
 
 def _configure_logging(verbosity: int) -> None:
-    if not verbosity:
-        return
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(f"{PROG}: %(message)s"))
-    logger = logging.getLogger("somia")
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO if verbosity == 1 else logging.DEBUG)
+    if verbosity:  # the switch SOMIA_LOG turns too
+        from somia._logging import enable
+
+        enable(logging.INFO if verbosity == 1 else logging.DEBUG)
 
 
 # Arguments

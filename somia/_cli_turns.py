@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 if TYPE_CHECKING:
     import argparse
 
-    from somia import AgentSessionResponse, SomiaClient, SomiaError, Stream, StreamEvent
+    from somia import SessionAnswer, SomiaClient, SomiaError, Stream, StreamEvent
     from somia._sessions import TurnOptions
 
 PROG = "somia"
@@ -104,7 +104,7 @@ class Conversation:
             finally:
                 self._remember(stream.session_id)
 
-    def answer(self, input_data: Any, *, stream: bool) -> AgentSessionResponse:
+    def answer(self, input_data: Any, *, stream: bool) -> SessionAnswer:
         """Run a turn and return the final response (streamed on the wire or not)."""
         if stream:
             with self._start_stream(input_data) as events:
@@ -138,13 +138,22 @@ class Conversation:
             print(f"session: {session_id}", file=sys.stderr, flush=True)
 
 
+# The SDK's keywords the turns' flags set, as its messages name them.
+_FLAG_OF = {"pipeline_version": "--pipeline-version", "session_id": "--session"}
+
+
 @contextlib.contextmanager
 def _usage_errors() -> Iterator[None]:
-    # The SDK checks arguments (session id, pipeline version) before any request is sent.
+    # The SDK checks arguments (session id, pipeline version) before any request is sent;
+    # its message names the keyword, the user typed the flag.
     try:
         yield
     except (TypeError, ValueError) as exc:
-        raise UsageError(str(exc)) from None
+        text = str(exc)
+        keyword = text.partition(" ")[0]
+        if keyword in _FLAG_OF:
+            text = _FLAG_OF[keyword] + text[len(keyword) :]
+        raise UsageError(text) from None
 
 
 def write_text(stream: Stream[StreamEvent], out: TextIO) -> None:
@@ -203,7 +212,9 @@ def _json(value: Any, encoding: str | None) -> str:
 
 
 def chat(args: argparse.Namespace, client: SomiaClient) -> int:
-    from somia import SomiaError
+    """The chat loop; its status is the last failed turn's (0 when none failed). A key the
+    server refuses (401, 403) ends it at once: no later turn could succeed."""
+    from somia import AuthError, PermissionDeniedError, SomiaError
 
     talk = Conversation(client, args)
     print(
@@ -212,15 +223,16 @@ def chat(args: argparse.Namespace, client: SomiaClient) -> int:
         file=sys.stderr,
         flush=True,
     )
+    status = 0
     while True:
         try:
             line = _prompt("> ")
         except EOFError:
             print(file=sys.stderr)
-            return 0
+            return status
         text = line.strip()
         if text == "/exit":
-            return 0
+            return status
         if not text:
             continue
         try:
@@ -233,9 +245,11 @@ def chat(args: argparse.Namespace, client: SomiaClient) -> int:
         except KeyboardInterrupt:
             # Leaving the `with` closed the stream; the session goes on.
             print("\n(answer cancelled)", file=sys.stderr, flush=True)
+        except (AuthError, PermissionDeniedError) as exc:
+            return fail(describe_error(exc, client.base_url), exit_code(exc))
         except SomiaError as exc:
-            # One failed turn does not end the conversation.
-            fail(describe_error(exc, client.base_url), exit_code(exc))
+            # One failed turn does not end the conversation, but the exit status says so.
+            status = fail(describe_error(exc, client.base_url), exit_code(exc))
 
 
 def _prompt(prompt: str) -> str:

@@ -13,8 +13,8 @@ from somia._client_base import BaseClient
 
 if TYPE_CHECKING:
     from somia._base import PreparedCall, RequestOptions
-    from somia._models import AgentSessionResponse, StreamEvent
-    from somia._retry import Deadline
+    from somia._liveness import Deadline
+    from somia._models import SessionAnswer, StreamEvent
     from somia._sessions import AgentSessionsClient
     from somia._streaming import Stream
 
@@ -106,14 +106,16 @@ class SomiaClient(BaseClient[httpx.Client, "AgentSessionsClient"]):
 
     def _call(
         self, agent_id: object, session_id: object, stream: bool, options: Mapping[str, object]
-    ) -> AgentSessionResponse | Stream[StreamEvent]:
-        call = self._prepare(agent_id, session_id, stream, options)
+    ) -> SessionAnswer | Stream[StreamEvent]:
+        return self._run(self._prepare(agent_id, session_id, stream, options))
+
+    def _run(self, call: PreparedCall) -> SessionAnswer | Stream[StreamEvent]:
         if call.span is not None:  # the application traces: the same call, inside its span
             return call.span.run(self._answer, call)
         return self._answer(call)
 
-    def _answer(self, call: PreparedCall) -> AgentSessionResponse | Stream[StreamEvent]:
-        result: AgentSessionResponse | Stream[StreamEvent] = call.result(self._send(call))
+    def _answer(self, call: PreparedCall) -> SessionAnswer | Stream[StreamEvent]:
+        result: SessionAnswer | Stream[StreamEvent] = call.result(self._send(call))
         return result
 
     def _send(self, call: PreparedCall) -> httpx.Response:
@@ -122,29 +124,34 @@ class SomiaClient(BaseClient[httpx.Client, "AgentSessionsClient"]):
         http = self._pool.open_http(self._closed)
         deadline = call.deadline()
         attempt = 0
-        while True:
-            request = call.build(http, attempt, deadline)
-            try:
+        try:
+            while True:
+                request = call.build(http, attempt, deadline)
+                started = time.monotonic()
                 try:
-                    # Never follow a redirect: the key and the input would go with it.
-                    response = http.send(request, stream=True, follow_redirects=False)
-                except httpx.HTTPStatusError as exc:  # raised by a caller's event hook
-                    response = call.hooked_response(exc)
-            except httpx.HTTPError as exc:
-                delay = call.after_failure(exc, attempt, deadline)
-            else:
-                call.log_response(response, attempt)
-                ok = call.accepts(response)
-                if ok and call.stream:
-                    if deadline is not None:
-                        call.keep_read_timeout(response)
-                    return response  # its Stream reads it
-                response = self._read(response, call, attempt, deadline)
-                if ok:
-                    return response
-                delay = call.after_answer(response, attempt, deadline)
-            time.sleep(delay)
-            attempt += 1
+                    try:
+                        # Never follow a redirect: the key and the input would go with it.
+                        response = http.send(request, stream=True, follow_redirects=False)
+                    except httpx.HTTPStatusError as exc:  # raised by a caller's event hook
+                        response = call.hooked_response(exc, deadline)
+                except httpx.HTTPError as exc:
+                    call.log_failure(exc, attempt, started)
+                    delay = call.after_failure(exc, attempt, deadline)
+                else:
+                    call.log_response(response, attempt, started)
+                    ok = call.accepts(response)
+                    if ok and call.stream:
+                        call.keep_read_timeout(response, deadline)
+                        return response  # its Stream reads it
+                    response = self._read(response, call, attempt, deadline)
+                    if ok:
+                        return response
+                    delay = call.after_answer(response, attempt, deadline)
+                time.sleep(delay)
+                attempt += 1
+        finally:
+            if deadline is not None:
+                deadline.stop()
 
     @staticmethod
     def _read(
@@ -155,6 +162,7 @@ class SomiaClient(BaseClient[httpx.Client, "AgentSessionsClient"]):
             if deadline is None:
                 response.read()
                 return response
+            deadline.answered(response)
             chunks = []
             for chunk in response.iter_raw():
                 chunks.append(chunk)
@@ -163,4 +171,6 @@ class SomiaClient(BaseClient[httpx.Client, "AgentSessionsClient"]):
         except httpx.HTTPError as exc:
             raise call.read_failure(exc, attempt, deadline) from exc
         finally:
+            if deadline is not None:  # before the connection goes back to the pool
+                deadline.settle()
             response.close()

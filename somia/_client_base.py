@@ -9,8 +9,9 @@ made; the client modules reach the call machinery through imports inside their m
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, Generic, Literal, Self, TypeVar, Unpack
 
 import httpx
 
@@ -41,6 +42,7 @@ class BaseClient(Generic[HttpT, SessionsT]):
         api_key_header: str | None = None,
         timeout: float | httpx.Timeout = 60.0,
         total_timeout: float | None = None,
+        stream_idle_timeout: float | Literal["read"] | None = "read",
         retries: int = 2,
         retry_backoff_seconds: float = 0.5,
         max_retry_after: float = 60.0,
@@ -60,8 +62,12 @@ class BaseClient(Generic[HttpT, SessionsT]):
                 "apikey").
             timeout: Seconds for each phase of each attempt (connect, read, write, pool),
                 or an `httpx.Timeout`. A stream's events are read under its read timeout.
-            total_timeout: Seconds for a whole call: every attempt, the waits between them
-                and the answer (a stream's: up to its first byte). None: no limit.
+            total_timeout: Seconds for a whole call, however slowly the server sends: every
+                attempt, the waits between them and the answer (a JSON answer whole, a
+                stream's up to its response head). None: no limit.
+            stream_idle_timeout: Seconds a stream may go without an event of its answer (a
+                chunk, an error, the end), whatever else the server sends; the time your
+                loop body takes does not count. "read": the read timeout. None: no limit.
             retries: Retries of a call the agent certainly did not run (a connection that
                 failed before sending, a connect or pool timeout, 408, 429, 503); 0 turns
                 them off.
@@ -75,6 +81,9 @@ class BaseClient(Generic[HttpT, SessionsT]):
                 followed, and closing this client leaves it open.
         """
         from somia._config import ClientConfig  # the first client loads the SDK's rules
+        from somia._logging import configure_from_environment
+
+        configure_from_environment()  # SOMIA_LOG
 
         config = ClientConfig.create(locals())  # every keyword but http_client is an option
         if http_client is not None and not isinstance(http_client, self._http_type):
@@ -123,7 +132,25 @@ class BaseClient(Generic[HttpT, SessionsT]):
 
         call = self._encode(agent_id, session_id, stream, options)
         start_span(self._config, call, agent_id, session_id, options)
+        if stream:  # its stream's reopen() sends it again, as a new call
+            call.reopen = functools.partial(self._again, call, agent_id, session_id, options)
         return call
+
+    def _again(
+        self, call: PreparedCall, agent_id: object, session_id: object, options: Mapping[str, Any]
+    ) -> Any:
+        """`call` sent again as a new call: the same request (its Idempotency-Key included),
+        its own retries, total timeout and span."""
+        import attrs
+
+        from somia._tracing import start_span
+
+        again = attrs.evolve(call, span=None)
+        start_span(self._config, again, agent_id, session_id, options)
+        return self._run(again)
+
+    def _run(self, call: PreparedCall) -> Any:
+        raise NotImplementedError  # each client sends in its own way
 
     def with_options(self, **options: Unpack[ClientOptions]) -> Self:
         """A copy of this client with some constructor options changed (`timeout`,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple, TypedDict
+from typing import Any, Literal, NamedTuple, TypedDict
 
 import attrs
 import httpx
@@ -31,6 +31,7 @@ from somia._validation import (
     check_count,
     check_header_name,
     check_headers,
+    check_idle_timeout,
     check_seconds,
     check_timeout,
     check_total_timeout,
@@ -55,6 +56,7 @@ class ClientOptions(TypedDict, total=False):
     api_key_header: str | None
     timeout: float | httpx.Timeout
     total_timeout: float | None
+    stream_idle_timeout: float | Literal["read"] | None
     retries: int
     retry_backoff_seconds: float
     max_retry_after: float
@@ -90,6 +92,7 @@ class Option(NamedTuple):
     fallback: Any = None  # when the variable is unset too
     flag: Flag | None = None  # on the `somia` command line
     hidden: bool = False  # kept out of every repr
+    default_text: str | None = None  # the default in words, where its value does not say it
 
 
 def declare(check: Callable[[str, Any], Any], **more: Any) -> dict[str, Option]:
@@ -171,6 +174,20 @@ class ClientConfig:
             ),
         ),
     )
+    stream_idle_timeout: float | Literal["read"] | None = attrs.field(
+        default="read",
+        metadata=declare(
+            check_idle_timeout,
+            default_text="the read timeout",
+            flag=Flag(
+                ("--idle-timeout",),
+                "seconds a streamed answer may go without an event of the answer (keep-alives "
+                "and events of other kinds do not count)",
+                "S",
+                positive_seconds,
+            ),
+        ),
+    )
     retries: int = attrs.field(default=2, metadata=declare(check_count))
     retry_backoff_seconds: float = attrs.field(default=0.5, metadata=declare(check_seconds))
     max_retry_after: float = attrs.field(default=60.0, metadata=declare(check_seconds))
@@ -236,6 +253,8 @@ CONNECTION_FLAGS = tuple(field for field in OPTIONS if option_of(field).flag is 
 def describe_default(field: attrs.Attribute[Any]) -> str:
     """An option's default in words: its variable and fallback, or its value."""
     option = option_of(field)
+    if option.default_text:
+        return option.default_text
     if option.env:
         fallback = "" if option.fallback is None else f", else {option.fallback}"
         return f"${option.env}{fallback}"

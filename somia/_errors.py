@@ -18,7 +18,7 @@
     ├── TransportError              no usable answer: connection failed, dropped or timed out
     │   ├── RequestTimeoutError     a connect, read, write or pool timeout, or total_timeout
     │   └── StreamInterruptedError  a stream ended before its end event
-    │       ├── StreamTimeoutError  ... because no byte came within the read timeout
+    │       ├── StreamTimeoutError  ... because no event of the answer came in time
     │       └── StreamClosedError   ... because it was closed, or its loop left, first
     ├── StreamParseError            a streamed event's data is not JSON
     ├── AgentStreamError            the stream reported an error event
@@ -234,7 +234,13 @@ class StreamInterruptedError(TransportError):
 
 
 class StreamTimeoutError(StreamInterruptedError, RequestTimeoutError):
-    """A stream stalled: no byte arrived within the read timeout."""
+    """A stream stalled: no event of its answer (a chunk, an error or the end) arrived within
+    its `stream_idle_timeout`, whatever else the server sent meanwhile (comments, events of
+    other kinds), or no byte within the read timeout.
+
+    The message says how long the stream was idle and how many events it had delivered
+    (`events_received`); `stream.reopen()` fetches the whole answer again.
+    """
 
 
 class StreamClosedError(StreamInterruptedError):
@@ -405,17 +411,30 @@ def _redirect_advice(response: httpx.Response) -> str:
 
 
 def translate_transport_error(
-    exc: httpx.HTTPError, *, what: str, redact: Redactor = NO_KEY
+    exc: httpx.HTTPError, *, what: str, redact: Redactor = NO_KEY, attempts: int = 1
 ) -> TransportError:
-    """The SDK error for an httpx failure (raise it `from exc`); `what` names the call.
+    """The SDK error for an httpx failure (raise it `from exc`); `what` names the call, and
+    `attempts` how many were made (said when more than one).
 
     The key is redacted: the text of a protocol error may quote what the server sent.
     """
+    tried = f" (after {attempts} attempts)" if attempts > 1 else ""
     if isinstance(exc, httpx.TimeoutException):
         kind = type(exc).__name__.replace("Timeout", " timeout").strip().lower()
-        return RequestTimeoutError(f"{what}: {kind}")
+        if isinstance(exc, httpx.ReadTimeout):  # waiting for the answer: the request went out
+            kind += "; the request was sent, so the turn may have run"
+        return RequestTimeoutError(f"{what}: {kind}{tried}")
     if isinstance(exc, httpx.LocalProtocolError):
         # Its text quotes the offending request header, which may be the key.
         return TransportError(f"{what}: the request could not be sent (LocalProtocolError)")
     redact.chain(exc)
-    return TransportError(f"{what}: {type(exc).__name__}: {exc}")
+    return TransportError(f"{what}: {type(exc).__name__}: {exc}{tried}")
+
+
+def add_note(error: SomiaError, note: str) -> SomiaError:
+    """`error`, its message ending with `note` in parentheses."""
+    message = f"{error.args[0]} ({note})" if error.args else f"({note})"
+    error.args = (message, *error.args[1:])
+    if isinstance(getattr(error, "message", None), str):
+        error.message = message  # type: ignore[attr-defined]
+    return error

@@ -7,16 +7,17 @@ Their documented fields come from the OpenAPI document, compiled by `make genera
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Self
 
 import attrs
 import httpx
 
-from somia._bridge import AgentExecutionRequestFields, AgentSessionResponseFields, ShapeError
+from somia._bridge import AgentExecutionRequestFields, AgentSessionResponseFields
 from somia._config import RETRY_ATTEMPT_HEADER
 from somia._errors import InvalidResponseError, server_message
+from somia._shapes import ShapeError
 
-EventType = Literal["chunk", "error", "end"]
+EventType = Literal["chunk", "error", "end", "unknown"]
 
 
 @attrs.define(kw_only=True)
@@ -69,11 +70,13 @@ class AgentSessionResponse(AgentSessionResponseFields):
     Its attributes are the answer's documented fields; an absent one reads as its documented
     default, else None. Fields the server adds beyond the documented ones are kept in
     `extra` and can also be read as attributes. `to_dict()` gives the JSON object exactly as
-    the server sent it; `model_dump()` every documented field. `http` gives the status,
-    headers and request id of the answer.
+    the server sent it; `model_dump()` every documented field.
+
+    Calls return a `SessionAnswer`, whose `http` is always there; a session built from a
+    streamed chunk (`event.chunk`) or by hand carries only the `http` it was given.
     """
 
-    http: ResponseInfo | None = attrs.field(default=None, eq=False, repr=False)
+    _http: ResponseInfo | None = attrs.field(default=None, alias="http", eq=False, repr=False)
 
     if not TYPE_CHECKING:  # so that type checkers report a misspelled or removed field
 
@@ -88,14 +91,19 @@ class AgentSessionResponse(AgentSessionResponseFields):
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     @property
+    def http(self) -> ResponseInfo | None:
+        """The status, headers and request id of the HTTP answer it came in, if it has them."""
+        return self._http
+
+    @property
     def request_id(self) -> str | None:
         """The server's id for the request that produced this answer, if it sent one."""
-        return self.http.request_id if self.http else None
+        return self._http.request_id if self._http else None
 
     @classmethod
     def from_data_or_error(
         cls, data: Any, info: ResponseInfo | None = None, *, raw: bytes | None = None
-    ) -> AgentSessionResponse:
+    ) -> Self:
         """The typed answer for a decoded JSON session object; InvalidResponseError otherwise.
 
         `raw` is the body quoted by the error (the JSON of `data` when not given).
@@ -111,21 +119,48 @@ class AgentSessionResponse(AgentSessionResponseFields):
             ) from None
 
 
-def parse_session(
-    data: Any, info: ResponseInfo, *, raw: bytes | None = None
-) -> AgentSessionResponse:
+@attrs.define(kw_only=True)
+class SessionAnswer(AgentSessionResponse):
+    """The session a call returned (`create_session`, `run`, `final_response()`, ...): an
+    `AgentSessionResponse` whose `http` is always there, for type checkers too."""
+
+    @property
+    def http(self) -> ResponseInfo:
+        """The status, headers and request id of the HTTP answer it came in."""
+        http = self._http
+        if http is None:  # only made by the SDK, from an HTTP answer
+            raise AttributeError("a SessionAnswer is made from an HTTP answer: http is missing")
+        return http
+
+
+def parse_session(data: Any, info: ResponseInfo, *, raw: bytes | None = None) -> SessionAnswer:
     """The typed answer for a decoded JSON session object; InvalidResponseError otherwise."""
-    return AgentSessionResponse.from_data_or_error(data, info, raw=raw)
+    return SessionAnswer.from_data_or_error(data, info, raw=raw)
 
 
 def _json_text(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False)
 
 
-class StreamEvent(NamedTuple):
-    """One streamed event: `event_type` is "chunk", "error" or "end"; `data` is its JSON.
+class UnknownEvent(NamedTuple):
+    """The data of a streamed event of a kind this SDK does not know (`event_type`
+    "unknown"): a server may add kinds later, such as progress or usage reports.
 
-    A named tuple: cheap to build for every event, and `kind, data = event` works.
+    `name` is the event's SSE name ("message" when it had none); `data` its decoded JSON,
+    or its text when that is not JSON.
+    """
+
+    name: str
+    data: Any
+
+
+class StreamEvent(NamedTuple):
+    """One streamed event: `event_type` is "chunk", "error" or "end", with `data` its JSON,
+    or "unknown" for a kind this SDK does not know, with `data` an `UnknownEvent`.
+
+    A named tuple: cheap to build for every event, and `kind, data = event` works. Events of
+    unknown kinds are never answer text nor errors: `text_deltas()` and `final_response()`
+    skip them.
     """
 
     event_type: EventType

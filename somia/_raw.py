@@ -19,10 +19,12 @@ from somia._base import (
     call_timeouts,
     extra_headers,
     idempotency_key,
+    stream_idle_timeout,
 )
 from somia._bridge import encode_json, idempotency_header
 from somia._config import ClientConfig
 from somia._errors import InvalidResponseError
+from somia._nesting import check_nesting
 from somia._redact import Redactor
 from somia._validation import (
     check_header_name,
@@ -66,6 +68,7 @@ def prepare_request(
     layers: list[Mapping[str, str]] = [base_headers]
     content = b""
     if body is not None:
+        check_nesting(body, "json")
         content = encode_json(body, "json")
         layers.append({"Content-Type": "application/json"})
     if verb in _KEYED:  # retried with the same key: a server that honours it runs it once
@@ -85,6 +88,7 @@ def prepare_request(
         what=f"{verb} {relative.partition('?')[0]}",  # a query may hold a secret
         method=verb,
         parse=json_from_response,
+        idle_timeout=stream_idle_timeout(config, options, timeout) if stream else None,
     )
 
 

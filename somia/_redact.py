@@ -13,6 +13,8 @@ from typing import Any
 
 import httpx
 
+from somia._nesting import MAX_JSON_DEPTH, nested_deeper_than
+
 REDACTED = "<redacted>"
 
 
@@ -40,13 +42,13 @@ class Redactor:
         return text.replace(key, REDACTED) if key and key in text else text
 
     def data(self, data: Any) -> Any:
-        """Decoded JSON with the key redacted from every string in it (keys included)."""
+        """Decoded JSON with the key redacted from every string in it (keys included); data
+        nested deeper than a request may be (MAX_JSON_DEPTH) becomes redacted JSON text."""
         if not self._api_key:
             return data
-        try:
-            return _walk(data, self._api_key)
-        except RecursionError:  # nested deeper than any real answer: keep it as redacted text
+        if nested_deeper_than(data, MAX_JSON_DEPTH):  # the same on every Python
             return self.text(json.dumps(data, ensure_ascii=False, default=str))
+        return _walk(data, self._api_key)
 
     def headers(self, headers: httpx.Headers) -> httpx.Headers:
         """`headers`, with the key redacted from their values (the same object when none

@@ -6,8 +6,8 @@ connect or pool timeout, and the statuses 408, 429 and 503 (the server refused t
 A 500, 502 or 504, a read timeout, or a connection dropped after the request went out are
 raised at once: the agent may already be running.
 
-`Deadline` is the total timeout (`total_timeout`): one budget for a call's attempts and the
-waits between them.
+The total timeout (`total_timeout`), one budget for a call's attempts and the waits between
+them, is `somia._liveness.Deadline`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import NamedTuple
 import attrs
 import httpx
 
-from somia._errors import ApiError, RequestTimeoutError, SomiaError
+from somia._errors import ApiError, SomiaError
 
 RETRYABLE_STATUSES = frozenset({408, 429, 503})
 
@@ -58,6 +58,20 @@ class RetryPolicy:
         if attempt >= self.retries or not isinstance(exc, _NOT_SENT):
             return None
         return RetryDecision(self.backoff_delay(attempt), type(exc).__name__)
+
+    def refusal(self, status_code: int, headers: Mapping[str, str], attempt: int) -> str:
+        """Why a retryable status is not retried (`decide_status` gave None), or ""."""
+        if status_code not in RETRYABLE_STATUSES:
+            return ""
+        if attempt >= self.retries:
+            return f"after {attempt + 1} attempt{'s' if attempt else ''}" if self.retries else ""
+        asked = retry_after_seconds(headers)
+        if asked is not None and asked > self.max_retry_after:
+            return (
+                f"not retried: the server asked to wait {asked:g} s, longer than "
+                f"max_retry_after ({self.max_retry_after:g} s)"
+            )
+        return ""
 
     def decide_status(
         self, status_code: int, headers: Mapping[str, str], attempt: int
@@ -104,69 +118,3 @@ def retry_after_seconds(headers: Mapping[str, str], *, now: float | None = None)
     if when.tzinfo is None:
         return None
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
-
-
-_PHASES = ("connect", "read", "write", "pool")
-_PHASE_OF: dict[type[BaseException], str] = {
-    httpx.ConnectTimeout: "connect",
-    httpx.ReadTimeout: "read",
-    httpx.WriteTimeout: "write",
-    httpx.PoolTimeout: "pool",
-}
-
-
-class Deadline:
-    """The time left of one call's total timeout, started when the call starts."""
-
-    __slots__ = ("capped", "expires", "total")
-
-    def __init__(self, total: float) -> None:
-        self.total = total
-        self.expires = time.monotonic() + total
-        self.capped: tuple[str, ...] = ()  # the phases the last cap() shortened
-
-    def left(self) -> float:
-        """Seconds left (negative once expired)."""
-        return self.expires - time.monotonic()
-
-    def cap(self, timeout: httpx.Timeout, what: str, attempts: int) -> httpx.Timeout:
-        """`timeout` with each phase capped to the time left; raises once none is left."""
-        left = self.left()
-        if left <= 0:
-            raise self.expired(what, attempts)
-        values = {phase: getattr(timeout, phase) for phase in _PHASES}
-        self.capped = tuple(p for p, v in values.items() if v is None or v > left)
-        for phase in self.capped:
-            values[phase] = left
-        return httpx.Timeout(**values)
-
-    def cut_short(self, exc: BaseException) -> bool:
-        """Whether `exc` is a timeout this deadline shortened: the total timeout ran out."""
-        return _PHASE_OF.get(type(exc)) in self.capped
-
-    def fits(self, delay: float) -> bool:
-        """Whether a wait of `delay` seconds leaves time for another attempt."""
-        return delay < self.left()
-
-    def check(self, what: str, attempts: int) -> None:
-        """Raise once expired; called between reads of an answer."""
-        if time.monotonic() >= self.expires:
-            raise self.expired(what, attempts, reading=True)
-
-    def expired(
-        self, what: str, attempts: int, *, reading: bool = False, waiting: str = ""
-    ) -> RequestTimeoutError:
-        """The error for a call out of time after `attempts` attempts.
-
-        `reading`: it ran out while the answer was awaited or read (the turn may have run);
-        `waiting`: the retry wait that did not fit, and why it was due.
-        """
-        tries = f"{attempts} attempt{'s' if attempts != 1 else ''}"
-        if waiting:
-            how = f"would be reached during the wait before a retry ({waiting}), after {tries}"
-        else:
-            how = f"was reached after {tries}"
-        text = f"{what}: the total timeout of {self.total:g} s {how}"
-        if reading:
-            text += "; it ran out while reading the answer, so the turn may have run"
-        return RequestTimeoutError(text)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias, Unpack, overload
 
 from somia._base import RequestOptions
 from somia._bridge import AgentExecutionRequestOptions
-from somia._models import AgentSessionResponse, StreamEvent
+from somia._models import SessionAnswer, StreamEvent
 
 if TYPE_CHECKING:
     from somia._streaming import AsyncStream, Stream
@@ -16,11 +16,11 @@ if TYPE_CHECKING:
     # (agent_id, session_id or None for a new session, stream, options). Given, not looked
     # up, so that this module knows nothing of the clients that own it.
     SessionCall: TypeAlias = Callable[
-        [object, object, bool, Mapping[str, object]], AgentSessionResponse | Stream[StreamEvent]
+        [object, object, bool, Mapping[str, object]], SessionAnswer | Stream[StreamEvent]
     ]
     AsyncSessionCall: TypeAlias = Callable[
         [object, object, bool, Mapping[str, object]],
-        Awaitable[AgentSessionResponse | AsyncStream[StreamEvent]],
+        Awaitable[SessionAnswer | AsyncStream[StreamEvent]],
     ]
 
 
@@ -34,9 +34,9 @@ class TurnOptions(AgentExecutionRequestOptions, RequestOptions, total=False):
     keyword of its own, always sent.
 
     `extra_body` adds JSON fields the SDK does not know yet (a known option is refused);
-    `timeout` and `total_timeout` override the client's for this call; `extra_headers` are
-    added to it; `idempotency_key` replaces the key the SDK generates for the call (these
-    four are `RequestOptions`, which every call takes).
+    `timeout`, `total_timeout` and `stream_idle_timeout` override the client's for this call;
+    `extra_headers` are added to it; `idempotency_key` replaces the key the SDK generates for
+    the call (these are `RequestOptions`, which every call takes).
     """
 
     extra_body: Mapping[str, Any] | None
@@ -54,7 +54,7 @@ class AgentSessionsClient:
     @overload
     def create_session(
         self, agent_id: int, *, stream: Literal[False] = False, **options: Unpack[TurnOptions]
-    ) -> AgentSessionResponse: ...
+    ) -> SessionAnswer: ...
     @overload
     def create_session(
         self, agent_id: int, *, stream: Literal[True], **options: Unpack[TurnOptions]
@@ -62,10 +62,10 @@ class AgentSessionsClient:
     @overload
     def create_session(
         self, agent_id: int, *, stream: bool, **options: Unpack[TurnOptions]
-    ) -> AgentSessionResponse | Stream[StreamEvent]: ...
+    ) -> SessionAnswer | Stream[StreamEvent]: ...
     def create_session(
         self, agent_id: int, *, stream: bool = False, **options: Unpack[TurnOptions]
-    ) -> AgentSessionResponse | Stream[StreamEvent]:
+    ) -> SessionAnswer | Stream[StreamEvent]:
         """Start a session of agent `agent_id` and run its first turn.
 
         Returns the session after the turn, or with `stream=True` a `Stream` of events.
@@ -80,7 +80,7 @@ class AgentSessionsClient:
         *,
         stream: Literal[False] = False,
         **options: Unpack[TurnOptions],
-    ) -> AgentSessionResponse: ...
+    ) -> SessionAnswer: ...
     @overload
     def interact_session(
         self,
@@ -93,7 +93,7 @@ class AgentSessionsClient:
     @overload
     def interact_session(
         self, agent_id: int, session_id: str, *, stream: bool, **options: Unpack[TurnOptions]
-    ) -> AgentSessionResponse | Stream[StreamEvent]: ...
+    ) -> SessionAnswer | Stream[StreamEvent]: ...
     def interact_session(
         self,
         agent_id: int,
@@ -101,7 +101,7 @@ class AgentSessionsClient:
         *,
         stream: bool = False,
         **options: Unpack[TurnOptions],
-    ) -> AgentSessionResponse | Stream[StreamEvent]:
+    ) -> SessionAnswer | Stream[StreamEvent]:
         """Run the next turn of session `session_id` of agent `agent_id`."""
         if session_id is None:
             raise TypeError("session_id must be a str, not NoneType")
@@ -115,7 +115,7 @@ class AgentSessionsClient:
         session_id: str | None = None,
         stream: Literal[False] = False,
         **options: Unpack[TurnOptions],
-    ) -> AgentSessionResponse: ...
+    ) -> SessionAnswer: ...
     @overload
     def run(
         self,
@@ -133,7 +133,7 @@ class AgentSessionsClient:
         session_id: str | None = None,
         stream: bool,
         **options: Unpack[TurnOptions],
-    ) -> AgentSessionResponse | Stream[StreamEvent]: ...
+    ) -> SessionAnswer | Stream[StreamEvent]: ...
     def run(
         self,
         agent_id: int,
@@ -141,7 +141,7 @@ class AgentSessionsClient:
         session_id: str | None = None,
         stream: bool = False,
         **options: Unpack[TurnOptions],
-    ) -> AgentSessionResponse | Stream[StreamEvent]:
+    ) -> SessionAnswer | Stream[StreamEvent]:
         """Continue session `session_id` when given, otherwise create a session.
 
         An empty `session_id` creates a session, as in 0.1.0a1.
@@ -158,7 +158,7 @@ class AsyncAgentSessionsClient:
     @overload
     async def create_session(
         self, agent_id: int, *, stream: Literal[False] = False, **options: Unpack[TurnOptions]
-    ) -> AgentSessionResponse: ...
+    ) -> SessionAnswer: ...
     @overload
     async def create_session(
         self, agent_id: int, *, stream: Literal[True], **options: Unpack[TurnOptions]
@@ -166,10 +166,10 @@ class AsyncAgentSessionsClient:
     @overload
     async def create_session(
         self, agent_id: int, *, stream: bool, **options: Unpack[TurnOptions]
-    ) -> AgentSessionResponse | AsyncStream[StreamEvent]: ...
+    ) -> SessionAnswer | AsyncStream[StreamEvent]: ...
     async def create_session(
         self, agent_id: int, *, stream: bool = False, **options: Unpack[TurnOptions]
-    ) -> AgentSessionResponse | AsyncStream[StreamEvent]:
+    ) -> SessionAnswer | AsyncStream[StreamEvent]:
         """Start a session of agent `agent_id` and run its first turn."""
         return await self._call(agent_id, None, stream, options)
 
@@ -181,7 +181,7 @@ class AsyncAgentSessionsClient:
         *,
         stream: Literal[False] = False,
         **options: Unpack[TurnOptions],
-    ) -> AgentSessionResponse: ...
+    ) -> SessionAnswer: ...
     @overload
     async def interact_session(
         self,
@@ -194,7 +194,7 @@ class AsyncAgentSessionsClient:
     @overload
     async def interact_session(
         self, agent_id: int, session_id: str, *, stream: bool, **options: Unpack[TurnOptions]
-    ) -> AgentSessionResponse | AsyncStream[StreamEvent]: ...
+    ) -> SessionAnswer | AsyncStream[StreamEvent]: ...
     async def interact_session(
         self,
         agent_id: int,
@@ -202,7 +202,7 @@ class AsyncAgentSessionsClient:
         *,
         stream: bool = False,
         **options: Unpack[TurnOptions],
-    ) -> AgentSessionResponse | AsyncStream[StreamEvent]:
+    ) -> SessionAnswer | AsyncStream[StreamEvent]:
         """Run the next turn of session `session_id` of agent `agent_id`."""
         if session_id is None:
             raise TypeError("session_id must be a str, not NoneType")
@@ -216,7 +216,7 @@ class AsyncAgentSessionsClient:
         session_id: str | None = None,
         stream: Literal[False] = False,
         **options: Unpack[TurnOptions],
-    ) -> AgentSessionResponse: ...
+    ) -> SessionAnswer: ...
     @overload
     async def run(
         self,
@@ -234,7 +234,7 @@ class AsyncAgentSessionsClient:
         session_id: str | None = None,
         stream: bool,
         **options: Unpack[TurnOptions],
-    ) -> AgentSessionResponse | AsyncStream[StreamEvent]: ...
+    ) -> SessionAnswer | AsyncStream[StreamEvent]: ...
     async def run(
         self,
         agent_id: int,
@@ -242,7 +242,7 @@ class AsyncAgentSessionsClient:
         session_id: str | None = None,
         stream: bool = False,
         **options: Unpack[TurnOptions],
-    ) -> AgentSessionResponse | AsyncStream[StreamEvent]:
+    ) -> SessionAnswer | AsyncStream[StreamEvent]:
         """Continue session `session_id` when given, otherwise create a session.
 
         An empty `session_id` creates a session, as in 0.1.0a1.

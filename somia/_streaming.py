@@ -2,37 +2,30 @@
 only their read loops differ.
 
 Where a stream's life is decided, one place each: its end event is recorded in
-`_StreamState.accept`, a cut in `_StreamState.interrupted`, and the connection is released
-in `Stream.close` / `AsyncStream.aclose` (which every way out of a stream goes through).
+`StreamState.accept`, a cut in `StreamState.interrupted`, its idle clock is moved on by the
+read loops (see `somia._stream_state`), and the connection is released in `Stream.close` /
+`AsyncStream.aclose` (which every way out of a stream goes through).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import sys
 import threading
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
+from time import monotonic
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 import httpx
 
 from somia._bridge import SESSION_ID_HEADER
-from somia._errors import (
-    AgentStreamError,
-    InvalidResponseError,
-    StreamBusyError,
-    StreamClosedError,
-    StreamInterruptedError,
-    StreamParseError,
-    StreamTimeoutError,
-    server_message,
-)
-from somia._models import AgentSessionResponse, ResponseInfo, StreamEvent, parse_session
-from somia._redact import NO_KEY, Redactor
-from somia._sse import ServerSentEvent, SSEDecoder
+from somia._errors import StreamBusyError, StreamClosedError, UsageError
+from somia._events import END
+from somia._http import end_is_there
+from somia._models import ResponseInfo, SessionAnswer, StreamEvent
+from somia._stream_state import StreamCall, StreamState, TextDeltas
 
 if TYPE_CHECKING:
     import asyncio
@@ -42,213 +35,16 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 R = TypeVar("R")  # the reader: a generator or an async generator
 
-_END = StreamEvent("end", True)
-# httpx's bound stream, its transport's stream, httpcore's pool stream, connection, h11.
-_PATH_TO_H11 = ("_stream", "_httpcore_stream", "_stream", "_connection", "_h11_state")
 _closing: set[asyncio.Task[None]] = set()
-_raw_decode = json.JSONDecoder().raw_decode
-_new = tuple.__new__  # builds a StreamEvent without NamedTuple's slower __new__
-
-
-def _not_json(text: str) -> StreamParseError:
-    payload = text if len(text) <= 500 else text[:499] + "…"
-    return StreamParseError(f"a streamed event's data is not JSON: {payload[:80]!r}", body=payload)
-
-
-def classify(event: ServerSentEvent) -> StreamEvent:
-    """The typed event for one SSE event whose data is JSON; StreamParseError otherwise."""
-    text = event.data
-    # raw_decode skips json.loads' two whitespace regex passes: this runs once per event.
-    try:
-        data, end = _raw_decode(text)
-    except (ValueError, RecursionError):
-        end = -1
-    if end != len(text):  # surrounding white space, or the error to report
-        try:
-            data = json.loads(text)
-        except (ValueError, RecursionError) as exc:
-            raise _not_json(text) from exc
-    if event.event == "error":  # named an error: an error whatever its data
-        return _new(StreamEvent, ("error", data))
-    if data is True:
-        return _END
-    if type(data) is dict:
-        if data.get("error"):
-            return _new(StreamEvent, ("error", data))
-        if "session_id" in data or "history" in data or "pending" in data:
-            return _new(StreamEvent, ("chunk", data))
-        # 0.1.0a1's heuristic, kept only where it cannot misread a chunk (no chunk keys).
-        if "message" in data and len(data) <= 2:
-            return _new(StreamEvent, ("error", data))
-    return _new(StreamEvent, ("chunk", data))
-
-
-def _end_is_there(response: httpx.Response) -> bool:
-    """Whether a chunked HTTP/1.1 body's end is already received: reading it cannot wait."""
-    # httpx cannot say, so this reads h11's unprocessed bytes in httpcore's connection (pinned
-    # by tests/test_stream_end.py); elsewhere it finds nothing: the connection is then closed.
-    state: Any = response.stream
-    try:
-        for name in _PATH_TO_H11:
-            state = getattr(state, name)
-        buffered = bytes(state.trailing_data[0])
-    except (AttributeError, TypeError, IndexError):
-        return False
-    if buffered[:2] == b"\r\n":  # the end of the last data chunk
-        buffered = buffered[2:]
-    return buffered[:3] == b"0\r\n" and buffered[-4:] == b"\r\n\r\n"
-
-
-class _StreamState:
-    """Decoding and bookkeeping of one stream, independent of how bytes arrive."""
-
-    __slots__ = (
-        "decoder",
-        "ended",
-        "errors",
-        "events",
-        "failed",
-        "failure",
-        "info",
-        "last_chunk",
-        "last_chunk_sse",
-        "redact",
-        "uncoded",
-        "what",
-    )
-
-    def __init__(self, response: httpx.Response, what: str, redact: Redactor) -> None:
-        self.decoder = SSEDecoder()
-        self.info = ResponseInfo.from_response(response)
-        self.what = what
-        self.redact = redact  # applied to every server text put into an error
-        self.events = 0
-        self.last_chunk: Any = None
-        # The last chunk as sent, for InvalidResponseError.body (kept whole: cheaper than .data).
-        self.last_chunk_sse = ServerSentEvent()
-        self.errors: list[Any] = []
-        self.ended = False  # the end event came: the answer is whole
-        self.failed = False  # a read failed before the end event
-        self.failure: Exception | None = None  # what the reader raised, for the trace
-        # Without a content coding the transport's bytes are the body: one layer less per read.
-        self.uncoded = "content-encoding" not in response.headers
-
-    @property
-    def terminated(self) -> bool:
-        """An end or error event came: the body may legitimately stop here."""
-        return self.ended or bool(self.errors)
-
-    def accept(self, sse: ServerSentEvent) -> StreamEvent:
-        """Classify one decoded event and keep count (one event at a time, so that a bad
-        event raises only after the good ones before it were delivered)."""
-        try:
-            event = classify(sse)
-        except StreamParseError as exc:
-            self.failed = True
-            self.failure = exc
-            if self.redact.found_in(sse.data):
-                self.failure = _not_json(self.redact.text(sse.data))
-                raise self.failure from exc.__cause__
-            raise
-        self.events += 1
-        kind, data = event
-        if kind == "chunk":
-            self.last_chunk = data
-            self.last_chunk_sse = sse
-        elif kind == "error":
-            if self.redact.found_in(sse.data):  # rare: error events only
-                data = self.redact.data(data)
-                event = _new(StreamEvent, ("error", data))
-            self.errors.append(data)
-        else:
-            self.ended = True  # the stream's end: the answer is whole
-        return event
-
-    def interrupted(self, exc: BaseException | None) -> StreamInterruptedError:
-        """The error for a body that ended (or failed) before the end event: the cut."""
-        self.decoder.close()
-        self.failed = True
-        self.redact.chain(exc)  # a protocol error's text may quote what the server sent
-        cls, how = StreamInterruptedError, "was cut off"
-        if isinstance(exc, httpx.TimeoutException):
-            cls, how = StreamTimeoutError, "stalled past the read timeout"
-        elif exc is not None:
-            how += f" ({type(exc).__name__})"
-        error = cls(
-            f"the stream of {self.what} {how} after {self.events} events, "
-            "before its end event: the answer is incomplete",
-            events_received=self.events,
-            last_chunk=self.last_chunk,
-        )
-        self.failure = self.failure or error
-        return error
-
-    def closed(self) -> StreamClosedError:
-        """The error for reading on after the stream was closed before its end event."""
-        how = "failed and was closed" if self.failed else "was closed"
-        return StreamClosedError(
-            f"the stream of {self.what} {how} after {self.events} events, before its end "
-            "event: the answer is incomplete (a stream is read once; leaving a loop over it "
-            "early closes it)",
-            events_received=self.events,
-            last_chunk=self.last_chunk,
-        )
-
-    def final_response(self) -> AgentSessionResponse:
-        if self.errors:
-            raise _agent_error(self.errors[0])
-        if not self.ended:
-            raise self.closed()
-        if self.last_chunk is None:
-            raise InvalidResponseError(
-                "the stream ended without any chunk", status_code=self.info.status_code, body=""
-            )
-        try:  # raw=b"": the error quotes the event as sent, set below, not a re-encoding
-            return parse_session(self.last_chunk, self.info, raw=b"")
-        except InvalidResponseError as exc:
-            exc.body = self.redact.text(self.last_chunk_sse.data)  # the offending event's data
-            raise
-
-
-def _agent_error(data: Any) -> AgentStreamError:
-    message = server_message(data) or repr(data)
-    return AgentStreamError(f"the agent reported an error: {message}", body=data)
-
-
-class _TextDeltas:
-    """The new text each event adds; an error event raises AgentStreamError."""
-
-    __slots__ = ("previous",)
-
-    def __init__(self) -> None:
-        self.previous = ""
-
-    def step(self, event: StreamEvent) -> str:
-        if event.event_type == "error":
-            raise _agent_error(event.data)
-        message = event.message
-        if message is None:
-            return ""
-        previous, self.previous = self.previous, message
-        # Messages are cumulative (see openapi/somia.yaml); a message that does not extend
-        # the previous one is shown whole rather than lost.
-        return message[len(previous) :] if message.startswith(previous) else message
 
 
 class _StreamBase(Generic[T, R]):
     """What Stream and AsyncStream share: the response, its state and the live reader."""
 
-    def __init__(
-        self,
-        response: httpx.Response,
-        *,
-        what: str,
-        redact: Redactor = NO_KEY,
-        span: CallSpan | None = None,
-    ) -> None:
+    def __init__(self, response: httpx.Response, call: StreamCall) -> None:
         self._response = response
-        self._state = _StreamState(response, what, redact)
-        self._span = span  # the call's trace span, ended with the stream
+        self._state = StreamState(response, call)
+        self._span: CallSpan | None = call.span  # the call's trace span, ended with the stream
         self._closed = False
         self._left = False  # a loop over the stream was left before it was closed
         self._chunks: Any = None  # the body's chunks, once a reader started on them
@@ -289,6 +85,22 @@ class _StreamBase(Generic[T, R]):
             return str(chunk["session_id"])
         header: str | None = self._state.info.headers.get(SESSION_ID_HEADER)
         return header
+
+    def _reopener(self) -> Callable[[], Any]:
+        """What sends this stream's call again; UsageError where reopen() cannot work."""
+        state = self._state
+        if state.reopen is None:
+            raise UsageError(
+                "reopen() works on the streams of session calls; send this client.request(...) "
+                "again instead (with the same idempotency_key, a server that honours it "
+                "answers from its store)"
+            )
+        if state.ended:
+            raise UsageError(
+                "this stream reached its end event: its answer is whole, and there is nothing "
+                "to fetch again (final_response() gives it)"
+            )
+        return state.reopen
 
 
 class Stream(_StreamBase[T, Iterator[Any]]):
@@ -334,15 +146,25 @@ class Stream(_StreamBase[T, Iterator[Any]]):
             else:
                 chunks = response.iter_bytes()
             self._chunks = chunks
-            feed, accept, end = state.decoder.feed, state.accept, _END
+            feed, accept, end = state.decoder.feed, state.accept, END
+            clock, idle, now = state.clock, state.idle, monotonic
+            state.start_clock()
             for chunk in chunks:
-                for sse in feed(chunk):
+                events = feed(chunk)
+                if not events:  # a comment, or part of an event: no progress
+                    if now() >= clock.expires:
+                        raise state.idle_error()
+                    continue
+                clock.paused = True  # while the caller has the events
+                for sse in events:
                     event = accept(sse)
                     yield event
                     if event is end:
                         return  # at once, whatever the server sends next (see close)
                     if self._closed:  # closed while the loop ran
                         raise state.closed()
+                clock.expires = state.resume(len(events)) if state.held else now() + idle
+                clock.paused = False
             if not state.terminated:
                 raise state.interrupted(None)
         except (httpx.HTTPError, httpx.StreamError) as exc:
@@ -360,7 +182,8 @@ class Stream(_StreamBase[T, Iterator[Any]]):
         if self._closed:
             return
         self._closed = True
-        if self._state.ended and self._chunks is not None and _end_is_there(self._response):
+        self._state.stop_clock()
+        if self._state.ended and self._chunks is not None and end_is_there(self._response):
             # Reading the body's end, already there, lets the connection be reused; it is
             # never waited for (whatever the server does next): closing drops the connection.
             with contextlib.suppress(httpx.HTTPError, httpx.StreamError):
@@ -369,7 +192,7 @@ class Stream(_StreamBase[T, Iterator[Any]]):
             self._span.end_stream(self._state)
         self._response.close()
 
-    def final_response(self) -> AgentSessionResponse:
+    def final_response(self) -> SessionAnswer:
         """Read the rest and return the session from the last chunk.
 
         Raises `AgentStreamError` when the stream reported an error event, and
@@ -380,12 +203,26 @@ class Stream(_StreamBase[T, Iterator[Any]]):
                 pass
         return self._state.final_response()
 
+    def reopen(self) -> Stream[T]:
+        """A new stream of this call's whole answer, from its start: the call sent again,
+        with the same `Idempotency-Key`, as a new call (its own retries, total timeout and
+        trace span). This stream is closed first.
+
+        A server that honours the key (the fake server does) answers with the answer it
+        stored for it: the turn does not run again. A server that does not runs the turn a
+        second time. Raises UsageError on a stream that reached its end event and on a stream
+        of `client.request(...)`, and ClientClosedError once the client is closed.
+        """
+        reopen = self._reopener()
+        self.close()
+        return cast("Stream[T]", reopen())
+
     def text_deltas(self: Stream[StreamEvent]) -> Iterator[str]:
         """The new text of each chunk's message, as it arrives.
 
         An error event raises AgentStreamError after the text that came before it.
         """
-        deltas = _TextDeltas()
+        deltas = TextDeltas()
         for event in self:
             delta = deltas.step(event)
             if delta:
@@ -406,6 +243,7 @@ class Stream(_StreamBase[T, Iterator[Any]]):
         # An abandoned stream must not hold its connection until the pool runs dry.
         if not getattr(self, "_closed", True):
             self._closed = True
+            self._state.clock.stopped = True  # no lock in a finaliser; nothing is reused
             if self._span is not None:
                 self._span.end_stream(self._state)
             self._response.close()
@@ -456,15 +294,25 @@ class AsyncStream(_StreamBase[T, AsyncIterator[Any]]):
             else:
                 chunks = response.aiter_bytes()
             self._chunks = chunks
-            feed, accept, end = state.decoder.feed, state.accept, _END
+            feed, accept, end = state.decoder.feed, state.accept, END
+            clock, idle, now = state.clock, state.idle, monotonic
+            state.start_clock()
             async for chunk in chunks:
-                for sse in feed(chunk):
+                events = feed(chunk)
+                if not events:  # see Stream._events
+                    if now() >= clock.expires:
+                        raise state.idle_error()
+                    continue
+                clock.paused = True
+                for sse in events:
                     event = accept(sse)
                     yield event
                     if event is end:
                         return  # see Stream._events
                     if self._closed:
                         raise state.closed()
+                clock.expires = state.resume(len(events)) if state.held else now() + idle
+                clock.paused = False
             if not state.terminated:
                 raise state.interrupted(None)
         except (httpx.HTTPError, httpx.StreamError) as exc:
@@ -482,14 +330,15 @@ class AsyncStream(_StreamBase[T, AsyncIterator[Any]]):
         if self._closed:
             return
         self._closed = True
-        if self._state.ended and self._chunks is not None and _end_is_there(self._response):
+        self._state.stop_clock()
+        if self._state.ended and self._chunks is not None and end_is_there(self._response):
             with contextlib.suppress(httpx.HTTPError, httpx.StreamError):  # see Stream.close
                 await anext(self._chunks, None)
         if self._span is not None:
             self._span.end_stream(self._state)
         await self._response.aclose()
 
-    async def final_response(self) -> AgentSessionResponse:
+    async def final_response(self) -> SessionAnswer:
         """Read the rest and return the session from the last chunk.
 
         Raises `AgentStreamError` when the stream reported an error event, and
@@ -499,6 +348,12 @@ class AsyncStream(_StreamBase[T, AsyncIterator[Any]]):
             async for _ in self:
                 pass
         return self._state.final_response()
+
+    async def reopen(self) -> AsyncStream[T]:
+        """A new stream of this call's whole answer, from its start; see `Stream.reopen`."""
+        reopen = self._reopener()
+        await self.aclose()
+        return cast("AsyncStream[T]", await reopen())
 
     def text_deltas(self: AsyncStream[StreamEvent]) -> AsyncIterator[str]:
         """The new text of each chunk's message, as it arrives.
@@ -516,7 +371,7 @@ class AsyncStream(_StreamBase[T, AsyncIterator[Any]]):
         # Once running, a text_deltas() dropped before the stream closed was left early.
         self._check_left()
         self._deltas = ref[0]
-        deltas = _TextDeltas()
+        deltas = TextDeltas()
         async for event in self:
             delta = deltas.step(event)
             if delta:
@@ -538,6 +393,7 @@ class AsyncStream(_StreamBase[T, AsyncIterator[Any]]):
         if getattr(self, "_closed", True):
             return
         self._closed = True
+        self._state.clock.stopped = True  # see Stream.__del__
         if self._span is not None:
             self._span.end_stream(self._state)
         aio = sys.modules.get("asyncio")  # not imported: then no loop runs either

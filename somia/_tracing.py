@@ -293,8 +293,12 @@ class CallSpan:
 
     def _record_answer(self, message: str | None, usage: object) -> None:
         span = self._span
+        if not isinstance(usage, Mapping):  # a documented `usage` object: its JSON as sent
+            to_dict = getattr(usage, "to_dict", None)
+            usage = to_dict() if callable(to_dict) else None
+        counts: Mapping[str, object] = usage if isinstance(usage, Mapping) else {}
         for key, attribute in (("input_tokens", INPUT_TOKENS), ("output_tokens", OUTPUT_TOKENS)):
-            value = usage.get(key) if isinstance(usage, Mapping) else getattr(usage, key, None)
+            value = counts.get(key)
             if type(value) is int and value >= 0:
                 span.set_attribute(attribute, value)
         if self._capture and message is not None:

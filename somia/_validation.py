@@ -7,6 +7,7 @@ import math
 import sys
 import warnings
 from collections.abc import Mapping
+from typing import Literal
 
 import httpx
 
@@ -59,6 +60,16 @@ def check_total_timeout(name: str, value: object) -> float | None:
     if not (math.isfinite(value) and value > 0):
         raise ValueError(f"{name} must be a positive number of seconds, not {value}")
     return float(value)
+
+
+def check_idle_timeout(name: str, value: object) -> float | Literal["read"] | None:
+    """A stream idle timeout: "read" (the read timeout), None (none), or a positive, finite
+    number of seconds."""
+    if value == "read" and isinstance(value, str):
+        return "read"
+    if isinstance(value, str):
+        raise ValueError(f'{name} must be a number of seconds, "read" or None, not {value!r}')
+    return check_total_timeout(name, value)
 
 
 def check_count(name: str, value: object) -> int:

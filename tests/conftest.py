@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.harness import ScriptedServer, Sdk, scripted_server
+from somia.testing import FakeServer
+from tests.harness import Driver, ScriptedServer, Sdk, scripted_server
 
 
 @pytest.fixture
@@ -20,3 +21,10 @@ def server() -> Iterator[ScriptedServer]:
 def sdk(request: pytest.FixtureRequest) -> Sdk:
     """SomiaClient, then AsyncSomiaClient: each test using it runs once for each."""
     return Sdk(request.param)
+
+
+@pytest.fixture
+def driver(sdk: Sdk, somia_server: FakeServer) -> Iterator[Driver]:
+    """An open client of either kind (the `sdk` fixture) on the fake server (`somia_server`)."""
+    with sdk.connect(somia_server.base_url, api_key=somia_server.api_key) as open_client:
+        yield open_client

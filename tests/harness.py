@@ -11,9 +11,11 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import importlib.util
 import json
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -28,7 +30,7 @@ import attrs
 import httpx
 
 import somia
-from somia import AsyncSomiaClient, SomiaClient
+from somia import AsyncSomiaClient, SomiaClient, _document
 
 BASE = "https://api.example.test"
 KEY = "sk-test-HARNESS-7f3a9c"
@@ -81,6 +83,17 @@ class Stall:
 
 
 @attrs.frozen
+class Trickle:
+    """Read the request, then send `data` (an answer, head included: see `render`) one byte
+    every `every` seconds; then close the connection, or with `hold` send nothing more until
+    the server stops."""
+
+    data: bytes
+    every: float
+    hold: bool = False
+
+
+@attrs.frozen
 class Hold:
     """A part of `Events`: send nothing more until the server stops."""
 
@@ -89,21 +102,30 @@ HOLD = Hold()
 
 
 @attrs.frozen
+class Repeat:
+    """A part of `Events`: send `data` (as one chunk) every `every` seconds, until the server
+    stops or the client goes away (a keep-alive flood)."""
+
+    data: bytes
+    every: float
+
+
+@attrs.frozen
 class Events:
     """A chunked `text/event-stream` answer.
 
     Each part is raw bytes (sent as one chunk), a float (a pause in seconds), a
-    threading.Event (wait for the test to set it) or HOLD. `finish` is "close" (a proper end
-    of the chunked body, sent after the last part), "with-last" (the end sent in one write
-    with the last part) or "cut" (the connection is closed mid-body).
+    threading.Event (wait for the test to set it), a `Repeat` or HOLD. `finish` is "close" (a
+    proper end of the chunked body, sent after the last part), "with-last" (the end sent in
+    one write with the last part) or "cut" (the connection is closed mid-body).
     """
 
-    parts: Sequence[bytes | float | threading.Event | Hold]
+    parts: Sequence[bytes | float | threading.Event | Hold | Repeat]
     finish: str = "close"
     status: int = 200
 
 
-Action = Reply | Drop | Raw | Stall | Events
+Action = Reply | Drop | Raw | Stall | Trickle | Events
 
 
 @attrs.frozen
@@ -127,9 +149,13 @@ class Received:
 
 
 class ScriptedServer:
-    """Answers request N with action N (500 when unscripted); `received` lists the requests."""
+    """Answers request N with action N (500 when unscripted); `received` lists the requests.
 
-    def __init__(self) -> None:
+    With `tls` (see `loopback_tls`) it speaks HTTPS.
+    """
+
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+        self._tls = tls
         self.actions: deque[Action] = deque()
         self.received: list[Received] = []
         self._sock = socket.create_server(("127.0.0.1", 0))
@@ -138,7 +164,8 @@ class ScriptedServer:
         self._threads: list[threading.Thread] = []
         self._connections: list[socket.socket] = []
         self._accepted = 0
-        self.base_url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+        scheme = "https" if tls else "http"
+        self.base_url = f"{scheme}://127.0.0.1:{self._sock.getsockname()[1]}"
 
     def script(self, *actions: Action) -> None:
         self.actions.extend(actions)
@@ -188,6 +215,13 @@ class ScriptedServer:
 
     def _connection(self, conn: socket.socket, number: int) -> None:
         buffer = bytearray()
+        if self._tls is not None:
+            try:
+                conn = self._tls.wrap_socket(conn, server_side=True)
+            except OSError:  # the client gave up during the handshake
+                conn.close()
+                return
+            self._connections.append(conn)
         with conn:
             while not self._stop.is_set():
                 try:
@@ -224,15 +258,17 @@ class ScriptedServer:
         if isinstance(action, Stall):
             self._pause(action.seconds)
             return False
+        if isinstance(action, Trickle):
+            for index in range(len(action.data)):
+                if self._stop.is_set():
+                    return False
+                conn.sendall(action.data[index : index + 1])
+                self._pause(action.every)
+            if action.hold:
+                self._stop.wait()
+            return False
         if isinstance(action, Reply):
-            body = action.body
-            headers = dict(action.headers)
-            if not isinstance(body, bytes):
-                body = json.dumps(body).encode()
-                headers.setdefault("Content-Type", "application/json")
-            head = f"HTTP/1.1 {action.status} {action.reason}\r\nContent-Length: {len(body)}\r\n"
-            head += "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-            conn.sendall(head.encode("latin-1") + b"\r\n" + body)
+            conn.sendall(render(action))
             return True
         head = (
             f"HTTP/1.1 {action.status} X\r\nContent-Type: text/event-stream\r\n"
@@ -249,6 +285,11 @@ class ScriptedServer:
                 self._wait_for(part)
             elif isinstance(part, Hold):
                 self._stop.wait()
+                return False
+            elif isinstance(part, Repeat):
+                while not self._stop.is_set():
+                    conn.sendall(b"%x\r\n%s\r\n" % (len(part.data), part.data))
+                    self._pause(part.every)
                 return False
             else:
                 data = b"%x\r\n%s\r\n" % (len(part), part)
@@ -279,9 +320,30 @@ class ScriptedServer:
             thread.join(timeout=2)
 
 
+def render(reply: Reply) -> bytes:
+    """A complete answer as the bytes sent on the wire, head and body."""
+    body = reply.body
+    headers = dict(reply.headers)
+    if not isinstance(body, bytes):
+        body = json.dumps(body).encode()
+        headers.setdefault("Content-Type", "application/json")
+    head = f"HTTP/1.1 {reply.status} {reply.reason}\r\nContent-Length: {len(body)}\r\n"
+    head += "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    return head.encode("latin-1") + b"\r\n" + body
+
+
+def loopback_tls() -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """TLS contexts for a loopback server and its clients: a self-signed certificate for
+    127.0.0.1 (tests/loopback-tls.pem, test use only)."""
+    pem = str(Path(__file__).with_name("loopback-tls.pem"))
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(pem)
+    return server, ssl.create_default_context(cafile=pem)
+
+
 @contextmanager
-def scripted_server() -> Iterator[ScriptedServer]:
-    server = ScriptedServer().start()
+def scripted_server(tls: ssl.SSLContext | None = None) -> Iterator[ScriptedServer]:
+    server = ScriptedServer(tls).start()
     try:
         yield server
     finally:
@@ -496,3 +558,34 @@ def load_script(name: str, *, as_name: str | None = None) -> ModuleType:
 def client_options(**overrides: Any) -> dict[str, Any]:
     """A test client's options: the key `KEY`, a 5 s timeout and a 1 ms retry backoff."""
     return {"api_key": KEY, "retry_backoff_seconds": 0.001, "timeout": 5.0, **overrides}
+
+
+def documented_fields(
+    operation_id: str = "createSession", *, answer: str | None = None
+) -> set[str]:
+    """The top-level fields the shipped document lists for an operation's request body, or,
+    with `answer` (a media type), for its 200 answer of that type: read, never restated."""
+    document = _document.shipped()
+    operation = document.operation(operation_id)
+    if answer is None:
+        schema = document.request_schema(operation)
+    elif answer == "text/event-stream":
+        schema = document.chunk_schema(operation)
+    else:
+        schema = document.answer_schemas(operation)[answer]
+    return set(document.properties(schema))
+
+
+PUBLIC_PACKAGES = ["somia", "somia.testing", "somia.batch"]
+
+
+def public_packages() -> list[ModuleType]:
+    """The public packages that exist (somia.batch once it lands), imported."""
+    found = []
+    for name in PUBLIC_PACKAGES:
+        try:
+            found.append(importlib.import_module(name))
+        except ModuleNotFoundError as exc:
+            if exc.name != name:  # a package that exists but fails to import is an error
+                raise
+    return found

@@ -11,7 +11,8 @@ from somia._config import RETRY_ATTEMPT_HEADER, ClientConfig
 from somia._errors import InvalidResponseError
 from tests.harness import BASE, KEY, SESSION
 
-_DEFAULTS = {"api_key_header": None, "timeout": 5.0, "total_timeout": None, "retries": 0}
+_DEFAULTS: dict[str, object] = {"api_key_header": None, "timeout": 5.0, "total_timeout": None}
+_DEFAULTS |= {"stream_idle_timeout": "read", "retries": 0}
 _DEFAULTS |= {"retry_backoff_seconds": 0.0, "max_retry_after": 0.0, "default_headers": None}
 
 

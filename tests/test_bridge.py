@@ -17,10 +17,11 @@ from somia._bridge import (
     build_request,
     check_body,
     documented_statuses,
-    openapi_document,
 )
+from somia._document import shipped
 from somia._errors import InvalidResponseError
 from somia._models import ResponseInfo, parse_session
+from tests.harness import documented_fields
 
 
 def _info(status: int = 200, **headers: str) -> ResponseInfo:
@@ -66,6 +67,40 @@ def test_the_session_id_is_quoted_into_exactly_one_path_segment(
     assert path.count("/") == 7
     assert "?" not in path
     assert "#" not in path
+
+
+@pytest.mark.parametrize(
+    ("agent_id", "session_id"),
+    [(123, None), (2**63 - 1, None), (7, "a/b?c#d"), (7, "../x"), (1, "100% sûr"), (1, "s p")],
+)
+def test_the_route_is_the_one_the_generated_client_sends(
+    agent_id: int, session_id: str | None
+) -> None:
+    # The bridge builds routes from the facts; the generated client, from its own code. They
+    # must agree on every path and header, so the SDK keeps the generated client's quoting.
+    from somia_api import Client
+    from somia_api.api.sessions import create_session, interact_session
+    from somia_api.models import AgentExecutionRequest
+
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(204)
+
+    transport = httpx.MockTransport(handler)
+    client = Client(base_url="https://x.test", httpx_args={"transport": transport})
+    body = AgentExecutionRequest()
+    if session_id is None:
+        create_session.sync_detailed(agent_id, client=client, body=body, idempotency_key="k")
+    else:
+        interact_session.sync_detailed(
+            agent_id, session_id, client=client, body=body, idempotency_key="k"
+        )
+    path, headers, _ = build_request(agent_id, session_id, {}, idempotency_key="k")
+    (request,) = sent
+    assert request.url.raw_path.decode() == path
+    assert {name: request.headers[name] for name in headers} == headers
 
 
 def test_the_idempotency_key_is_sent_as_a_header() -> None:
@@ -151,17 +186,17 @@ def test_a_null_message_is_accepted() -> None:
 
 
 def test_unknown_fields_are_kept_and_readable() -> None:
-    data = {"session_id": "s-1", "usage": {"tokens": 3}, "trace_url": "https://t"}
+    data = {"session_id": "s-1", "unknown_usage": {"tokens": 3}, "unknown_url": "https://t"}
     answer = parse_session(data, _info())
-    assert answer.extra == {"usage": {"tokens": 3}, "trace_url": "https://t"}
-    assert answer.usage == {"tokens": 3}  # type: ignore[attr-defined]
-    assert answer.to_dict()["trace_url"] == "https://t"
+    assert answer.extra == {"unknown_usage": {"tokens": 3}, "unknown_url": "https://t"}
+    assert answer.unknown_usage == {"tokens": 3}  # type: ignore[attr-defined]
+    assert answer.to_dict()["unknown_url"] == "https://t"
 
 
 def test_parsing_does_not_change_the_decoded_object() -> None:
-    data = {"session_id": "s-1", "usage": 1}
+    data = {"session_id": "s-1", "unknown_usage": 1}
     parse_session(data, _info())
-    assert data == {"session_id": "s-1", "usage": 1}
+    assert data == {"session_id": "s-1", "unknown_usage": 1}
 
 
 def test_a_missing_session_id_is_an_invalid_response_naming_it() -> None:
@@ -217,27 +252,18 @@ def test_input_data_with_a_lone_surrogate_is_a_type_error_naming_input_data() ->
         _build(input_data="\ud800")
 
 
-def _schema(name: str) -> dict[str, Any]:
-    schema: dict[str, Any] = openapi_document()["components"]["schemas"][name]
-    return schema
-
-
 def test_the_checked_request_fields_are_the_documents() -> None:
-    assert set(BODY_FIELDS.values()) == set(_schema("AgentExecutionRequest")["properties"])
+    assert set(BODY_FIELDS.values()) == documented_fields() == documented_fields("interactSession")
     assert {f.name for f in attrs.fields(AgentExecutionRequestFields)} == set(BODY_FIELDS)
 
 
 def test_the_answer_attributes_are_the_documents_fields() -> None:
-    documented = set(_schema("AgentSessionResponse")["properties"])
+    documented = documented_fields(answer="application/json")
     names = {f.name for f in attrs.fields(AgentSessionResponseFields)}
     assert names - {"extra", "_sent"} == documented
 
 
 def test_the_documented_statuses_are_those_of_every_operation() -> None:
-    listed = {
-        int(code)
-        for item in openapi_document()["paths"].values()
-        for op in item.values()
-        for code in op["responses"]
-    }
+    document = shipped()
+    listed = {code for op in document.operations() for code in document.statuses(op)}
     assert documented_statuses() == listed

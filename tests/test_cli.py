@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from somia.testing import FakeServer, FakeSomia, Turn, echo_agent
-from tests.harness import ScriptedServer, Stall
+from tests.harness import Events, Repeat, ScriptedServer, Stall, chunk
 
 pytestmark = pytest.mark.slow  # drives subprocesses
 
@@ -443,7 +443,11 @@ def test_the_largest_int64_agent_id_is_sent(somia_server: FakeServer) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["run", "1", "hi", "--session", ".."], "session_id must not be '..'"),
+        (["run", "1", "hi", "--session", ".."], "--session must not be '..'"),
+        (
+            ["run", "1", "hi", "--pipeline-version", ""],
+            "--pipeline-version must match the pattern '\\S'",
+        ),
         (["--header-name", "no spaces", "run", "1"], "api_key_header must be an HTTP header"),
     ],
 )
@@ -468,6 +472,14 @@ def test_a_429_with_retry_after_is_retried_and_shown_with_verbose(
     assert result.stdout == "You said: hi\n"
     assert "status 429, Retry-After); retry 1" in result.stderr
     assert [r.status for r in somia_server.requests] == [429, 200]
+
+
+def test_vv_prints_each_request_as_somia_log_debug_does(somia_server: FakeServer) -> None:
+    result = somia("run", "1", "hi", "-vv", server=somia_server)
+    assert result.returncode == 0, result.stderr
+    assert " somia DEBUG POST /api/v1/external/agent/1/session -> 200 (attempt 1, " in (
+        result.stderr
+    )
 
 
 def test_a_500_is_not_retried_and_exits_1(somia_server: FakeServer) -> None:
@@ -800,12 +812,36 @@ def test_chat_reads_turns_from_a_pipe_and_goes_on_after_a_failed_turn(
 ) -> None:
     somia_server.faults.fail_next(1, status=500)
 
-    result = somia("chat", "1", server=somia_server, stdin="one\ntwo\n")
+    result = somia("chat", "1", server=somia_server, stdin="one\ntwo\n/exit\n")
 
-    assert result.returncode == 0
+    assert result.returncode == 1  # a turn failed: the status says so, even after /exit
     assert "500 Internal Server Error" in result.stderr
     assert "You said: two" in result.stdout
     assert len(somia_server.fake.session_ids) == 1
+
+
+def test_chat_exits_with_the_status_of_its_last_failed_turn() -> None:
+    # Nothing listens: every turn fails without an answer (network, 3).
+    env = _env(f"http://127.0.0.1:{free_port()}")
+    result = somia("chat", "1", env=env, stdin="one\ntwo\n")
+    assert result.returncode == 3
+    assert result.stderr.count("somia: error: ") == 2
+
+
+def test_chat_on_an_unknown_session_exits_1_after_its_turns(somia_server: FakeServer) -> None:
+    args = ("chat", "1", "--session", "no-such-session")
+    result = somia(*args, server=somia_server, stdin="one\ntwo\n")
+    assert result.returncode == 1
+    assert result.stderr.count("404 Not Found") == 2
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_chat_ends_at_once_when_the_key_is_refused(somia_server: FakeServer, status: int) -> None:
+    somia_server.faults.fail_next(1, status=status)
+    result = somia("chat", "1", server=somia_server, stdin="one\ntwo\n")
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1].startswith(f"somia: error: {status} ")
+    assert len(somia_server.requests) == 1  # the second line was never sent
 
 
 # timeouts
@@ -817,12 +853,22 @@ def test_timeout_bounds_each_read_and_total_timeout_the_whole_turn(server: Scrip
     per_read = somia("run", "1", "hi", "--no-stream", "--timeout", "0.3", env=env)
     whole = somia("--total-timeout", "0.3", "run", "1", "hi", env=env)
     assert per_read.returncode == 3
-    assert error_line(per_read).endswith("read timeout (base URL " + server.base_url + ")")
+    assert error_line(per_read).endswith(
+        f"read timeout; the request was sent, so the turn may have run (base URL {server.base_url})"
+    )
     assert whole.returncode == 3
     assert "the total timeout of 0.3 s was reached after 1 attempt" in error_line(whole)
 
 
-@pytest.mark.parametrize("option", ["--timeout", "--total-timeout"])
+def test_idle_timeout_ends_a_stream_kept_alive_by_comments(server: ScriptedServer) -> None:
+    server.script(Events([chunk("Hel"), Repeat(b": keep-alive\n\n", 0.1)]))
+    result = somia("--idle-timeout", "0.5", "run", "1", "hi", env=_env(server.base_url))
+    assert result.returncode == 3
+    assert "received no event of its answer for 0.5 s" in error_line(result)
+    assert result.stdout == "Hel\n"  # what came before is shown
+
+
+@pytest.mark.parametrize("option", ["--timeout", "--total-timeout", "--idle-timeout"])
 @pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "soon"])
 def test_a_timeout_that_is_not_a_positive_number_of_seconds_exits_2(
     somia_server: FakeServer, option: str, value: str

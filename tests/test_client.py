@@ -128,12 +128,12 @@ def test_each_error_status_raises_its_typed_error(
 
 
 def test_a_200_json_answer_is_a_typed_session_with_its_request_id(sdk: Sdk) -> None:
-    body = {**SESSION, "message": "Hi", "usage": {"tokens": 5}}
+    body = {**SESSION, "message": "Hi", "unknown_usage": {"tokens": 5}}
     answer = run(sdk, Recorder(httpx.Response(200, json=body, headers={"X-Request-Id": "r-9"})))
     assert isinstance(answer, AgentSessionResponse)
     assert answer.session_id == "s-1"
     assert answer.message == "Hi"
-    assert answer.usage == {"tokens": 5}  # type: ignore[attr-defined]
+    assert answer.unknown_usage == {"tokens": 5}  # type: ignore[attr-defined]
     assert answer.request_id == "r-9"
 
 
@@ -425,6 +425,18 @@ def test_retry_after_longer_than_the_cap_raises_at_once(server: ScriptedServer, 
         sdk.call(server.base_url, "create_session", agent_id=1, client={"max_retry_after": 60})
     assert len(server.received) == 1
     assert caught.value.headers["retry-after"] == "120"
+    assert str(caught.value).endswith(
+        "(not retried: the server asked to wait 120 s, longer than max_retry_after (60 s))"
+    )
+
+
+def test_a_retryable_status_after_the_last_retry_says_how_many_attempts(
+    server: ScriptedServer, sdk: Sdk
+) -> None:
+    server.script(Reply(503, {"detail": "busy"}), Reply(503, {"detail": "busy"}))
+    with pytest.raises(somia.ServiceUnavailableError) as caught:
+        sdk.call(server.base_url, "create_session", agent_id=1, client={"retries": 1})
+    assert str(caught.value) == "503 X: busy (after 2 attempts)"
 
 
 def test_a_connection_dropped_after_the_request_was_sent_is_not_retried(
@@ -440,9 +452,12 @@ def test_a_read_timeout_is_not_retried_and_is_a_timeout_error(
     server: ScriptedServer, sdk: Sdk
 ) -> None:
     server.script(Stall(2.0), OK)
-    with pytest.raises(somia.RequestTimeoutError, match="read timeout"):
+    with pytest.raises(somia.RequestTimeoutError) as caught:
         sdk.call(server.base_url, "create_session", agent_id=1, timeout=0.3)
     assert len(server.received) == 1
+    assert str(caught.value).endswith(
+        ": read timeout; the request was sent, so the turn may have run"
+    )
 
 
 def test_a_refused_connection_is_retried_then_raised_as_transport_error(
@@ -452,6 +467,7 @@ def test_a_refused_connection_is_retried_then_raised_as_transport_error(
     with pytest.raises(somia.TransportError, match="ConnectError") as caught:
         sdk.call(f"http://127.0.0.1:{free_port()}", "create_session", 1, client={"retries": 2})
     assert not isinstance(caught.value, somia.RequestTimeoutError)
+    assert str(caught.value).endswith("(after 3 attempts)")
     retries = [r for r in caplog.records if "retry" in r.getMessage()]
     assert len(retries) == 2
     assert "ConnectError" in retries[0].getMessage()

@@ -14,7 +14,6 @@ import os
 import sys
 import threading
 from collections.abc import Callable
-from typing import Any
 
 import httpx
 import pytest
@@ -174,23 +173,6 @@ def test_a_hook_that_read_the_error_body_keeps_its_details(
 
 
 # -- bad input ------------------------------------------------------------------------------
-
-
-def _nested(depth: int) -> Any:
-    value: Any = "leaf"
-    for _ in range(depth):
-        value = [value]
-    return value
-
-
-@pytest.mark.parametrize("name", ["input_data", "metadata"])
-def test_a_value_nested_5000_deep_is_a_type_error_naming_it_before_sending(
-    server: ScriptedServer, sdk: Sdk, name: str
-) -> None:
-    value = _nested(5000) if name == "input_data" else {"deep": _nested(5000)}
-    with pytest.raises(TypeError, match=f"{name} is not JSON-serialisable"):
-        sdk.call(server.base_url, "create_session", 1, **{name: value})
-    assert server.received == []
 
 
 # -- fork -----------------------------------------------------------------------------------

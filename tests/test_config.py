@@ -20,7 +20,6 @@ import somia
 from somia._bridge import API_KEY_HEADER
 from somia._config import DEFAULT_BASE_URL, OPTIONS, ClientConfig, option_of, with_environment
 from somia._pool import USER_AGENT
-from somia.testing import FakeServer, FakeSomia, echo_agent
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -310,20 +309,3 @@ def test_the_docs_table_of_options_is_the_declarations() -> None:
 def test_every_constructor_keyword_is_documented_for_ide_hover() -> None:
     # Both clients take BaseClient's constructor, signature and docstring alike.
     assert list(_documented_arguments()) == [*OPTION_NAMES_IN_ORDER, "http_client"]
-
-
-PYTHON_BLOCKS = re.findall(
-    r"^```python\n(.*?)^```$",
-    (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8"),
-    re.MULTILINE | re.DOTALL,
-)
-
-
-@pytest.mark.parametrize("code", PYTHON_BLOCKS)
-def test_each_python_example_of_the_page_runs_against_the_fake_server(
-    code: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    with FakeServer(FakeSomia(default_agent=echo_agent)) as server:
-        monkeypatch.setenv("SOMIA_BASE_URL", server.base_url)
-        monkeypatch.setenv("SOMIA_API_KEY", server.api_key)
-        exec(compile(code, "docs/configuration.md", "exec"), {"__name__": "__docs__"})

@@ -1,7 +1,10 @@
 """A change to openapi/somia.yaml reaches users after `make generate`, with no other edit.
 
-One changed document, generated once into a temporary folder that shadows the committed
-package: the SDK (sync and async), its type checking and the compiled checks follow it.
+Each changed document is generated once into a temporary folder that shadows the committed
+package. On one, the SDK (sync and async), its type checking and the compiled checks follow
+the changes. On another, grown the ways a document grows without breaking anyone (a new
+optional request field, a new answer field, a new status of an existing error class), the
+project's own tests that read the document pass unchanged: no test restates the document.
 """
 
 from __future__ import annotations
@@ -51,13 +54,73 @@ def _changed_document() -> dict[str, Any]:
     return document
 
 
-@pytest.fixture(scope="module")
-def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    tmp = tmp_path_factory.mktemp("changed")
+def _grown_document() -> dict[str, Any]:
+    document: dict[str, Any] = yaml.safe_load((ROOT / "openapi/somia.yaml").read_text())
+    schemas = document["components"]["schemas"]
+    # Names the README and the tests like to use for fields a document lacks.
+    schemas["AgentExecutionRequest"]["properties"]["locale"] = {
+        "type": "string",
+        "description": "The caller's locale.",
+    }
+    schemas["AgentSessionResponse"]["properties"]["usage"] = {
+        "type": "object",
+        "description": "What the turn used.",
+        "properties": {"input_tokens": {"type": "integer"}, "output_tokens": {"type": "integer"}},
+    }
+    for item in document["paths"].values():  # 504 raises ServiceUnavailableError
+        item["post"]["responses"]["504"] = {"$ref": "#/components/responses/Unavailable"}
+    return document
+
+
+def _generate(tmp: Path, document: dict[str, Any]) -> Path:
     spec = tmp / "somia.yaml"
-    spec.write_text(yaml.safe_dump(_changed_document(), sort_keys=False))
+    spec.write_text(yaml.safe_dump(document, sort_keys=False))
     load_script("generate", as_name="somia_generate_doc").generate(tmp, spec=spec)
     return tmp
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _generate(tmp_path_factory.mktemp("changed"), _changed_document())
+
+
+# The tests that read the document (through somia._document or the generated code), and
+# those that name fields the document lacks.
+DOCUMENT_READING = [
+    "tests/test_openapi.py",
+    "tests/test_document.py",
+    "tests/test_patterns.py",
+    "tests/test_bridge.py",
+    "tests/test_models.py",
+    "tests/test_errors.py",
+    "tests/test_generated.py",
+    "tests/test_api_diff.py",
+    "tests/test_tracing.py",
+    "tests/testing/test_fake_document.py",
+    "tests/testing/test_fake_server.py",
+    "tests/testing/test_fake_validation.py",
+    "tests/testing/test_fake_agrees_with_sdk.py",
+    "tests/contract/test_fake_strict_answers.py",
+]
+
+
+def test_the_tests_that_read_the_document_pass_on_a_grown_document(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    grown = _generate(tmp_path_factory.mktemp("grown"), _grown_document())
+    env = {**os.environ, "PYTHONPATH": str(grown)}
+    seen = _run(grown, "import somia._bridge as b; print(sorted(b.BODY_FIELDS))")
+    assert "locale" in seen  # the tests below read the grown package, not the committed one
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-m", "not slow", *DOCUMENT_READING],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-5000:]
+    assert " passed" in result.stdout.splitlines()[-1]
 
 
 def _run(generated: Path, code: str) -> str:

@@ -13,6 +13,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 from _facts import FactsError, compile_facts
 
+from somia._shapes import ShapeError
+
 
 def _document(properties: dict[str, Any], **request: Any) -> dict[str, Any]:
     answer = {
@@ -58,39 +60,13 @@ def _facts(properties: dict[str, Any], **request: Any) -> ModuleType:
     return module
 
 
-@pytest.mark.parametrize(
-    ("schema", "good", "bad", "error"),
-    [
-        ({"type": "integer", "minimum": 1, "maximum": 9}, 5, 10, ValueError),
-        ({"type": "integer"}, 5, "5", TypeError),
-        ({"type": "integer"}, 5, True, TypeError),
-        ({"type": "number", "exclusiveMinimum": 0}, 0.5, 0, ValueError),
-        ({"type": "number"}, 1.5, float("nan"), ValueError),
-        ({"type": "string", "enum": ["a", "b"]}, "a", "c", ValueError),
-        ({"type": "string", "pattern": "^x+$"}, "xx", "xy", ValueError),
-        ({"type": "string", "minLength": 2, "maxLength": 3}, "abc", "abcd", ValueError),
-        ({"type": "array", "items": {"type": "string"}, "minItems": 1}, ["a"], [], ValueError),
-        ({"type": "array", "items": {"type": "string"}}, ["a"], ["a", 1], TypeError),
-        ({"type": "boolean"}, False, 0, TypeError),
-        ({"const": 3}, 3, 4, ValueError),
-        ({"oneOf": [{"type": "integer"}, {"type": "string"}]}, "v", 1.5, TypeError),
-        ({"type": "object", "additionalProperties": False}, {}, {"k": 1}, ValueError),
-        (
-            {"type": "object", "properties": {"n": {"type": "integer", "minimum": 0}}},
-            {"n": 1},
-            {"n": -1},
-            ValueError,
-        ),
-        ({"type": "object"}, {"k": 1}, {1: "k"}, TypeError),
-    ],
-)
-def test_each_constraint_of_a_field_is_checked_and_the_error_names_the_option(
-    schema: dict[str, Any], good: Any, bad: Any, error: type[Exception]
-) -> None:
-    facts = _facts({"field": schema})
-    assert facts.check_req({"field": good}) == {"field": good}
-    with pytest.raises(error, match="field"):
-        facts.check_req({"field": bad})
+def test_each_field_is_checked_by_its_compiled_schema_and_the_error_names_the_option() -> None:
+    facts = _facts({"count": {"type": "integer", "minimum": 1}, "tags": {"type": "array"}})
+    assert facts.check_req({"count": 2, "tags": ("a",)}) == {"count": 2, "tags": ["a"]}
+    with pytest.raises(ValueError, match="count must be at least 1"):
+        facts.check_req({"count": 0})
+    with pytest.raises(TypeError, match="tags must be a sequence"):
+        facts.ReqFields(tags=1)
 
 
 def test_a_nested_value_is_named_by_its_path() -> None:
@@ -135,12 +111,18 @@ def test_a_deprecated_field_still_works_and_warns() -> None:
     assert caught[0].category is DeprecationWarning
 
 
-@pytest.mark.parametrize(
-    "keyword", ["uniqueItems", "not", "if", "prefixItems", "dependentRequired"]
-)
+@pytest.mark.parametrize("keyword", ["enum", "uniqueItems", "not", "allOf", "minItems"])
 def test_a_keyword_the_checks_do_not_enforce_stops_generation_naming_it(keyword: str) -> None:
     with pytest.raises(FactsError, match=keyword):
         _facts({"a": {"type": "array", keyword: True}})
+
+
+def test_a_pattern_construct_without_its_ecma_262_meaning_stops_generation() -> None:
+    document = _document({})
+    answer = document["paths"]["/things"]["post"]["responses"]["200"]["content"]
+    answer["application/json"]["schema"]["properties"]["id"]["pattern"] = "a.b"
+    with pytest.raises(FactsError, match=r"'\.' is not supported"):
+        compile_facts(document)
 
 
 def test_a_format_the_checks_do_not_enforce_stops_generation() -> None:
@@ -186,22 +168,12 @@ def test_answer_fields_are_typed_attributes_with_their_defaults_and_nested_class
 )
 def test_a_mistyped_answer_field_is_a_shape_error_naming_it(data: Any, where: str) -> None:
     facts = _facts({})
-    with pytest.raises(facts.ShapeError, match=where):
+    with pytest.raises(ShapeError, match=where):
         facts.MakeThingAnswerFields.from_data(data)
 
 
 def test_every_documented_status_is_listed_per_operation() -> None:
     assert _facts({}).OPERATIONS["makeThing"].statuses == (200, 402)
-
-
-def test_multiple_of_is_exact_for_decimals_and_large_integers() -> None:
-    facts = _facts({"price": {"type": "number", "multipleOf": 0.01}})
-    assert facts.check_req({"price": 19.99}) == {"price": 19.99}
-    with pytest.raises(ValueError, match=r"price must be a multiple of 0\.01"):
-        facts.check_req({"price": 19.995})
-    facts = _facts({"n": {"type": "integer", "multipleOf": 3}})
-    with pytest.raises(ValueError, match="multiple of 3"):
-        facts.check_req({"n": 3 * 10**17 + 1})
 
 
 @pytest.mark.parametrize(
@@ -243,11 +215,8 @@ def test_a_recursive_request_schema_stops_generation_naming_it() -> None:
 def test_annotations_that_constrain_nothing_are_accepted() -> None:
     facts = _facts(
         {
-            "ratio": {"type": "number", "format": "double", "x-unit": "percent"},
-            "pick": {
-                "oneOf": [{"type": "integer"}, {"type": "string"}],
-                "discriminator": {"propertyName": "kind"},
-            },
+            "ratio": {"type": "number", "x-unit": "percent", "examples": [0.5], "title": "R"},
+            "pick": {"oneOf": [{"type": "integer"}, {"type": "string"}], "default": 1},
         }
     )
     assert facts.check_req({"ratio": 0.5, "pick": 1}) == {"ratio": 0.5, "pick": 1}
@@ -265,9 +234,9 @@ def test_answer_unions_nested_arrays_and_object_defaults_are_typed() -> None:
     exec(compile(compile_facts(document), "<facts>", "exec"), module.__dict__)
     parse = module.MakeThingAnswerFields.from_data
     assert parse({"id": "t"}).usage.tokens == 0  # the default, as its class
-    with pytest.raises(module.ShapeError, match="either is a bool"):
+    with pytest.raises(ShapeError, match="either is a bool"):
         parse({"id": "t", "either": True})
-    with pytest.raises(module.ShapeError, match=r"grid\[0\]\[1\] is a str"):
+    with pytest.raises(ShapeError, match=r"grid\[0\]\[1\] is a str"):
         parse({"id": "t", "grid": [[1, "x"]]})
 
 
@@ -278,7 +247,7 @@ def test_a_closed_request_object_is_typed_as_a_typed_dict_and_an_open_one_as_a_m
                 "type": "object",
                 "additionalProperties": False,
                 "required": ["depth"],
-                "properties": {"depth": {"type": "integer"}, "mode": {"enum": ["a"]}},
+                "properties": {"depth": {"type": "integer"}, "mode": {}},
             },
             "labels": {"type": "object", "properties": {"k": {"type": "string"}}},
         }

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import httpx
+import pytest
 
+from somia._document import shipped
 from somia_api import AuthenticatedClient
 from somia_api.api.sessions import create_session, interact_session
 from somia_api.models import AgentExecutionRequest, AgentSessionResponse
@@ -39,13 +43,12 @@ def test_create_session_posts_defaults_and_key_to_the_create_path() -> None:
     assert str(request.url) == f"{BASE}/api/v1/external/agent/123/session"
     assert request.headers["x-api-key"] == "k-123"
     assert request.headers["content-type"] == "application/json"
-    assert json.loads(request.content) == {
-        "input_data": "Hello",
-        "stream": False,
-        "pipeline_version": "production",
-        "trace_enabled": False,
-        "test": False,
-    }
+    # The generated models send every field that has a default in the document.
+    document = shipped()
+    fields = document.properties(document.request_schema(document.operation("createSession")))
+    defaults = {name: schema["default"] for name, schema in fields.items() if "default" in schema}
+    assert defaults
+    assert json.loads(request.content) == {"input_data": "Hello", **defaults}
     assert isinstance(answer.parsed, AgentSessionResponse)
     assert answer.parsed.session_id == "s-1"
     assert answer.parsed.additional_properties == {"extra": 1}
@@ -67,3 +70,11 @@ def test_interact_session_quotes_the_session_id_into_one_segment() -> None:
     assert body["input_data"] == {"q": 1}
     assert body["stream"] is True
     assert body["tags"] == ["x"]
+
+
+@pytest.mark.slow
+def test_the_facts_module_imports_before_somia() -> None:
+    code = "import somia_api.facts as f; print(sorted(f.OPERATIONS))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "createSession" in result.stdout

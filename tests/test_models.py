@@ -6,13 +6,18 @@ import copy
 import json
 import pickle
 from types import MappingProxyType
-from typing import Any
+from typing import Any, assert_type
 
 import httpx
 import pytest
 
+from somia import SessionAnswer, SomiaClient
 from somia._errors import InvalidResponseError
 from somia._models import AgentExecutionRequest, AgentSessionResponse, ResponseInfo, StreamEvent
+from somia.testing import FakeServer
+from tests.harness import documented_fields
+
+ANSWER_FIELDS = documented_fields(answer="application/json")
 
 # -- AgentExecutionRequest ------------------------------------------------------------------
 
@@ -140,29 +145,30 @@ def _answer(**extra: Any) -> AgentSessionResponse:
 
 
 def test_unknown_fields_are_kept_in_extra_and_readable_as_attributes() -> None:
-    answer = _answer(usage={"tokens": 12}, trace_id="t-1")
-    assert answer.extra == {"usage": {"tokens": 12}, "trace_id": "t-1"}
-    assert answer.usage == {"tokens": 12}  # type: ignore[attr-defined]
-    assert answer.trace_id == "t-1"  # type: ignore[attr-defined]
+    answer = _answer(unknown_usage={"tokens": 12}, unknown_id="t-1")
+    assert answer.extra == {"unknown_usage": {"tokens": 12}, "unknown_id": "t-1"}
+    assert answer.unknown_usage == {"tokens": 12}  # type: ignore[attr-defined]
+    assert answer.unknown_id == "t-1"  # type: ignore[attr-defined]
 
 
 def test_to_dict_and_model_dump_give_the_server_object_with_unknown_fields() -> None:
-    answer = _answer(usage={"tokens": 12})
-    expected = {
+    answer = _answer(unknown_usage={"tokens": 12})
+    dumped = answer.model_dump()
+    assert set(dumped) == {*ANSWER_FIELDS, "unknown_usage"}
+    assert dumped["unknown_usage"] == {"tokens": 12}
+    assert {key: dumped[key] for key in ("session_id", "message", "history")} == {
         "session_id": "s-1",
         "message": "hello",
         "history": [{"role": "user"}],
-        "metadata": {"m": 1},
-        "pending": True,
-        "finished": False,
-        "usage": {"tokens": 12},
     }
-    assert answer.to_dict() == expected
-    assert answer.model_dump() == expected
+    # Built by hand, not parsed: to_dict() has every field that is not None.
+    assert answer.to_dict() == {key: value for key, value in dumped.items() if value is not None}
+    sent = {"session_id": "s-2", "unknown_usage": 1}
+    assert AgentSessionResponse.from_data(sent).to_dict() == sent  # as the server sent it
 
 
 def test_a_truly_unknown_attribute_is_an_attribute_error_naming_it() -> None:
-    answer = _answer(usage=1)
+    answer = _answer(unknown_usage=1)
     with pytest.raises(AttributeError, match="no_such_field"):
         _ = answer.no_such_field  # type: ignore[attr-defined]
     assert getattr(answer, "no_such_field", None) is None
@@ -181,6 +187,30 @@ def test_an_answer_built_without_http_info_has_no_request_id() -> None:
     assert AgentSessionResponse(session_id="s").request_id is None
 
 
+def test_an_answer_of_a_call_has_its_http_for_type_checkers_too(somia_server: FakeServer) -> None:
+    # make typecheck runs mypy --strict on this: no None check, no cast.
+    with SomiaClient(base_url=somia_server.base_url, api_key=somia_server.api_key) as client:
+        answer = client.sessions.create_session(1, input_data="hi")
+        streamed = client.sessions.create_session(1, input_data="hi", stream=True)
+        final = streamed.final_response()
+        head = streamed.http  # a stream's own
+    assert_type(answer, SessionAnswer)
+    assert_type(answer.http, ResponseInfo)
+    assert_type(final.http, ResponseInfo)
+    assert answer.http.status_code == final.http.status_code == head.status_code == 200
+    assert answer.http.request_id == answer.request_id
+
+
+def test_a_session_from_a_chunk_or_built_by_hand_says_it_may_lack_http() -> None:
+    event = StreamEvent("chunk", {"session_id": "s", "message": "Hi"})
+    assert_type(event.chunk, AgentSessionResponse | None)
+    assert event.chunk is not None
+    assert_type(event.chunk.http, ResponseInfo | None)
+    assert event.chunk.http is None
+    info = ResponseInfo(200, httpx.Headers())
+    assert AgentSessionResponse(session_id="s", http=info).http is info
+
+
 def test_response_info_reads_the_request_id_header() -> None:
     info = ResponseInfo.from_response(httpx.Response(201, headers={"X-Request-Id": "abc"}))
     assert info.status_code == 201
@@ -189,9 +219,9 @@ def test_response_info_reads_the_request_id_header() -> None:
 
 
 def test_a_copied_or_pickled_answer_keeps_its_unknown_fields() -> None:
-    answer = _answer(usage=3)
+    answer = _answer(unknown_usage=3)
     for clone in (copy.copy(answer), copy.deepcopy(answer), pickle.loads(pickle.dumps(answer))):
-        assert clone.usage == 3  # type: ignore[union-attr]
+        assert clone.unknown_usage == 3  # type: ignore[union-attr]
         assert clone.session_id == "s-1"
 
 

@@ -1,28 +1,74 @@
-"""A wheel built from the tree installs into an empty virtualenv and imports."""
+"""The artifacts a release ships: built from the tree, checked as `make release-check` checks
+them, and a wheel that installs into an empty virtualenv and runs."""
 
 from __future__ import annotations
 
+import email
 import re
 import subprocess
 import sys
+import tarfile
+import tomllib
 import venv
 import zipfile
 from pathlib import Path
 
 import pytest
 
+from tests.harness import load_script
+
 pytestmark = pytest.mark.slow  # drives subprocesses
 
 ROOT = Path(__file__).resolve().parent.parent
+release_check = load_script("release_check")
 
 
-def test_wheel_ships_both_packages_and_installs_into_an_empty_venv(tmp_path: Path) -> None:
-    dist = tmp_path / "dist"
-    subprocess.run(
-        [sys.executable, "-m", "build", "--wheel", "--outdir", str(dist), str(ROOT)],
-        check=True,
-        capture_output=True,
-    )
+@pytest.fixture(scope="module")
+def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sdist and the wheel (built from the sdist), through twine check --strict,
+    check-wheel-contents and validate-pyproject."""
+    out = tmp_path_factory.mktemp("dist")
+    assert release_check.artifacts(ROOT, out) == []
+    return out
+
+
+def test_both_artifacts_carry_the_license_and_the_wheel_no_developer_extra(dist: Path) -> None:
+    (wheel,) = dist.glob("somia-*.whl")
+    (sdist,) = dist.glob("somia-*.tar.gz")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        (metadata_name,) = [n for n in names if n.endswith(".dist-info/METADATA")]
+        metadata = email.message_from_bytes(archive.read(metadata_name))
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
+    with tarfile.open(sdist) as archive:
+        assert any(n.endswith("/LICENSE") for n in archive.getnames())
+    assert metadata["License-Expression"] == "MIT"
+    assert metadata.get_all("Provides-Extra") == ["otel", "testing"]
+    urls = {url.split(",")[0] for url in metadata.get_all("Project-URL") or []}
+    assert urls == {"Source", "Documentation", "Changelog", "Issues"}
+
+
+def test_check_wheel_contents_expects_what_the_wheel_ships() -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    wheel = pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]
+    renamed = wheel.get("sources", {})
+    shipped = {renamed.get(path, path).rsplit("/", 1)[-1] for path in wheel["only-include"]}
+    assert set(pyproject["tool"]["check-wheel-contents"]["toplevel"]) == shipped
+
+
+def test_the_classifiers_name_the_python_versions_ci_runs() -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    versions = {
+        c.rsplit(" :: ", 1)[1]
+        for c in pyproject["project"]["classifiers"]
+        if c.startswith("Programming Language :: Python :: 3.")
+    }
+    assert f"{sys.version_info.major}.{sys.version_info.minor}" in versions
+
+
+def test_wheel_ships_both_packages_and_installs_into_an_empty_venv(
+    dist: Path, tmp_path: Path
+) -> None:
     (wheel,) = dist.glob("somia-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {

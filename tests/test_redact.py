@@ -6,7 +6,9 @@ from __future__ import annotations
 import sys
 
 import httpx
+import pytest
 
+from somia._nesting import MAX_JSON_DEPTH
 from somia._redact import NO_KEY, Redactor
 
 KEY = "sk-redact-UNIT-77"
@@ -21,14 +23,24 @@ def test_text_data_and_headers_lose_every_copy_of_the_key() -> None:
     assert redact.headers(headers).get_list("x-echo") == ["<redacted>", "fine"]
 
 
-def test_decoded_data_nested_deeper_than_the_walk_recurses_becomes_redacted_text() -> None:
-    data: object = KEY
-    for _ in range(sys.getrecursionlimit() * 7 // 10):  # JSON encodes it; a walk recurses twice
-        data = [data]
-    shown = redact.data(data)
+@pytest.mark.parametrize("limit", [None, 50_000])
+def test_decoded_data_nested_deeper_than_a_request_may_becomes_redacted_text(
+    limit: int | None,
+) -> None:
+    # The SDK's nesting limit, not the interpreter's recursion limit, decides.
+    before = sys.getrecursionlimit()
+    sys.setrecursionlimit(limit or before)
+    try:
+        deep: object = KEY
+        for _ in range(MAX_JSON_DEPTH + 1):
+            deep = [deep]
+        shown, kept = redact.data(deep), redact.data([[KEY]])
+    finally:
+        sys.setrecursionlimit(before)
     assert isinstance(shown, str)
     assert KEY not in shown
     assert "<redacted>" in shown
+    assert kept == [["<redacted>"]]
 
 
 def test_what_holds_no_key_is_returned_as_it_is() -> None:

@@ -13,7 +13,8 @@ import pytest
 
 from somia._config import OPTIONS, ClientConfig
 from somia._errors import RequestTimeoutError
-from somia._retry import Deadline, RetryPolicy, retry_after_seconds
+from somia._liveness import Deadline
+from somia._retry import RetryPolicy, retry_after_seconds
 
 NOW = 1_700_000_000.0
 

@@ -345,7 +345,6 @@ def test_async_leaving_text_deltas_early_releases_the_connection_by_the_next_ste
     "last",
     [
         pytest.param('{"session_id": 5, "message": "Hello"}', id="wrong-field-type"),
-        pytest.param('"just a string"', id="not-an-object"),
         pytest.param('{"history": [], "message": "Hello"}', id="no-session-id"),
     ],
 )

@@ -95,7 +95,7 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
         "--concurrency",
         type=_concurrency,
         default=(1, 64),
-        metavar="MAX|MIN:MAX",
+        metavar="[MIN:]MAX",
         help="turns at once: starts at 4, adapts within MIN:MAX (default 1:64)",
     )
     batch.add_argument(

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import copy
 import functools
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
-from somia.testing._schema import Operation, SchemaCheck, resolve, schema_types
+import somia.testing._schema as _schema
+from somia._document import Fields
+from somia.testing._schema import Operation, SchemaCheck
 
 __all__ = ["AnswerShape", "documented_paths", "example_value", "shape_of"]
 
@@ -22,32 +24,10 @@ JSON = "application/json"
 EVENT_STREAM = "text/event-stream"
 
 
-def _merged(schema: Any) -> dict[str, Any]:
-    """A schema with `$ref` followed and `allOf` members merged into one mapping."""
-    schema = resolve(schema)
-    if not isinstance(schema, Mapping):
-        return {}
-    out = {key: value for key, value in schema.items() if key != "allOf"}
-    for member in schema.get("allOf", []):
-        part = _merged(member)
-        properties = {**part.get("properties", {}), **out.get("properties", {})}
-        required = [*part.get("required", []), *out.get("required", [])]
-        out = {**part, **out}
-        if properties:
-            out["properties"] = properties
-        if required:
-            out["required"] = required
-    return out
-
-
-def properties_of(schema: Any) -> dict[str, Any]:
-    """The documented properties of an object schema (name to resolved schema)."""
-    return {name: _merged(value) for name, value in _merged(schema).get("properties", {}).items()}
-
-
 def example_value(schema: Any) -> Any:
     """A valid value for `schema`: its default, else its example, else a simple one."""
-    schema = _merged(schema)
+    doc = _schema.document()
+    schema = doc.merged(schema)
     for key in ("default", "const", "example"):
         if key in schema:
             return copy.deepcopy(schema[key])
@@ -57,10 +37,10 @@ def example_value(schema: Any) -> Any:
     for key in ("oneOf", "anyOf"):
         if schema.get(key):
             return example_value(schema[key][0])
-    types = [name for name in schema_types(schema) if name != "null"] or schema_types(schema)
+    types = [name for name in doc.types(schema) if name != "null"] or doc.types(schema)
     kind = types[0] if types else ("object" if "properties" in schema else None)
     if kind == "object":
-        return {name: example_value(value) for name, value in properties_of(schema).items()}
+        return {name: example_value(value) for name, value in doc.properties(schema).items()}
     if kind == "array":
         return [example_value(schema.get("items", {})) for _ in range(schema.get("minItems", 0))]
     if kind in ("integer", "number"):
@@ -75,84 +55,34 @@ def example_value(schema: Any) -> Any:
     return None
 
 
-def _walk(schema: Any, prefix: str) -> Iterator[tuple[str, Any]]:
-    for name, value in properties_of(schema).items():
-        path = f"{prefix}{name}"
-        yield path, value
-        yield from _walk(value, path + ".")
-        if "array" in schema_types(value):
-            yield from _walk(value.get("items", {}), path + "[].")
-
-
 def documented_paths(schema: Any) -> list[str]:
     """Every documented field of an answer schema, nested ones as `a.b` (`a[].b` in arrays)."""
-    return [path for path, _ in _walk(schema, "")]
-
-
-_Tree = tuple[tuple[str, str, "_Tree", "_Tree"], ...]
-"""Per documented property: its name, its path, its own fields and its items' fields."""
-
-
-def _field_tree(schema: Any, prefix: str, depth: int = 0) -> _Tree:
-    if depth > 32:  # a recursive schema: deeper fields are not tracked
-        return ()
-    return tuple(
-        (
-            name,
-            prefix + name,
-            _field_tree(sub, f"{prefix}{name}.", depth + 1),
-            _field_tree(sub.get("items", {}), f"{prefix}{name}[].", depth + 1),
-        )
-        for name, sub in properties_of(schema).items()
-    )
-
-
-def _present(tree: _Tree, value: Any) -> set[str]:
-    found: set[str] = set()
-    if not isinstance(value, dict):
-        return found
-    for name, path, fields, items in tree:
-        if name not in value:
-            continue
-        found.add(path)
-        if fields:
-            found |= _present(fields, value[name])
-        if items and isinstance(value[name], list):
-            for item in value[name]:
-                found |= _present(items, item)
-    return found
-
-
-def _chunk_schema(answers: Mapping[str, Any], json_schema: Any) -> Any:
-    """The stream's chunk schema: the event data alternative requiring what the answer does."""
-    event = _merged(answers.get(EVENT_STREAM, {}))
-    data = _merged(event.get("properties", {}).get("data", {}))
-    content = _merged(data.get("contentSchema", {}))
-    options = content.get("anyOf") or content.get("oneOf") or [content]
-    needed = set(_merged(json_schema).get("required", []))
-    for option in options:
-        merged = _merged(option)
-        if merged.get("properties") and needed <= set(merged.get("required", [])):
-            return option
-    return json_schema
+    return _schema.document().fields(schema).paths
 
 
 class AnswerShape:
     """How the answers of one operation are built and checked."""
 
     def __init__(self, operation: Operation) -> None:
+        doc = _schema.document()
         self.json_schema = operation.answers.get(JSON, {})
-        self.chunk_schema = _chunk_schema(operation.answers, self.json_schema)
+        self.chunk_schema = operation.chunk_schema
         self.schemas = {JSON: self.json_schema, EVENT_STREAM: self.chunk_schema}
         self._checks = {
-            media: SchemaCheck(schema, closed=True) for media, schema in self.schemas.items()
+            media: SchemaCheck(schema, close=True) for media, schema in self.schemas.items()
         }
-        self._names = {media: list(properties_of(schema)) for media, schema in self.schemas.items()}
+        self._names = {
+            media: list(doc.properties(schema)) for media, schema in self.schemas.items()
+        }
         self._required = frozenset(
-            name for schema in self.schemas.values() for name in _merged(schema).get("required", [])
+            name
+            for schema in self.schemas.values()
+            for name in doc.merged(schema).get("required", [])
         )
         self._fill = {media: self._defaults(schema) for media, schema in self.schemas.items()}
-        self._trees = {media: _field_tree(schema, "") for media, schema in self.schemas.items()}
+        self._fields: dict[str, Fields] = {
+            media: doc.fields(schema) for media, schema in self.schemas.items()
+        }
         self._documented = frozenset(self._names[JSON]) | frozenset(self._names[EVENT_STREAM])
 
     def _defaults(self, schema: Any) -> dict[str, Any]:
@@ -160,7 +90,7 @@ class AnswerShape:
         for which no valid value can be made up (a pattern without an example) is left out
         unless the agent sets it: an answer never breaks the document."""
         defaults = {}
-        for name, sub in properties_of(schema).items():
+        for name, sub in _schema.document().properties(schema).items():
             value = example_value(sub)
             if name in self._required or SchemaCheck(sub).is_valid(value):
                 defaults[name] = value
@@ -183,7 +113,7 @@ class AnswerShape:
 
     def present(self, media: str, answer: Any) -> set[str]:
         """The documented fields an answer of this media type carries."""
-        return _present(self._trees[media], answer)
+        return self._fields[media].present(answer)
 
     def build(
         self,

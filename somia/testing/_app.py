@@ -319,6 +319,8 @@ async def _stream(
                 return
             if fault.kind == "malformed":
                 yield _MALFORMED_EVENT
+            elif fault.kind == "unknown":
+                yield f"event: {fault.event_name}\n".encode() + _event(fault.data)
             elif fault.kind == "stall":
                 await asyncio.sleep(fault.seconds)
         if index and delay:

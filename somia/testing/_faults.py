@@ -11,7 +11,7 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Literal
+from typing import Any, Literal
 
 __all__ = ["Faults", "RequestDelay", "RequestFailure", "StreamCut", "StreamFault"]
 
@@ -37,7 +37,7 @@ class RequestDelay:
     seconds: float
 
 
-StreamFaultKind = Literal["cut", "no_terminator", "stall", "malformed", "error"]
+StreamFaultKind = Literal["cut", "no_terminator", "stall", "malformed", "error", "unknown"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +52,7 @@ class StreamFault:
     seconds: float = 0.0
     message: str = ""
     event_name: str | None = None
+    data: Any = None
 
 
 class Faults:
@@ -121,6 +122,21 @@ class Faults:
         if not message:
             raise ValueError("message must not be empty (a stream error's `error` is truthy)")
         self._push_stream(StreamFault("error", k, message=message, event_name=event_name))
+
+    def unknown_event_after(self, k: int, name: str = "progress", data: object = None) -> None:
+        """Insert an event of a kind clients may not know after `k` events of the next
+        stream, which then goes on: named `name`, with `data` as its JSON (by default
+        `{"step": "working"}`). The document lets servers add such events (progress, usage);
+        this tests that a client's loop passes them on without mistaking them for the answer.
+        """
+        if name in ("", "message", "error") or "\n" in name or "\r" in name:
+            raise ValueError(
+                "name must name a kind of event other than the answer's (not empty, "
+                "'message' or 'error') on one line"
+            )
+        value = {"step": "working"} if data is None else data
+        json.dumps(value)  # TypeError now, not when the stream is sent
+        self._push_stream(StreamFault("unknown", k, event_name=name, data=value))
 
     def clear(self) -> None:
         """Drop every fault not yet injected."""

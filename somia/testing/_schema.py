@@ -1,9 +1,10 @@
 """The fake server's reading of the OpenAPI document: operations, parameters and schemas.
 
 Everything the fake validates or answers comes from the normalised document that
-`make generate` writes (read through `somia._bridge`). Schemas are checked with
+`make generate` ships (read through `somia._document`). Schemas are checked with
 `jsonschema-rs` (JSON Schema draft 2020-12, what OpenAPI 3.1 uses); the document's
 `components` are embedded in each compiled schema, so `#/components/...` references resolve.
+A `pattern` is checked by `somia._patterns`, with ECMA-262's meaning, as the SDK checks it.
 Problems are reported the way FastAPI does (`{"loc": [...], "msg": ..., "type": ...}`).
 """
 
@@ -17,7 +18,8 @@ from typing import Any
 
 import jsonschema_rs
 
-from somia._bridge import openapi_document
+from somia._document import Document, closed, shipped
+from somia._patterns import compile_pattern
 
 __all__ = [
     "Operation",
@@ -25,10 +27,10 @@ __all__ = [
     "Problem",
     "SchemaCheck",
     "body_properties",
+    "document",
     "operations",
     "problem",
-    "resolve",
-    "schema_types",
+    "validator",
 ]
 
 Problem = dict[str, Any]
@@ -50,43 +52,39 @@ def problem(loc: list[str | int], msg: str, type_: str) -> Problem:
     return {"loc": loc, "msg": msg, "type": type_}
 
 
-def resolve(node: Any, document: Mapping[str, Any] | None = None) -> Any:
-    """`node` with its local `$ref` followed (repeatedly); other nodes as they are."""
-    root = openapi_document() if document is None else document
-    seen = 0
-    while isinstance(node, Mapping) and isinstance(node.get("$ref"), str):
-        ref: str = node["$ref"]
-        if not ref.startswith("#/") or seen > 64:
-            raise ValueError(f"cannot follow $ref {ref!r} of the OpenAPI document")
-        target: Any = root
-        for part in ref[2:].split("/"):
-            target = target[part.replace("~1", "/").replace("~0", "~")]
-        node, seen = target, seen + 1
-    return node
+class _EcmaPattern:
+    """The `pattern` keyword, compiled as the SDK compiles it (a jsonschema-rs keyword)."""
+
+    def __init__(self, parent: Any, value: str, path: Any) -> None:
+        self._regex = compile_pattern(value)
+        self._pattern = value
+
+    def validate(self, instance: Any) -> None:
+        if isinstance(instance, str) and self._regex.search(instance) is None:
+            raise ValueError(f"{instance!r} does not match {self._pattern!r}")
 
 
-def schema_types(schema: Any) -> list[str]:
-    """The JSON types a schema names with `type` (after `$ref`), in its order."""
-    schema = resolve(schema)
-    if not isinstance(schema, Mapping):
-        return []
-    kind = schema.get("type")
-    if isinstance(kind, str):
-        return [kind]
-    return [str(name) for name in kind] if isinstance(kind, list) else []
+def validator(schema: dict[str, Any]) -> Any:
+    """A jsonschema-rs validator of a 2020-12 schema whose patterns follow ECMA-262."""
+    return jsonschema_rs.Draft202012Validator(schema, keywords={"pattern": _EcmaPattern})
+
+
+def document() -> Document:
+    """The document the fake follows: the shipped one (tests swap in a changed copy)."""
+    return shipped()
 
 
 class SchemaCheck:
     """One compiled schema of the document, reporting problems the FastAPI way."""
 
-    def __init__(self, schema: Any, *, closed: bool = False) -> None:
-        components = openapi_document().get("components", {})
+    def __init__(self, schema: Any, *, close: bool = False) -> None:
+        components = document().data.get("components", {})
         root: dict[str, Any] = {"$schema": _DRAFT, "components": components}
         root.update(schema if isinstance(schema, Mapping) else {"allOf": [schema]})
-        if closed:
-            root = _closed(root)
+        if close:
+            root = closed(root)
         self.root = root
-        self._validator = jsonschema_rs.Draft202012Validator(root)
+        self._validator = validator(root)
 
     def is_valid(self, instance: Any) -> bool:
         """Whether `instance` follows the schema."""
@@ -117,18 +115,6 @@ def _rank(item: Problem) -> int:
     return 0 if code.endswith("_type") else 1 if code in _SIZES else 2
 
 
-def _closed(node: Any) -> Any:
-    """A copy where every object schema with `properties` takes no other property."""
-    if isinstance(node, list):
-        return [_closed(item) for item in node]
-    if not isinstance(node, Mapping):
-        return node
-    out = {key: _closed(value) for key, value in node.items()}
-    if isinstance(node.get("properties"), Mapping) and "patternProperties" not in node:
-        out["additionalProperties"] = False
-    return out
-
-
 def _position(instance: Any, path: list[str | int]) -> tuple[int, ...]:
     out: list[int] = []
     for part in path:
@@ -151,7 +137,7 @@ def _keyword_value(root: Mapping[str, Any], schema_path: list[str | int]) -> Any
             if part == "$ref":  # followed by resolve() at the next step
                 continue
             if not (isinstance(node, Mapping) and part in node):
-                node = resolve(node, root)  # the path went through this node's $ref
+                node = Document(root).resolve(node)  # the path went through this $ref
             node = node[part] if isinstance(node, Mapping) else node[int(part)]
     except (KeyError, IndexError, TypeError, ValueError):
         return None
@@ -173,7 +159,7 @@ def _types_phrase(types: list[str]) -> str:
 def _union_types(branches: Any) -> list[str]:
     types: list[str] = []
     for branch in branches if isinstance(branches, list) else []:
-        for name in schema_types(branch):
+        for name in document().types(branch):
             if name not in types:
                 types.append(name)
     return types
@@ -184,6 +170,8 @@ def _problems_of(
 ) -> list[Problem]:
     kind = type(error.kind).__name__
     detail = error.kind.as_dict()
+    if kind == "Custom" and detail.get("keyword") == "pattern":
+        kind = "Pattern"
     loc: list[str | int] = [*prefix, *error.instance_path]
     path = list(error.schema_path)
     value = _keyword_value(root, path) if path else None
@@ -279,6 +267,8 @@ class Operation:
     body_schema: Any
     answers: Mapping[str, Any]
     """The schema of each media type of the `200` answer."""
+    chunk_schema: Any
+    """The schema of one chunk of the streamed `200` answer."""
 
     def match(self, path: str) -> dict[str, str] | None:
         """The raw (still percent-encoded) path parameters, if `path` is this operation's."""
@@ -295,57 +285,44 @@ def _path_pattern(template: str) -> re.Pattern[str]:
     return re.compile(regex)
 
 
-def _parameters(path_item: Mapping[str, Any], operation: Mapping[str, Any]) -> list[Parameter]:
-    found: dict[tuple[str, str], Parameter] = {}
-    for raw in [*path_item.get("parameters", []), *operation.get("parameters", [])]:
-        spec = resolve(raw)
+def _parameters(doc: Document, operation: Any) -> list[Parameter]:
+    out: list[Parameter] = []
+    for spec in doc.parameters(operation):
         schema = spec.get("schema", {})
         location = spec["in"]
-        name = spec["name"]
-        key = (location, name.lower() if location == "header" else name)
         required = bool(spec.get("required", location == "path"))
-        found[key] = Parameter(name, location, required, schema, SchemaCheck(schema))
-    return list(found.values())
+        out.append(Parameter(spec["name"], location, required, schema, SchemaCheck(schema)))
+    return out
 
 
 @functools.cache
 def operations() -> tuple[Operation, ...]:
     """Every operation of the document."""
-    document = openapi_document()
+    doc = document()
     out: list[Operation] = []
-    for template, path_item in document.get("paths", {}).items():
-        for method, spec in path_item.items():
-            if method not in ("get", "put", "post", "delete", "patch", "head", "options"):
-                continue
-            body_spec = resolve(spec.get("requestBody", {}))
-            content = body_spec.get("content", {})
-            media = tuple(content)
-            schema = content[media[0]].get("schema", {}) if media else None
-            answers = {
-                name: value.get("schema", {})
-                for name, value in resolve(spec.get("responses", {}).get("200", {}))
-                .get("content", {})
-                .items()
-            }
-            out.append(
-                Operation(
-                    operation_id=spec.get("operationId", f"{method} {template}"),
-                    method=method.upper(),
-                    pattern=_path_pattern(template),
-                    parameters=tuple(_parameters(path_item, spec)),
-                    body_required=bool(body_spec.get("required", False)),
-                    body_media_types=media,
-                    body=None if schema is None else SchemaCheck(schema),
-                    body_schema=schema,
-                    answers=answers,
-                )
+    for operation in doc.operations():
+        body_spec = doc.request_body(operation)
+        content = body_spec.get("content", {})
+        media = tuple(content)
+        schema = content[media[0]].get("schema", {}) if media else None
+        answers = doc.answer_schemas(operation)
+        out.append(
+            Operation(
+                operation_id=operation.id,
+                method=operation.method.upper(),
+                pattern=_path_pattern(operation.path),
+                parameters=tuple(_parameters(doc, operation)),
+                body_required=bool(body_spec.get("required", False)),
+                body_media_types=media,
+                body=None if schema is None else SchemaCheck(schema),
+                body_schema=schema,
+                answers=answers,
+                chunk_schema=doc.chunk_schema(operation),
             )
+        )
     return tuple(out)
 
 
 def body_properties(operation: Operation) -> Mapping[str, Any]:
     """The documented properties of an operation's request body."""
-    schema = resolve(operation.body_schema)
-    if not isinstance(schema, Mapping):
-        return {}
-    return {name: resolve(value) for name, value in schema.get("properties", {}).items()}
+    return document().properties(operation.body_schema)

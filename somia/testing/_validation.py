@@ -16,7 +16,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from somia.testing._schema import Operation, Parameter, Problem, operations, problem, schema_types
+import somia.testing._schema as _schema
+from somia._nesting import MAX_JSON_DEPTH, nested_deeper_than
+from somia.testing._schema import Operation, Parameter, Problem, operations, problem
 
 __all__ = [
     "MAX_JSON_DEPTH",
@@ -28,8 +30,6 @@ __all__ = [
     "request_problems",
 ]
 
-MAX_JSON_DEPTH = 256
-"""The deepest nesting of arrays and objects accepted in a body (the body itself is level 1)."""
 
 _INTEGER = re.compile(r"-?[0-9]+")
 _MAX_DIGITS = 4300  # Python's int() refuses longer digit strings
@@ -42,7 +42,7 @@ class _OutOfRange(ValueError):
 def _parameter_value(raw: str, parameter: Parameter) -> tuple[Any, list[Problem]]:
     """A parameter's text as the JSON value its schema describes (a path has only text)."""
     loc: list[str | int] = [parameter.location, parameter.name]
-    types = schema_types(parameter.schema)
+    types = _schema.document().types(parameter.schema)
     if "integer" in types or "number" in types:
         # Digits only: int() would also take "+1", " 1" or "1_0", which JSON Schema calls strings.
         if _INTEGER.fullmatch(raw):
@@ -135,7 +135,7 @@ def parse_json(raw: bytes) -> tuple[Any, list[Problem]]:
         return None, [problem(["body"], "JSON decode error", "json_invalid")]
     except RecursionError:  # deeper than the interpreter's recursion limit
         return None, [_too_deep()]
-    if _nested_deeper_than(data, MAX_JSON_DEPTH):
+    if nested_deeper_than(data, MAX_JSON_DEPTH):  # the SDK's own limit, the same rule
         return None, [_too_deep()]
     return data, []
 
@@ -143,18 +143,6 @@ def parse_json(raw: bytes) -> tuple[Any, list[Problem]]:
 def _too_deep() -> Problem:
     msg = f"JSON decode error: nested more than {MAX_JSON_DEPTH} levels deep"
     return problem(["body"], msg, "json_invalid")
-
-
-def _nested_deeper_than(value: Any, limit: int) -> bool:
-    # Without recursion, so that any depth json.loads returned can be measured.
-    stack: list[tuple[Any, int]] = [(value, 1)] if isinstance(value, dict | list) else []
-    while stack:
-        item, depth = stack.pop()
-        if depth > limit:
-            return True
-        children = item.values() if isinstance(item, dict) else item
-        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
-    return False
 
 
 def _reject_constant(name: str) -> Any:

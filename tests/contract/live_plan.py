@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from somia._document import Document
+
 CREATE = "/api/v1/external/agent/{agent_id}/session"
 INTERACT = "/api/v1/external/agent/{agent_id}/session/{session_id}"
 
@@ -28,22 +30,11 @@ def long_input(size: int = LONG_INPUT_CHARS) -> str:
     return (words * (size // len(words) + 1))[:size]
 
 
-def resolve(document: dict[str, Any], node: Any) -> Any:
-    """`node` with local `$ref`s followed (as many as are chained)."""
-    while isinstance(node, dict) and isinstance(node.get("$ref"), str):
-        target: Any = document
-        for part in node["$ref"].removeprefix("#/").split("/"):
-            target = target[part.replace("~1", "/").replace("~0", "~")]
-        node = target
-    return node
-
-
 def request_schema(document: dict[str, Any], path: str = CREATE) -> dict[str, Any]:
     """The JSON schema of an operation's request body."""
-    operation = document["paths"][path]["post"]
-    body = resolve(document, operation["requestBody"])
-    schema: dict[str, Any] = resolve(document, body["content"]["application/json"]["schema"])
-    return schema
+    doc = Document(document)
+    (operation,) = (op for op in doc.operations() if op.path == path and op.method == "post")
+    return doc.merged(doc.request_schema(operation))
 
 
 def optional_fields(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -55,9 +46,9 @@ def optional_fields(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
     for path in (CREATE, INTERACT):
         schema = request_schema(document, path)
         required = set(schema.get("required", []))
-        for name, prop in schema.get("properties", {}).items():
+        for name, prop in Document(document).properties(schema).items():
             if name not in required:
-                fields.setdefault(name, resolve(document, prop))
+                fields.setdefault(name, prop)
     return fields
 
 
@@ -174,14 +165,17 @@ def turn_plan(document: dict[str, Any], *, pipeline_version: str | int | None) -
     return plan
 
 
+def agent_id_schema(document: dict[str, Any]) -> dict[str, Any]:
+    """The schema of the create operation's `agent_id` parameter."""
+    doc = Document(document)
+    (operation,) = (op for op in doc.operations() if op.path == CREATE and op.method == "post")
+    (parameter,) = (p for p in doc.parameters(operation) if p["name"] == "agent_id")
+    return doc.merged(parameter["schema"])
+
+
 def agent_ids_below_minimum(document: dict[str, Any]) -> list[int]:
     """Agent ids the document's minimum rules out: one below it, and -1."""
-    parameter = next(
-        resolve(document, p)
-        for p in document["paths"][CREATE]["post"]["parameters"]
-        if resolve(document, p)["name"] == "agent_id"
-    )
-    minimum = int(resolve(document, parameter["schema"]).get("minimum", 1))
+    minimum = int(agent_id_schema(document).get("minimum", 1))
     return list(dict.fromkeys([minimum - 1, -1]))
 
 

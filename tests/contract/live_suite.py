@@ -33,10 +33,10 @@ from hypothesis.stateful import run_state_machine_as_test
 from live_plan import (
     CREATE,
     INTERACT,
+    agent_id_schema,
     agent_ids_below_minimum,
     candidates,
     optional_fields,
-    resolve,
     schema_breaking_body,
     turn_plan,
 )
@@ -46,7 +46,7 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.core.failures import Failure
 from schemathesis.generation.stateful.state_machine import APIStateMachine
 
-from somia._bridge import openapi_document
+from somia._document import shipped
 
 CheckFunction = Callable[..., Any]
 
@@ -106,7 +106,7 @@ class Suite:
 
     def __init__(self, target: Target, *, answer_checks: Sequence[CheckFunction] = ()) -> None:
         self.target = target
-        self.document = openapi_document()
+        self.document = shipped().data
         self.schema = live_schema(target)
         self.ledger = Ledger(target)
         self.report = Report(target)
@@ -296,12 +296,7 @@ class Suite:
         self.ask("other-agent", promise, case, 404)
 
     def _unlikely_agent_id(self) -> int:
-        parameter = next(
-            resolve(self.document, p)
-            for p in self.document["paths"][CREATE]["post"]["parameters"]
-            if resolve(self.document, p)["name"] == "agent_id"
-        )
-        highest = int(resolve(self.document, parameter["schema"]).get("maximum", 2**63 - 1))
+        highest = int(agent_id_schema(self.document).get("maximum", 2**63 - 1))
         return highest if highest != self.target.agent_id else highest - 1
 
     def check_idempotency(self) -> None:

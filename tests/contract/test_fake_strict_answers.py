@@ -17,7 +17,7 @@ import httpx
 import pytest
 from answer_audit import EVENT_STREAM, JSON, AnswerAudit
 
-from somia._bridge import openapi_document
+from somia._document import shipped
 from somia.testing import Answer, FakeServer, FakeSomia, echo_agent
 
 KEY = "sk-strict"
@@ -71,7 +71,7 @@ def test_a_field_never_sent_is_reported_by_both_the_audit_and_the_fake(
 
 
 def test_the_audit_refuses_an_undocumented_field_at_any_documented_level() -> None:
-    document = copy.deepcopy(openapi_document())
+    document = copy.deepcopy(shipped().data)
     usage = {"type": "object", "properties": {"input_tokens": {"type": "integer"}}}
     document["components"]["schemas"]["AgentSessionResponse"]["properties"]["usage"] = usage
     audit = AnswerAudit(document)

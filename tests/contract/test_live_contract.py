@@ -24,7 +24,7 @@ from live_plan import (
 from live_run import TURN_BUDGET, SettingsError, missing_settings, target_from_env
 from live_suite import GROUPS, HONEST_TURNS, run_suite
 
-from somia._bridge import openapi_document
+from somia._document import shipped
 
 
 @pytest.mark.live
@@ -68,7 +68,7 @@ def test_the_fake_keeps_every_promise_within_the_budget() -> None:
 
 
 def test_the_paid_turns_cover_the_request_space() -> None:
-    plan = turn_plan(openapi_document(), pipeline_version=None)
+    plan = turn_plan(shipped().data, pipeline_version=None)
     bodies = [turn.body for turn in plan]
 
     assert {(turn.continues is None, turn.streams) for turn in plan} == {
@@ -81,7 +81,7 @@ def test_the_paid_turns_cover_the_request_space() -> None:
     assert NON_ASCII_INPUT in inputs
     assert MULTI_LINE_INPUT in inputs
     assert any(isinstance(i, str) and len(i) == LONG_INPUT_CHARS for i in inputs)
-    for name in optional_fields(openapi_document()):
+    for name in optional_fields(shipped().data):
         assert any(name in body for body in bodies), name
     # Booleans take both values; the rest start with the document's default.
     assert {body.get("trace_enabled") for body in bodies} >= {False, True}
@@ -89,7 +89,7 @@ def test_the_paid_turns_cover_the_request_space() -> None:
 
 
 def test_a_field_added_to_the_document_is_covered_without_an_edit() -> None:
-    document = copy.deepcopy(openapi_document())
+    document = copy.deepcopy(shipped().data)
     properties = document["components"]["schemas"]["AgentExecutionRequest"]["properties"]
     properties["priority"] = {"type": "string", "enum": ["low", "high"]}
     properties["retries"] = {"type": "integer", "minimum": 0, "maximum": 3}
@@ -101,7 +101,7 @@ def test_a_field_added_to_the_document_is_covered_without_an_edit() -> None:
 
 
 def test_the_pipeline_version_variable_reaches_every_turn() -> None:
-    bodies = [turn.body for turn in turn_plan(openapi_document(), pipeline_version=7)]
+    bodies = [turn.body for turn in turn_plan(shipped().data, pipeline_version=7)]
 
     assert [body["pipeline_version"] for body in bodies] == [7, 7, 7, 7]
 

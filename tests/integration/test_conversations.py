@@ -6,7 +6,7 @@ open client of either kind (the `sdk` fixture), so the expectations are written 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -14,13 +14,7 @@ import pytest
 import somia
 from somia import SomiaClient
 from somia.testing import FakeServer, FakeSomia, Turn
-from tests.harness import Driver, Sdk
-
-
-@pytest.fixture
-def driver(sdk: Sdk, somia_server: FakeServer) -> Iterator[Driver]:
-    with sdk.connect(somia_server.base_url, api_key=somia_server.api_key) as open_client:
-        yield open_client
+from tests.harness import Driver
 
 
 def test_a_session_continues_turn_by_turn(driver: Driver) -> None:

@@ -10,9 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
-from somia._bridge import openapi_document
+from somia._document import Document, shipped
 from somia.testing import Answer, FakeServer, FakeSomia, Turn, _answers, _schema
 from somia.testing._validation import request_problems
+from tests.harness import documented_fields
 from tests.testing.fake_helpers import continue_url, create_url, http_client, read_events
 
 USAGE = {
@@ -28,8 +29,8 @@ USAGE = {
 @pytest.fixture
 def document(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     """A copy of the document that the fake reads; edit it before the first request."""
-    changed = copy.deepcopy(openapi_document())
-    monkeypatch.setattr(_schema, "openapi_document", lambda: changed)
+    changed = copy.deepcopy(shipped().data)
+    monkeypatch.setattr(_schema, "document", lambda: Document(changed))
     _schema.operations.cache_clear()
     _answers.shape_of.cache_clear()
     yield changed
@@ -260,8 +261,17 @@ def test_a_fake_without_the_document_changes_keeps_answering(somia_server: FakeS
     # The document fixture restores the real document: the default fake answers as before.
     with http_client(somia_server) as client:
         answer = client.post(create_url(somia_server), json={"input_data": "x"}).json()
-    assert set(answer) == {"session_id", "message", "history", "metadata", "pending", "finished"}
-    assert "usage" not in FakeSomia().unsent_answer_fields()
+    assert set(answer) == documented_fields(answer="application/json")
+    real = shipped()
+    operation = real.operation("createSession")
+    schemas = {
+        "application/json": real.answer_schemas(operation)["application/json"],
+        "text/event-stream": real.chunk_schema(operation),
+    }
+    documented = {
+        f"{media}: {path}" for media, s in schemas.items() for path in real.fields(s).paths
+    }
+    assert set(FakeSomia().unsent_answer_fields()) == documented
 
 
 @pytest.mark.parametrize(

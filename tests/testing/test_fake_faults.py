@@ -9,6 +9,7 @@ import time
 import httpx
 import pytest
 
+from somia import SomiaClient, UnknownEvent
 from somia.testing import FakeServer, Faults
 from tests.testing.fake_helpers import Event, create_url, http_client, iter_events, post
 
@@ -184,6 +185,41 @@ def test_malformed_event_after_inserts_an_event_that_is_not_json(
     with pytest.raises(json.JSONDecodeError):
         events[1].json()
     assert events[-1].json() is True
+
+
+def test_unknown_event_after_inserts_an_event_of_another_kind_and_goes_on(
+    client: httpx.Client, somia_server: FakeServer
+) -> None:
+    somia_server.faults.unknown_event_after(1, "usage", {"tokens": 3})
+
+    events, error = read_stream(client, somia_server)
+
+    assert error is None
+    assert (events[1].name, events[1].json()) == ("usage", {"tokens": 3})
+    assert [event.name for event in events].count(None) == len(events) - 1
+    assert events[-1].json() is True
+
+
+def test_an_unknown_event_is_passed_on_by_the_sdk_and_skipped_by_its_answer(
+    somia_server: FakeServer,
+) -> None:
+    somia_server.faults.unknown_event_after(1)
+    somia_server.faults.unknown_event_after(1)
+    with SomiaClient(base_url=somia_server.base_url, api_key=somia_server.api_key) as client:
+        events = list(client.sessions.create_session(1, input_data="a b", stream=True))
+        text = "".join(
+            client.sessions.create_session(1, input_data="a b", stream=True).text_deltas()
+        )
+    unknown = [event.data for event in events if event.event_type == "unknown"]
+    assert unknown == [UnknownEvent("progress", {"step": "working"})]
+    assert events[-1].event_type == "end"
+    assert text == "You said: a b"
+
+
+@pytest.mark.parametrize("name", ["", "message", "error", "two\nlines"])
+def test_an_unknown_event_needs_a_name_of_another_kind(name: str) -> None:
+    with pytest.raises(ValueError, match="other than the answer's"):
+        Faults().unknown_event_after(1, name)
 
 
 @pytest.mark.parametrize("event_name", [None, "error"])

@@ -32,6 +32,14 @@ class AgentExecutionRequest:
         environment (str | Unset): The caller's environment name, for reporting.
         end_user_id (str | Unset): The caller's id for the person the agent talks to.
         metadata (AgentExecutionRequestMetadata | Unset): Free-form data stored with the run.
+        caller_pipeline_id (int | Unset): Call attribution, when one agent calls another: the id of the calling
+            pipeline,
+            so that the run this turn starts is linked back to it. Resolved within the
+            caller's organisation; the server drops it silently when it cannot resolve it.
+        caller_agent_slug (str | Unset): Call attribution, when one agent calls another; the calling agent's slug.
+        caller_run_id (str | Unset): Call attribution, when one agent calls another; the id of the calling run.
+        caller_span_id (str | Unset): Call attribution, when one agent calls another; the id of the calling run's span
+            that makes this call.
     """
 
     input_data: Any | Unset = UNSET
@@ -44,6 +52,10 @@ class AgentExecutionRequest:
     environment: str | Unset = UNSET
     end_user_id: str | Unset = UNSET
     metadata: AgentExecutionRequestMetadata | Unset = UNSET
+    caller_pipeline_id: int | Unset = UNSET
+    caller_agent_slug: str | Unset = UNSET
+    caller_run_id: str | Unset = UNSET
+    caller_span_id: str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -75,6 +87,14 @@ class AgentExecutionRequest:
         if not isinstance(self.metadata, Unset):
             metadata = self.metadata.to_dict()
 
+        caller_pipeline_id = self.caller_pipeline_id
+
+        caller_agent_slug = self.caller_agent_slug
+
+        caller_run_id = self.caller_run_id
+
+        caller_span_id = self.caller_span_id
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update({})
@@ -98,6 +118,14 @@ class AgentExecutionRequest:
             field_dict["end_user_id"] = end_user_id
         if metadata is not UNSET:
             field_dict["metadata"] = metadata
+        if caller_pipeline_id is not UNSET:
+            field_dict["caller_pipeline_id"] = caller_pipeline_id
+        if caller_agent_slug is not UNSET:
+            field_dict["caller_agent_slug"] = caller_agent_slug
+        if caller_run_id is not UNSET:
+            field_dict["caller_run_id"] = caller_run_id
+        if caller_span_id is not UNSET:
+            field_dict["caller_span_id"] = caller_span_id
 
         return field_dict
 
@@ -136,6 +164,14 @@ class AgentExecutionRequest:
         else:
             metadata = AgentExecutionRequestMetadata.from_dict(_metadata)
 
+        caller_pipeline_id = d.pop("caller_pipeline_id", UNSET)
+
+        caller_agent_slug = d.pop("caller_agent_slug", UNSET)
+
+        caller_run_id = d.pop("caller_run_id", UNSET)
+
+        caller_span_id = d.pop("caller_span_id", UNSET)
+
         agent_execution_request = cls(
             input_data=input_data,
             stream=stream,
@@ -147,6 +183,10 @@ class AgentExecutionRequest:
             environment=environment,
             end_user_id=end_user_id,
             metadata=metadata,
+            caller_pipeline_id=caller_pipeline_id,
+            caller_agent_slug=caller_agent_slug,
+            caller_run_id=caller_run_id,
+            caller_span_id=caller_span_id,
         )
 
         agent_execution_request.additional_properties = d

@@ -13,13 +13,17 @@ T = TypeVar("T", bound="ServerSentEvent")
 
 @_attrs_define
 class ServerSentEvent:
-    """One Server-Sent Event. `data` is one JSON value: a chunk, an error or `true`.
+    """One Server-Sent Event. An unnamed event (the SSE default name is `message`) is an
+    event of the answer: its `data` is one JSON value, a chunk, an error or `true`. A
+    block named `error` is an error whatever its data; events of other names are of kinds
+    clients may not know, with any data (see "Event names").
 
-    Attributes:
-        data (str):
-        event (str | Unset): The event name; `error` marks an error event.
-        id (str | Unset):
-        retry (int | Unset):
+        Attributes:
+            data (str):
+            event (str | Unset): The event name: none (or `message`) for the events of the answer, `error` for an
+                error, any other for an event of another kind.
+            id (str | Unset):
+            retry (int | Unset):
     """
 
     data: str
