@@ -33,17 +33,17 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 generate: $(STAMP)
-	$(BIN)/python scripts/generate.py
+	$(BIN)/python -m scripts.generate
 
 # The release gate: the document at $(BASE) against the working tree. The script exits 0, 1 for
 # a change at or above FAIL_ON (breaking, or warning), 2 for a bad ref or document; make itself
 # reports any failure as its own status 2, with the script's status in its "Error N" line.
 FAIL_ON ?= breaking
 api-diff: $(STAMP)
-	@$(BIN)/python scripts/api_diff.py --base "$(BASE)" --fail-on "$(FAIL_ON)" --changelog $(if $(SPEC),--spec "$(SPEC)")
+	@$(BIN)/python -m scripts.api_diff --base "$(BASE)" --fail-on "$(FAIL_ON)" --changelog $(if $(SPEC),--spec "$(SPEC)")
 
 check-generated: $(STAMP)
-	$(BIN)/python scripts/generate.py --check
+	$(BIN)/python -m scripts.generate --check
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(LINTED)
@@ -63,13 +63,13 @@ test-fast: $(STAMP)
 	$(BIN)/pytest -q -m "not slow"
 
 demo: $(STAMP)
-	$(BIN)/python scripts/demo.py
+	$(BIN)/python -m scripts.demo
 
 contract: $(STAMP)
 	@$(BIN)/python scripts/contract.py
 
 bench: $(STAMP)
-	$(BIN)/python scripts/bench.py
+	$(BIN)/python -m scripts.bench
 
 clean:
 	rm -rf $(VENV) .hypothesis .schemathesis .mypy_cache .ruff_cache dist build site
@@ -85,7 +85,7 @@ docs-serve: $(STAMP)
 	$(MKDOCS) serve --dev-addr 127.0.0.1:8000
 
 cli-docs: $(STAMP)
-	$(BIN)/python scripts/cli_docs.py
+	$(BIN)/python -m scripts.cli_docs
 
 # The browser test drives Debian's chromium (never a downloaded one). CI runs as root on a
 # fresh machine, so it is installed there; anyone else is told the one command to run.
@@ -104,4 +104,4 @@ chromium:
 # What a release ships, checked: artifacts, metadata, a wheel in an empty venv, the changelog,
 # and the Python surface against the last recorded release (releases.toml; BASE=<ref> overrides).
 release-check: $(STAMP)
-	$(BIN)/python scripts/release_check.py $(if $(BASE),--base "$(BASE)")
+	$(BIN)/python -m scripts.release_check $(if $(BASE),--base "$(BASE)")

@@ -1,20 +1,18 @@
-"""The loopback server of `scripts/bench.py`, run as its own process so that its CPU is not
-counted as the client's: `python scripts/_bench_server.py --port 0`.
+"""The loopback server of `python -m scripts.bench`, run as its own process so that its CPU
+is not counted as the client's: `python -m scripts._bench_server`.
 
 A minimal HTTP/1.1 server on raw asyncio (keep-alive, Content-Length request bodies). The
 request path chooses the answer; the SDK appends its own path to a base URL, so a base URL
-such as `http://127.0.0.1:PORT/stream/2000/120/0/1` selects a scenario for every call:
+such as `http://127.0.0.1:PORT/stream/2000/120/1` selects a scenario for every call:
 
 - `POST /json/...`: a session answer as JSON (Content-Length).
-- `POST /stream/EVENTS/SIZE/PACE_US/PER_CHUNK/...`: a `text/event-stream` body, chunked:
-  EVENTS chunk events whose message has SIZE characters, then `data: true`. PER_CHUNK
-  events share one HTTP chunk (1: one chunk per event, as a streaming ASGI server sends
-  them). With PACE_US > 0 the events are written one by one, PACE_US microseconds apart,
-  each carrying `"t"`: `time.monotonic_ns()` (system-wide on Linux) taken just before its
-  write.
+- `POST /stream/EVENTS/SIZE/PER_CHUNK/...`: a `text/event-stream` body, chunked: EVENTS
+  chunk events whose message has SIZE characters, then `data: true`. PER_CHUNK events share
+  one HTTP chunk (1: one chunk per event, as a streaming ASGI server sends them).
 
-It prints `bench server on http://127.0.0.1:PORT` once listening, binds 127.0.0.1 only, and
-exits on SIGTERM/SIGINT, when its parent process goes away, or after `--max-seconds`.
+It prints `bench server on http://127.0.0.1:PORT` once listening on a free port, binds
+127.0.0.1 only, and exits on SIGTERM/SIGINT, when its parent process goes away, or after
+`--max-seconds`.
 """
 
 from __future__ import annotations
@@ -26,7 +24,6 @@ import json
 import os
 import signal
 import sys
-import time
 
 _SESSION = "s-bench-0001"
 _MAX_REQUESTS_PER_CONNECTION = 10_000_000
@@ -86,19 +83,11 @@ def message_text(size: int, seed: int) -> str:
     return "".join(words)[:size]
 
 
-def event_bytes(size: int, seed: int, stamp: int | None = None) -> bytes:
+def event_bytes(size: int, seed: int) -> bytes:
     """One chunk event of the stream, SSE-framed."""
-    chunk: dict[str, object] = {
-        "session_id": _SESSION,
-        "message": message_text(size, seed),
-        "history": [],
-        "pending": True,
-    }
-    if stamp is not None:
-        chunk["t"] = stamp
-    return (
-        b"data: " + json.dumps(chunk, ensure_ascii=False, separators=(",", ":")).encode() + b"\n\n"
-    )
+    chunk: dict[str, object] = {"session_id": _SESSION, "message": message_text(size, seed)}
+    chunk |= {"history": [], "pending": True}
+    return b"data: %s\n\n" % json.dumps(chunk, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def framed(payload: bytes) -> bytes:
@@ -106,9 +95,7 @@ def framed(payload: bytes) -> bytes:
     return b"%x\r\n%s\r\n" % (len(payload), payload)
 
 
-async def _write_unpaced(
-    writer: asyncio.StreamWriter, events: int, size: int, per_chunk: int
-) -> None:
+async def _write(writer: asyncio.StreamWriter, events: int, size: int, per_chunk: int) -> None:
     pieces = [event_bytes(size, seed) for seed in range(_MESSAGES)]
     per_chunk = max(1, min(per_chunk, events))
     units = [
@@ -126,30 +113,15 @@ async def _write_unpaced(
         writer.write(framed(b"".join(pieces[i % _MESSAGES] for i in range(rest))))
 
 
-async def _write_paced(writer: asyncio.StreamWriter, events: int, size: int, pace: float) -> None:
-    prefix, _, suffix = event_bytes(size, 0, stamp=0).rpartition(b"0")
-    for index in range(events):
-        if index:
-            await asyncio.sleep(pace)
-        stamp = time.monotonic_ns()
-        writer.write(framed(prefix + str(stamp).encode() + suffix))
-        await writer.drain()
-
-
 async def _stream(writer: asyncio.StreamWriter, params: list[str]) -> bool:
     try:
-        events, size, pace_us, per_chunk = (int(value) for value in params[:4])
+        events, size, per_chunk = (int(value) for value in params[:3])
     except ValueError:
         return False
-    if not (0 <= events <= _MAX_EVENTS and 1 <= size <= 10_000_000 and pace_us >= 0):
-        return False
-    if per_chunk < 1:
+    if not (0 <= events <= _MAX_EVENTS and 1 <= size <= 10_000_000 and per_chunk >= 1):
         return False
     writer.write(_STREAM_HEAD)
-    if pace_us:
-        await _write_paced(writer, events, size, pace_us / 1e6)
-    else:
-        await _write_unpaced(writer, events, size, per_chunk)
+    await _write(writer, events, size, per_chunk)
     writer.write(framed(_END) + _LAST_CHUNK)
     await writer.drain()
     return True
@@ -203,13 +175,13 @@ async def _watch_parent(stop: asyncio.Event, parent: int, max_seconds: float) ->
     stop.set()
 
 
-async def serve(port: int, max_seconds: float) -> None:
-    """Serve on 127.0.0.1:`port` until a signal, the parent's exit or `max_seconds`."""
+async def serve(max_seconds: float) -> None:
+    """Serve on a free port of 127.0.0.1 until a signal, the parent's exit or `max_seconds`."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    server = await asyncio.start_server(_connection, "127.0.0.1", port, backlog=4096)
+    server = await asyncio.start_server(_connection, "127.0.0.1", 0, backlog=4096)
     bound = server.sockets[0].getsockname()[1]
     print(f"bench server on http://127.0.0.1:{bound}", flush=True)
     watcher = asyncio.create_task(_watch_parent(stop, os.getppid(), max_seconds))
@@ -220,10 +192,9 @@ async def serve(port: int, max_seconds: float) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--port", type=int, default=0, help="port, 0 for any free one")
     parser.add_argument("--max-seconds", type=float, default=1800.0, help="exit after this long")
     args = parser.parse_args(argv)
-    asyncio.run(serve(args.port, args.max_seconds))
+    asyncio.run(serve(args.max_seconds))
     return 0
 
 

@@ -1,7 +1,7 @@
 """Regenerate the low-level client in generated/somia_api from openapi/somia.yaml.
 
-    python scripts/generate.py           # rewrite generated/somia_api
-    python scripts/generate.py --check   # regenerate into a temporary folder, diff, exit 1 on drift
+    python -m scripts.generate           # rewrite generated/somia_api
+    python -m scripts.generate --check   # regenerate into a temporary folder, diff, exit 1 on drift
 
 The generator and the formatter it runs are pinned in pyproject.toml; this script refuses to run
 with other versions, because their output is committed.
@@ -22,9 +22,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _facts import FactsError, compile_facts
-
+from scripts._facts import FactsError, compile_facts
 from somia._document import normalised, parse
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -213,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
             print("generated/somia_api matches openapi/somia.yaml")
             return 0
         if (TARGET / DOCUMENT).exists():  # what changed since the last generation
-            from api_diff import report_files  # scripts/ is on sys.path when run as a script
+            from scripts.api_diff import report_files
 
             print("\n".join(report_files(TARGET / DOCUMENT, fresh / DOCUMENT)))
         if TARGET.exists():

@@ -1,4 +1,4 @@
-"""scripts/bench.py keeps working: its smoke run measures every row and writes the table."""
+"""`make bench` keeps working: its smoke run measures every row and writes the table."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ import pytest
 pytestmark = pytest.mark.slow  # drives subprocesses
 
 ROOT = Path(__file__).resolve().parent.parent
-ROWS = ("1a", "1b", "2", "3a", "3b", "4", "5", "6", "7", "8a", "8b", "9a", "9b")
+ROWS = ("1a", "1b", "3a", "3b", "6", "8a", "8b", "9a", "9b")
 
 
 def test_the_smoke_run_prints_and_writes_every_row(tmp_path: Path) -> None:
     output = tmp_path / "bench.md"
     done = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "bench.py"), "--smoke", "--output", str(output)],
+        [sys.executable, "-m", "scripts.bench", "--smoke", "--output", str(output)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -36,5 +36,4 @@ def test_the_smoke_run_prints_and_writes_every_row(tmp_path: Path) -> None:
         assert len(cells) == 7, line
         assert all(cells), line
         assert cells[6] in {"(smoke)", "n/a"}, line  # a smoke run asserts no target
-    assert "20/20 ok" in written  # every concurrent stream of the smoke run completed
     assert "smoke run" in written

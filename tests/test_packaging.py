@@ -15,12 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import load_script
+from scripts import release_check
 
 pytestmark = pytest.mark.slow  # drives subprocesses
 
 ROOT = Path(__file__).resolve().parent.parent
-release_check = load_script("release_check")
 
 
 @pytest.fixture(scope="module")
