@@ -6,6 +6,7 @@ import asyncio
 import gc
 import json
 import threading
+import tracemalloc
 from typing import Any
 
 import httpx
@@ -56,6 +57,26 @@ def test_an_event_arrives_before_the_server_sends_the_next_one(server: ScriptedS
         assert not gate.is_set()
         gate.set()
         assert [e.event_type for e in iterator] == ["chunk", "end"]
+
+
+def test_consuming_a_stream_holds_memory_flat_however_long_it_is(server: ScriptedServer) -> None:
+    event = chunk("x" * 4000)
+
+    def peak(events: int) -> int:
+        """Peak traced memory while one stream of `events` 4 KB events is read to its end."""
+        server.script(Events([event] * events + [END]))
+        with _client(server) as client:
+            gc.collect()
+            tracemalloc.start()
+            try:
+                with client.sessions.create_session(1, stream=True) as stream:
+                    assert sum(1 for _ in stream) == events + 1
+                return tracemalloc.get_traced_memory()[1]
+            finally:
+                tracemalloc.stop()
+
+    small, large = peak(250), peak(2500)  # about 1 MB and 10 MB of events
+    assert large <= 1.25 * small + 64 * 1024, (small, large)
 
 
 def test_an_unterminated_block_at_the_cut_is_not_delivered(server: ScriptedServer) -> None:
