@@ -26,6 +26,11 @@ DOC_KEYS = frozenset(
 LOWER_BOUNDS = ("minimum", "exclusiveMinimum", "minLength", "minItems", "minProperties")
 UPPER_BOUNDS = ("maximum", "exclusiveMaximum", "maxLength", "maxItems", "maxProperties")
 JSON_TYPES = ("array", "boolean", "integer", "null", "number", "object", "string")
+SCHEMA_KEYS = frozenset(  # the keywords a schema's comparison classifies
+    {*LOWER_BOUNDS, *UPPER_BOUNDS, "type", "enum", "const", "format", "pattern", "default"}
+    | {"deprecated", "properties", "required", "additionalProperties", "items", "contentSchema"}
+    | {"oneOf", "anyOf", "nullable", "uniqueItems", "multipleOf"}
+)
 
 
 @dataclass(frozen=True)
@@ -206,28 +211,7 @@ class SchemaWalk:
                     status,
                 )
         self.alternatives(o, n, place)
-        handled = {
-            "type",
-            "enum",
-            "const",
-            "format",
-            "pattern",
-            "default",
-            "deprecated",
-            "properties",
-            "required",
-            "additionalProperties",
-            "items",
-            "contentSchema",
-            "oneOf",
-            "anyOf",
-            "nullable",
-            "uniqueItems",
-            "multipleOf",
-            *LOWER_BOUNDS,
-            *UPPER_BOUNDS,
-        }
-        self.rest(o, n, handled, subject, op, status)
+        self.rest(o, n, SCHEMA_KEYS, subject, op, status)
 
     def enum(self, o: Json, n: Json, add: Any, side: str) -> None:
         ov, nv = values(o), values(n)

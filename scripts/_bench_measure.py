@@ -121,4 +121,4 @@ def serving(command: list[str]) -> Iterator[str]:
 
 def bench_server() -> contextlib.AbstractContextManager[str]:
     """scripts/_bench_server.py, in its own process so that its CPU is never the client's."""
-    return serving([sys.executable, "-m", "scripts._bench_server", "--max-seconds", "900"])
+    return serving([sys.executable, "-m", "scripts._bench_server"])

@@ -23,6 +23,7 @@ from typing import Any
 
 from scripts._api_diff_kinds import KINDS, Change
 from scripts._api_diff_walk import Walk
+from somia import __version__
 from somia._document import DocumentError, parse
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -218,12 +219,6 @@ def _at_ref(ref: str, spec: Path) -> str:
     return shown.stdout
 
 
-def _version() -> str:
-    text = (ROOT / "somia" / "_version.py").read_text()
-    match = re.search(r'__version__ = "([^"]+)"', text)
-    return match.group(1) if match else "0.0.0"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("documents", nargs="*", metavar="DOC", help="OLD NEW, without --base")
@@ -251,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join([summary(changes), *report(changes)] if changes else report(changes)))
     if args.changelog and changes:
         print("\nChangelog draft:\n")
-        print("\n".join(changelog(changes, version=_version())))
+        print("\n".join(changelog(changes, version=__version__)))
     return 1 if failed(changes, args.fail_on) else 0
 
 
