@@ -14,6 +14,7 @@ import httpx
 
 from somia._bridge import AgentExecutionRequestFields, AgentSessionResponseFields
 from somia._errors import InvalidResponseError, server_message
+from somia._http import headers_of
 from somia._shapes import ShapeError
 
 EventType = Literal["chunk", "error", "end", "unknown"]
@@ -37,7 +38,10 @@ class AgentExecutionRequest(AgentExecutionRequestFields):
 
 @attrs.frozen
 class ResponseInfo:
-    """The HTTP side of an answer: status, headers and the server's request id."""
+    """The HTTP side of an answer: status, headers and the server's request id.
+
+    `headers` are `httpx.Headers` whichever library answered (httpx, or a given httpx2
+    client)."""
 
     status_code: int
     headers: httpx.Headers = attrs.field(repr=False)
@@ -50,8 +54,8 @@ class ResponseInfo:
 
     @classmethod
     def from_response(cls, response: httpx.Response) -> ResponseInfo:
-        """The info of an httpx response."""
-        return cls(response.status_code, response.headers)
+        """The info of an httpx or httpx2 response."""
+        return cls(response.status_code, headers_of(response))
 
 
 @attrs.define(kw_only=True)

@@ -22,10 +22,9 @@ from typing import NamedTuple
 import attrs
 import httpx
 
-RETRYABLE_STATUSES = frozenset({408, 429, 503})
+from somia._http import sent_nothing
 
-# Raised by httpx before a single byte of the request reached the server.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+RETRYABLE_STATUSES = frozenset({408, 429, 503})
 
 
 class RetryDecision(NamedTuple):
@@ -53,7 +52,7 @@ class RetryPolicy:
 
     def decide_exception(self, exc: httpx.HTTPError, attempt: int) -> RetryDecision | None:
         """The retry after `exc`, or None when it must be raised."""
-        if attempt >= self.retries or not isinstance(exc, _NOT_SENT):
+        if attempt >= self.retries or not sent_nothing(exc):
             return None
         return RetryDecision(self.backoff_delay(attempt), type(exc).__name__)
 
