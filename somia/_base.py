@@ -13,7 +13,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Literal, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypedDict
 
 import attrs
 import httpx
@@ -67,7 +67,8 @@ _CALL_OPTIONS = frozenset({*RequestOptions.__annotations__, "extra_body"})
 _BODY_WIRE_NAMES = frozenset(BODY_FIELDS.values())
 ACCEPT_STREAM = {"Accept": "text/event-stream"}
 
-Parse = Callable[[httpx.Response, Redactor], Any]
+if TYPE_CHECKING:  # a whole 2xx answer (of httpx or httpx2) into what the call returns
+    Parse: TypeAlias = Callable[[httpx.Response, Redactor], Any]
 
 
 def session_from_response(response: httpx.Response, redact: Redactor = NO_KEY) -> SessionAnswer:

@@ -240,8 +240,9 @@ def _name_problem(span: str, known: set[str], code: str) -> str | None:
 
 @functools.cache
 def _in_libraries(var: str) -> bool:
-    """Whether an environment variable is read by httpx or OpenTelemetry (as documented)."""
-    for module in ("httpx", "opentelemetry.sdk", "opentelemetry.instrumentation"):
+    """Whether an environment variable is read by httpx or OpenTelemetry (as documented); by
+    httpx2 under alias_httpx(), whose httpcore2 reads the certificate variables."""
+    for module in ("httpx", "httpcore", "opentelemetry.sdk", "opentelemetry.instrumentation"):
         try:
             root = Path(importlib.import_module(module).__path__[0])
         except ImportError:
