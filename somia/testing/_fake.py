@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 from somia._bridge import API_KEY_HEADER
 from somia.testing._agents import Agent, echo_agent
 from somia.testing._faults import Faults
-from somia.testing._idempotency import IdempotencyStore
-from somia.testing._records import ReceivedRequest, Session
+from somia.testing._idempotency import DEFAULT_MAX_KEYS, IdempotencyStore
+from somia.testing._records import ReceivedRequest, SavedTurn, Session
 
 if TYPE_CHECKING:
     from somia.testing._app import ASGIApp
@@ -24,6 +24,7 @@ DEFAULT_API_KEY = "sk-fake-somia"
 DEFAULT_API_KEY_HEADER = API_KEY_HEADER
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_MAX_REQUESTS = 256
+DEFAULT_MAX_REPLAY_KEYS = DEFAULT_MAX_KEYS
 
 
 class FakeSomia:
@@ -33,6 +34,13 @@ class FakeSomia:
     every agent id that was not registered (otherwise they are `404`). A request body over
     `max_body_bytes` (1 MiB by default) is answered `413`; the log keeps the last
     `max_requests` requests (256 by default), so memory stays bounded however many arrive.
+
+    A request with an `Idempotency-Key` runs its turn once; a repeat (same key, same body)
+    replays the stored answer. The answers of the last `max_replay_keys` keys (10,000 by
+    default) are kept, each without a copy of its session's history, so a conversation
+    grows the fake linearly; a repeat of an older key runs its turn again. `turns_run`
+    records, per key, how many turns really ran (replays run none). `turn_latency` makes
+    each turn that runs take that many seconds more (replays answer at once).
     """
 
     def __init__(
@@ -45,7 +53,13 @@ class FakeSomia:
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         max_requests: int = DEFAULT_MAX_REQUESTS,
         event_delay: float = 0.0,
+        turn_latency: float = 0.0,
+        max_replay_keys: int = DEFAULT_MAX_REPLAY_KEYS,
     ) -> None:
+        if turn_latency < 0:
+            raise ValueError("turn_latency must be 0 or more")
+        if max_replay_keys < 1:
+            raise ValueError("max_replay_keys must be 1 or more")
         if max_requests < 0:
             raise ValueError("max_requests must be 0 or more")
         if not api_key:
@@ -57,14 +71,17 @@ class FakeSomia:
         self.default_agent = default_agent
         self.max_body_bytes = max_body_bytes
         self.event_delay = event_delay
+        self.turn_latency = turn_latency
         self.faults = Faults()
         self._lock = threading.Lock()
         self._agents: dict[int, Agent] = dict({1: echo_agent} if agents is None else agents)
         self._sessions: dict[str, Session] = {}
         self._requests: deque[ReceivedRequest] = deque(maxlen=max_requests)
         self._answer_fields: dict[str, set[str]] = {}
+        self._turns: dict[str, int] = {}
+        self._unkeyed_turns = 0
         self._app: ASGIApp | None = None
-        self.replays = IdempotencyStore()
+        self.replays: IdempotencyStore[Any] = IdempotencyStore(max_replay_keys)
         """The answers kept per `Idempotency-Key`, replayed when a key comes again."""
 
     @property
@@ -140,6 +157,31 @@ class FakeSomia:
             return list(self._sessions)
 
     @property
+    def turns_run(self) -> dict[str, int]:
+        """How many turns really ran per `Idempotency-Key` (a copy): a replay runs none, so
+        a count above 1 is a turn run twice. Kept for every key (about 100 bytes each)
+        until `clear_turns()`; turns sent without a key are counted by `unkeyed_turns`."""
+        with self._lock:
+            return dict(self._turns)
+
+    @property
+    def unkeyed_turns(self) -> int:
+        """How many turns ran for requests without an `Idempotency-Key`."""
+        with self._lock:
+            return self._unkeyed_turns
+
+    def clear_turns(self) -> None:
+        """Forget the record of turns run (`turns_run`, `unkeyed_turns`)."""
+        with self._lock:
+            self._turns.clear()
+            self._unkeyed_turns = 0
+
+    @property
+    def max_replay_keys(self) -> int:
+        """How many keys' answers are kept for replay (the least recently used go first)."""
+        return self.replays.max_keys
+
+    @property
     def max_requests(self) -> int:
         """How many requests the log keeps (the oldest are dropped first)."""
         return self._requests.maxlen or 0
@@ -168,6 +210,14 @@ class FakeSomia:
         with self._lock:
             self._answer_fields.setdefault(media, set()).update(fields)
 
+    def note_turn(self, key: str | None) -> None:
+        """Record that a turn runs for a request with Idempotency-Key `key` (or none)."""
+        with self._lock:
+            if key is None:
+                self._unkeyed_turns += 1
+            else:
+                self._turns[key] = self._turns.get(key, 0) + 1
+
     def record_request(self, request: ReceivedRequest) -> None:
         """Add a request to the log (the oldest falls out once it holds `max_requests`)."""
         with self._lock:
@@ -183,11 +233,13 @@ class FakeSomia:
 
     def save_turn(
         self, session: Session, new_entries: list[dict[str, Any]], metadata: Mapping[str, Any]
-    ) -> Session:
-        """Append a turn to a session's history and return a copy of the session after it;
-        a new session is stored (and found by `find_session`) from its first turn on."""
+    ) -> SavedTurn:
+        """Append a turn to a session's history and return the session as the turn left
+        it; a new session is stored (and found by `find_session`) from its first turn on."""
         with self._lock:
             stored = self._sessions.setdefault(session.id, copy.deepcopy(session))
             stored.history.extend(copy.deepcopy(new_entries))
             stored.metadata.update(copy.deepcopy(dict(metadata)))
-            return copy.deepcopy(stored)
+            return SavedTurn(
+                stored.id, stored.history, len(stored.history), copy.deepcopy(stored.metadata)
+            )
