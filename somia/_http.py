@@ -7,8 +7,10 @@ client makes, in one place, for both libraries it sends through.
   `stack_of` says which a client belongs to. httpx2 is never imported here: a caller who
   hands over one of its clients has imported it already. Under `httpx2.alias_httpx()`,
   `httpx` is httpx2: there is one stack. Inside the SDK, httpx2's objects are typed as their
-  httpx twins (the APIs are the same); what users hold is httpx's whichever library answered:
-  `headers_of()` an answer, and `as_timeout()` of a timeout they give.
+  httpx twins (the APIs are the same); what users give is typed by protocols that either
+  library's objects match (`SyncHTTPClient`, `AsyncHTTPClient`, `AnyTimeout`), and what they
+  hold is httpx's whichever library answered: `headers_of()` an answer, and `as_timeout()` of
+  a timeout they give.
 - Failures of either library: `timeout_phase`, `sent_nothing`, `quotes_request`.
 - Timeouts: an `httpx.Timeout` capped to the time a deadline leaves.
 - Sockets to interrupt: a blocked read returns at once, in any thread or event loop, when its
@@ -34,18 +36,44 @@ from __future__ import annotations
 import socket
 import sys
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
 if TYPE_CHECKING:
-    import httpx2
+    # What a caller may give, for type checkers: either library's objects match, whether or not
+    # httpx2 is installed, and a client of the other kind (sync for async) does not.
 
-    # The types a caller may give: either library's (httpx2's need not be installed).
-    SyncHTTPClient: TypeAlias = httpx.Client | httpx2.Client
-    AsyncHTTPClient: TypeAlias = httpx.AsyncClient | httpx2.AsyncClient
-    AnyTimeout: TypeAlias = httpx.Timeout | httpx2.Timeout
-else:  # at run time (annotations are evaluated by inspect and the docs): httpx's names
+    class _Answer(Protocol):  # what `send` gives: a response, not a coroutine
+        @property
+        def status_code(self) -> int: ...
+
+    class SyncHTTPClient(Protocol):
+        """An `httpx.Client` or an `httpx2.Client`."""
+
+        @property
+        def is_closed(self) -> bool: ...
+        def send(
+            self, request: Any, *, stream: bool = ..., follow_redirects: bool = ...
+        ) -> _Answer: ...
+        def close(self) -> None: ...
+
+    class AsyncHTTPClient(Protocol):
+        """An `httpx.AsyncClient` or an `httpx2.AsyncClient`."""
+
+        @property
+        def is_closed(self) -> bool: ...
+        async def send(
+            self, request: Any, *, stream: bool = ..., follow_redirects: bool = ...
+        ) -> _Answer: ...
+        async def aclose(self) -> None: ...
+
+    class AnyTimeout(Protocol):
+        """An `httpx.Timeout` or an `httpx2.Timeout`."""
+
+        def as_dict(self) -> dict[str, float | None]: ...
+
+else:  # at run time (inspect evaluates annotations, the docs show them): httpx's names
     SyncHTTPClient = httpx.Client
     AsyncHTTPClient = httpx.AsyncClient
     AnyTimeout = httpx.Timeout
