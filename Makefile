@@ -35,17 +35,17 @@ install: $(STAMP)
 
 # A venv of its own where `import httpx` is httpx2, as in an application that migrated with
 # httpx2.alias_httpx(): its sitecustomize calls it before anything (pytest's plugins) imports
-# httpx. Built once, like .venv.
+# httpx. It holds no packages: a .pth adds .venv's (the same versions, nothing installed twice).
 ALIAS_VENV := .venv-httpx2-alias
 ALIAS_STAMP := $(ALIAS_VENV)/.installed
+ALIAS_SITE = $$($(ALIAS_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
 
-$(ALIAS_STAMP): pyproject.toml
-	$(PYTHON) -m venv $(ALIAS_VENV)
-	$(ALIAS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(ALIAS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
-		-e ".[testing,otel,httpx2]" --group dev
-	echo 'import httpx2; httpx2.alias_httpx()' > \
-		"$$($(ALIAS_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/sitecustomize.py"
+$(ALIAS_STAMP): $(STAMP)
+	rm -rf $(ALIAS_VENV)
+	$(PYTHON) -m venv --without-pip $(ALIAS_VENV)
+	echo "import site; site.addsitedir('$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')')" \
+		> "$(ALIAS_SITE)/dot-venv.pth"
+	echo 'import httpx2; httpx2.alias_httpx()' > "$(ALIAS_SITE)/sitecustomize.py"
 	@touch $(ALIAS_STAMP)
 
 generate: $(STAMP)
@@ -76,7 +76,7 @@ pytest: $(STAMP)
 # modules were imported before their assertions could be rewritten: harmless here).
 pytest-httpx2-alias: $(ALIAS_STAMP)
 	$(ALIAS_VENV)/bin/python -c 'import httpx; assert httpx.__name__ == "httpx2", httpx'
-	$(ALIAS_VENV)/bin/pytest -q -m "not slow" -W ignore::pytest.PytestAssertRewriteWarning
+	$(ALIAS_VENV)/bin/python -m pytest -q -m "not slow" -W ignore::pytest.PytestAssertRewriteWarning
 
 test: lint typecheck check-generated chromium pytest pytest-httpx2-alias
 

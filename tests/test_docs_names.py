@@ -54,6 +54,7 @@ ALLOWED = {
     "Host": "an HTTP header the SDK lets callers set",
     "_detailed": "the suffix of the generated client's sync_detailed and asyncio_detailed",
     "--pre": "a pip option",
+    "both_stacks": "a pytest marker of the project's own tests (tests/conftest.py)",
 }
 
 
