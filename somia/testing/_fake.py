@@ -7,9 +7,11 @@ import threading
 import uuid
 from collections import deque
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from somia._bridge import API_KEY_HEADER
+from somia._document import Document, load
 from somia.testing._agents import Agent, echo_agent
 from somia.testing._faults import Faults
 from somia.testing._idempotency import IdempotencyStore
@@ -23,6 +25,7 @@ __all__ = ["FakeSomia", "ReceivedRequest"]
 DEFAULT_API_KEY = "sk-fake-somia"
 DEFAULT_API_KEY_HEADER = API_KEY_HEADER
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+"""The body limit when the document states none (`x-somia-max-body-bytes`)."""
 DEFAULT_MAX_REQUESTS = 256
 
 
@@ -31,8 +34,10 @@ class FakeSomia:
 
     Agent 1 is the echo agent unless `agents` says otherwise. `default_agent` answers for
     every agent id that was not registered (otherwise they are `404`). A request body over
-    `max_body_bytes` (1 MiB by default) is answered `413`; the log keeps the last
-    `max_requests` requests (256 by default), so memory stays bounded however many arrive.
+    `max_body_bytes` (by default the document's `x-somia-max-body-bytes`, 1 MiB) is answered
+    `413`; the log keeps the last `max_requests` requests (256 by default), so memory stays
+    bounded however many arrive. `document` is the OpenAPI document the fake follows (a
+    path to a YAML or JSON file, or the decoded mapping): the shipped one by default.
     """
 
     def __init__(
@@ -42,7 +47,8 @@ class FakeSomia:
         api_key_header: str = DEFAULT_API_KEY_HEADER,
         agents: Mapping[int, Agent] | None = None,
         default_agent: Agent | None = None,
-        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        document: Document | Mapping[str, Any] | str | Path | None = None,
+        max_body_bytes: int | None = None,
         max_requests: int = DEFAULT_MAX_REQUESTS,
         event_delay: float = 0.0,
     ) -> None:
@@ -55,7 +61,10 @@ class FakeSomia:
         self.api_key = api_key
         self.api_key_header = api_key_header.lower()
         self.default_agent = default_agent
-        self.max_body_bytes = max_body_bytes
+        self.document = load(document)
+        self.max_body_bytes = (
+            _body_limit(self.document) if max_body_bytes is None else max_body_bytes
+        )
         self.event_delay = event_delay
         self.faults = Faults()
         self._lock = threading.Lock()
@@ -154,11 +163,12 @@ class FakeSomia:
         from somia.testing._schema import operations
 
         missing: list[str] = []
-        for operation in operations():
+        for operation in operations(self.document):
             for media, schema in shape_of(operation).schemas.items():
                 with self._lock:
                     seen = set(self._answer_fields.get(media, ()))
-                missing += [f"{media}: {p}" for p in documented_paths(schema) if p not in seen]
+                paths = documented_paths(schema, self.document)
+                missing += [f"{media}: {p}" for p in paths if p not in seen]
         return sorted(set(missing))
 
     # What the ASGI app records and reads (the surface `somia.testing._app.ServedFake` names).
@@ -191,3 +201,8 @@ class FakeSomia:
             stored.history.extend(copy.deepcopy(new_entries))
             stored.metadata.update(copy.deepcopy(dict(metadata)))
             return copy.deepcopy(stored)
+
+
+def _body_limit(document: Document) -> int:
+    limits = [document.max_body_bytes(operation) for operation in document.operations()]
+    return max((limit for limit in limits if limit is not None), default=DEFAULT_MAX_BODY_BYTES)
