@@ -13,10 +13,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from contract_support import FAKE_API_KEY, App, Message, Receive, Send, read_body
-from live_run import Target
-
 from somia.testing import FakeServer, FakeSomia, echo_agent
+from tests.contract.contract_support import FAKE_API_KEY, App, Message, Receive, Send, read_body
+from tests.contract.settings import Target
 
 _PATH = re.compile(r"^/api/v1/external/agent/([^/]*)/session(?:/([^/]*))?$")
 OTHER_AGENT_ID = 2
@@ -135,10 +134,10 @@ async def _call(app: App, scope: MutableMapping[str, Any], request: Request) -> 
 
 
 class BrokenFake(FakeSomia):
-    """A contract fake (every agent id answers) whose app has `breakage` applied."""
+    """A contract fake (agents 1 and 2) whose app has `breakage` applied."""
 
-    def __init__(self, breakage: Breakage) -> None:
-        super().__init__(api_key=FAKE_API_KEY, default_agent=echo_agent)
+    def __init__(self, breakage: Breakage, **options: Any) -> None:
+        super().__init__(**options)
         self.breakage = breakage
         self._broken: App | None = None
 
@@ -156,7 +155,6 @@ def fake_target(server: FakeServer, **changes: Any) -> Target:
         "api_key": server.api_key,
         "agent_id": 1,
         "other_agent_id": OTHER_AGENT_ID,
-        "api_key_header": server.api_key_header,
     }
     settings.update(changes)
     return Target(**settings)
@@ -171,12 +169,15 @@ def turns_ran(server: FakeServer) -> int:
 
 
 @contextmanager
-def serving(breakage: Breakage | None = None) -> Iterator[FakeServer]:
-    """A loopback server: the contract fake, broken by `breakage` if given."""
-    fake = (
-        FakeSomia(api_key=FAKE_API_KEY, default_agent=echo_agent)
-        if breakage is None
-        else BrokenFake(breakage)
-    )
+def serving(breakage: Breakage | None = None, *, document: Any = None) -> Iterator[FakeServer]:
+    """A loopback server: the contract fake (agents 1 and 2, following `document`, the
+    shipped one by default), broken by `breakage` if given."""
+    options: dict[str, Any] = {
+        "api_key": FAKE_API_KEY,
+        "agents": {1: echo_agent, OTHER_AGENT_ID: echo_agent},
+        "document": document,
+        "max_requests": 100_000,
+    }
+    fake = FakeSomia(**options) if breakage is None else BrokenFake(breakage, **options)
     with FakeServer(fake) as server:
         yield server
