@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from somia.testing import FakeServer, FakeSomia, echo_agent
 from tests.contract.contract_support import FAKE_API_KEY, App, Message, Receive, Send, read_body
+from tests.contract.model import GROUPS
+from tests.contract.runner import ContractRun
 from tests.contract.settings import Target
 
 _PATH = re.compile(r"^/api/v1/external/agent/([^/]*)/session(?:/([^/]*))?$")
@@ -28,6 +30,7 @@ class Request:
     path: str
     headers: dict[str, str]
     body: bytes
+    query: str = ""
 
     @property
     def agent(self) -> str:
@@ -88,7 +91,10 @@ def wrap(app: App, fake: FakeSomia, breakage: Breakage) -> App:
         body = await read_body(receive)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         request = Request(
-            scope.get("raw_path", b"").decode("latin-1") or scope["path"], headers, body
+            scope.get("raw_path", b"").decode("latin-1") or scope["path"],
+            headers,
+            body,
+            scope.get("query_string", b"").decode("latin-1"),
         )
         answer = breakage.before(request, fake)
         if answer is None:
@@ -169,15 +175,45 @@ def turns_ran(server: FakeServer) -> int:
 
 
 @contextmanager
-def serving(breakage: Breakage | None = None, *, document: Any = None) -> Iterator[FakeServer]:
+def serving(
+    breakage: Breakage | None = None, *, document: Any = None, **more: Any
+) -> Iterator[FakeServer]:
     """A loopback server: the contract fake (agents 1 and 2, following `document`, the
-    shipped one by default), broken by `breakage` if given."""
+    shipped one by default, with `more` FakeSomia options), broken by `breakage` if given."""
     options: dict[str, Any] = {
         "api_key": FAKE_API_KEY,
         "agents": {1: echo_agent, OTHER_AGENT_ID: echo_agent},
         "document": document,
         "max_requests": 100_000,
+        **more,
     }
     fake = FakeSomia(**options) if breakage is None else BrokenFake(breakage, **options)
     with FakeServer(fake) as server:
         yield server
+
+
+def run_broken(
+    breakage: Breakage | None,
+    *groups: str,
+    document: Any = None,
+    fake: Mapping[str, Any] | None = None,
+    **target: Any,
+) -> ContractRun:
+    """A contract run of `groups` (all by default) against the fake broken by `breakage`;
+    the suite follows `document` as the fake does."""
+    with serving(breakage, document=document, **dict(fake or {})) as server:
+        run = ContractRun(fake_target(server, **target), document=document)
+        try:
+            for group in groups or GROUPS:
+                run.run_group(group)
+        finally:
+            run.close()
+    return run
+
+
+def failed_checks(run: ContractRun) -> set[str]:
+    """The ids of the promises a run found broken (the budget or deadline as a stop)."""
+    found = {finding.check for finding in run.findings}
+    if run.stopped is not None:
+        found.add(f"STOP {run.stopped.check}")
+    return found

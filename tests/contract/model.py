@@ -104,6 +104,9 @@ class Probe:
     """The request keywords it exercises (`operation label: keyword`)."""
     when_honoured: str | None = None
     """Sent only when this replay probe found the Idempotency-Key honoured."""
+    tells_honour: str | None = None
+    """Sent whatever this replay probe found: when it found the key not honoured, a 200
+    agrees (the deployment ignores keys) and the conflict status shows the replay wrong."""
 
 
 @dataclass(frozen=True)

@@ -142,6 +142,8 @@ class ContractRun:
         except StopRun as stop:
             self.stopped = stop
             return Outcome(LEFT_OUT, stop.line)
+        if probe.tells_honour is not None and not self.honoured.get(probe.tells_honour):
+            return self.told(probe, exchange)
         before = len(self.findings)
         try:
             self.judge(probe, exchange)
@@ -260,35 +262,44 @@ class ContractRun:
         if exchange.media == EVENT_STREAM and exchange.status == 200:
             self.watch_stream(op.id, exchange)
 
+    def told(self, probe: Probe, exchange: Exchange) -> Outcome:
+        """The outcome of a probe sent after its replay probe found the key not honoured."""
+        replay = self.plan.probe(probe.tells_honour or "")
+        if exchange.status == 200:
+            return Outcome(
+                NOT_PROVOKABLE,
+                "the deployment does not honour Idempotency-Key (optional)",
+                exchange,
+            )
+        if exchange.status == probe.expect.status:
+            self.notes.pop()  # it keeps keys after all: the replay was wrong
+            self.outcomes[replay.id].status = FAILED
+            promise = replay.promise
+            got = f"another session (the same key with another body: {exchange.status})"
+            replayed = self.outcomes[replay.id].exchange
+            assert replayed is not None
+            self.finding(
+                replay.group, replay.id, promise, replayed, "a replay of the stored answer", got
+            )
+            return Outcome(PASSED, exchange=exchange)
+        self.judge(probe, exchange)
+        return Outcome(FAILED, exchange=exchange)
+
     def replayed(self, probe: Probe, exchange: Exchange) -> None:
+        """Whether a request sent again with its key got the stored answer (the same JSON, or
+        the same events): continuing a session, a turn run again has the same session id."""
         first = self.outcomes[probe.expect.replay_of or ""].exchange
         assert first is not None
-        assert first.response is not None
-        header = self.doc.answer_headers(self.doc.operation(probe.operation), 200)
-        names = [name for name, spec in header.items() if spec.get("x-somia-field")]
-        same = all(
-            first.response.headers.get(n) == exchange.response.headers.get(n)
-            for n in names
-            if exchange.response
-        )
+        same = _answer_of(first) == _answer_of(exchange)
         self.honoured[probe.id] = same
-        if not same:
-            self.notes.append(
-                f"idempotency not honoured (optional in the document): {probe.id} sent a turn's "
-                "request again with its Idempotency-Key and got another session, so the turn ran "
-                "again; the other Idempotency-Key promises were not tried"
-            )
+        if same:
+            self.ledger.refund()  # a replay runs nothing
             return
-        self.ledger.refund()  # a replay runs nothing
-        if first.media == "application/json" and first.body != exchange.body:
-            self.finding(
-                probe.group,
-                probe.id,
-                probe.promise,
-                exchange,
-                "the stored answer, byte for byte",
-                exchange.got(),
-            )
+        self.notes.append(
+            f"idempotency not honoured (optional in the document): {probe.id} sent a turn's "
+            "request again with its Idempotency-Key and got another answer, so the turn ran "
+            "again; the other Idempotency-Key promises were not tried"
+        )
 
     def watch_stream(self, operation: str, exchange: Exchange) -> None:
         """Check every watched stream rule of `operation` on one streamed answer."""
@@ -413,6 +424,16 @@ def _runtime(expression: str, exchange: Exchange) -> Any:
             value = value.get(part) if isinstance(value, dict) else None
         return value
     return None
+
+
+def _answer_of(exchange: Exchange) -> Any:
+    """An answer as data: its JSON, or the data of each event of its stream."""
+    if exchange.events is not None:
+        return [event.data for event in exchange.events]
+    try:
+        return json.loads(exchange.body)
+    except ValueError:
+        return exchange.body
 
 
 def _detail(exchange: Exchange) -> str:
