@@ -174,6 +174,9 @@ class SomiaApp:
         content_type = request.headers.get("content-type")
         wrong_type = check_content_type(content_type, operation.body_media_types)
         body: Any
+        if request.body and wrong_type and "unsupported-media-type" in self._status:
+            # A document may give a body of another media type a refusal of its own.
+            return _error(self._status["unsupported-media-type"], wrong_type[0]["msg"])
         if request.body and wrong_type:
             body, problems = None, wrong_type
         elif not request.body and not operation.body_required:

@@ -16,7 +16,7 @@ from schemathesis import BaseSchema, Case, CheckContext, Response
 from schemathesis.config import SchemathesisConfig
 from schemathesis.generation.stateful.state_machine import APIStateMachine, StepInput, StepOutput
 
-from somia._document import shipped
+from somia._document import Document, shipped
 from somia._sse import SSEDecoder
 from somia.testing import FakeSomia, echo_agent
 from tests.contract.judge import answer_problems, media_problems, stream_problems
@@ -119,6 +119,14 @@ def event_data(content: bytes) -> list[str]:
     return [event.data for event in SSEDecoder().feed(content)]
 
 
+_DOCUMENTS: dict[int, Document] = {}
+
+
+def _document(raw: dict[str, Any]) -> Document:
+    """The document module's view of the document schemathesis runs (a changed copy, too)."""
+    return _DOCUMENTS.setdefault(id(raw), Document(raw))
+
+
 @schemathesis.check
 def keeps_the_documents_rules(
     ctx: CheckContext, response: Response, case: Case[Any]
@@ -126,7 +134,7 @@ def keeps_the_documents_rules(
     """What JSON Schema cannot say, read from the document's own rules: the stream flag
     chooses the media type (`x-somia-when`), headers carry their fields (`x-somia-field`),
     and a stream keeps its `x-somia-stream` rules."""
-    doc = shipped()
+    doc = _document(case.operation.schema.raw_schema)
     operation_id = case.operation.definition.raw.get("operationId")
     op = doc.operation(operation_id)
     url = f"http://contract{case.formatted_path}"
