@@ -193,12 +193,13 @@ class _Phase:
         mode = getattr(getattr(getattr(case.meta, "generation", None), "mode", None), "value", None)
         return mode in (None, "positive")
 
-    def pin(self, case: Case[Any]) -> None:
+    def pin(self, case: Case[Any]) -> bool:
         """Give a generated valid request the run's agent, pipeline version and a key of its
         own; and drop one that schemathesis thinks valid by Python's regular expressions but
-        that the document refuses (its patterns are ECMA-262: U+FEFF is white space there)."""
+        that the document refuses (its patterns are ECMA-262: U+FEFF is white space there):
+        False for such a case."""
         if not self.positive(case):
-            return
+            return True
         run = self.run
         op = run.doc.operation(case.operation.definition.raw.get("operationId", ""))
         own = run.target.resources("own")
@@ -219,8 +220,8 @@ class _Phase:
         schema = run.doc.request_schema(op)
         if schema is not None:
             judge = self.judges.setdefault(op.id, Judge(run.doc, schema))
-            if not judge(case.body):
-                hypothesis.reject()
+            return judge(case.body)
+        return True
 
     def fuzz(self, watch: str, operation: str) -> None:
         op = self.run.doc.operation(operation)
@@ -235,7 +236,8 @@ class _Phase:
         @hypothesis.given(case=api_operation.as_strategy(path_parameters=fixed or None))
         @hypothesis.settings(_HYPOTHESIS, max_examples=FUZZ_EXAMPLES)
         def each(case: Case[Any]) -> None:
-            self.pin(case)
+            if not self.pin(case):
+                hypothesis.reject()
             self.judge(watch, case, self.send(watch, case))
 
         each()
@@ -247,7 +249,8 @@ class _Phase:
 
         class Workflow(machine):  # type: ignore[valid-type, misc]
             def call(self, case: Case[Any], **kwargs: Any) -> Response:
-                phase.pin(case)
+                if not phase.pin(case):
+                    hypothesis.reject()
                 self.exchange = phase.send(watch, case)
                 if self.exchange.response is None:
                     phase.judge(watch, case, self.exchange)

@@ -205,7 +205,7 @@ class Ledger:
         if len(content) > _LARGE:  # as gzip in base64: a long body of repeats is short so
             packed = base64.b64encode(gzip.compress(content, mtime=0)).decode()
             head = f"printf %s {packed} | base64 -d | gunzip |"
-            return f"{head} {' '.join(parts)} --data-binary @-"
+            return f"{head} {' '.join(parts)} -H 'Expect:' --data-binary @-"
         if content:
             parts += ["--data-binary", shlex.quote(content.decode("utf-8", "replace"))]
         return " ".join(parts)

@@ -11,7 +11,7 @@ import pytest
 
 from somia.testing import FakeServer
 from tests.contract.answer_audit import AnswerAudit
-from tests.contract.report import matrix_text
+from tests.contract.report import hide_key, matrix_text
 from tests.contract.runner import ContractRun
 
 pytestmark = pytest.mark.contract_suite
@@ -23,7 +23,7 @@ def held(run: ContractRun, group: str) -> None:
     if run.stopped is not None:
         lines.append(f"STOP [{run.stopped.check}] {run.stopped.line}")
     if lines:
-        pytest.fail("\n".join(lines), pytrace=False)
+        pytest.fail(hide_key(run, "\n".join(lines)), pytrace=False)
 
 
 def test_security(contract: ContractRun) -> None:
@@ -63,7 +63,9 @@ def test_every_planned_promise_was_tried(contract: ContractRun) -> None:
 
     left = contract.not_run()
 
-    assert not left, "\n".join(f"{row.status}: {row.promise} ({row.reason})" for row in left)
+    assert not left, hide_key(
+        contract, "\n".join(f"{row.status}: {row.promise} ({row.reason})" for row in left)
+    )
 
 
 @pytest.mark.fake_only
