@@ -34,7 +34,7 @@ def cost(run: ContractRun) -> str:
     return (
         f"{run.ledger.turns_spent} of {run.target.budget} paid turns spent "
         f"(an honest deployment: at most {honest_turns(run)}), "
-        f"{run.ledger.requests_sent} requests sent, {run.ledger.elapsed:.1f} s"
+        f"{run.ledger.requests_sent} requests sent, {run.seconds:.1f} s"
     )
 
 
@@ -112,7 +112,7 @@ def as_json(run: ContractRun) -> dict[str, Any]:
         "turns_spent": run.ledger.turns_spent,
         "honest_turns": honest_turns(run),
         "requests_sent": run.ledger.requests_sent,
-        "seconds": round(run.ledger.elapsed, 3),
+        "seconds": round(run.seconds, 3),
         "stopped": None if run.stopped is None else run.stopped.line,
         "notes": run.notes,
         "keywords": {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 import traceback
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -89,6 +90,8 @@ class ContractRun:
         """Watched promises the budget left out, with the reason."""
         self.stopped: StopRun | None = None
         self.groups_run: list[str] = []
+        self.seconds = 0.0
+        """The time the run's groups took (the session may run other tests between them)."""
 
     def close(self) -> None:
         self.ledger.close()
@@ -101,17 +104,24 @@ class ContractRun:
             raise ValueError(f"unknown group {group!r}; the groups: {', '.join(GROUPS)}")
         if group not in self.groups_run:
             self.groups_run.append(group)
-            for probe in self.plan.of(group):
-                self.run_probe(probe)
-            if group == "stream":
-                for probe in self.plan.probes:
-                    if probe.expect.media == EVENT_STREAM:
-                        self.run_probe(probe)
-            if group == "generated":
-                from tests.contract.generated import run_generated
-
-                run_generated(self)
+            started = time.monotonic()
+            try:
+                self._run_group(group)
+            finally:
+                self.seconds += time.monotonic() - started
         return [finding for finding in self.findings if finding.group == group]
+
+    def _run_group(self, group: str) -> None:
+        for probe in self.plan.of(group):
+            self.run_probe(probe)
+        if group == "stream":  # the streams it watches
+            for probe in self.plan.probes:
+                if probe.expect.media == EVENT_STREAM:
+                    self.run_probe(probe)
+        if group == "generated":
+            from tests.contract.generated import run_generated
+
+            run_generated(self)
 
     def run_all(self) -> None:
         for group in GROUPS:
