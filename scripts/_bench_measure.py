@@ -53,6 +53,7 @@ class Plan:
     concurrent: int  # row 7
     concurrent_rounds: int
     concurrent_warmup: int
+    batch_rows: int  # row 9
 
 
 @dataclass

@@ -8,7 +8,8 @@ loopback servers run in their own processes (scripts/_bench_server.py, and
 
 This file holds the CLI, the sizes of each mode and the table; the measuring helpers are in
 scripts/_bench_measure.py, the rows in scripts/_bench_rows.py (1 to 7) and
-scripts/_bench_trace_rows.py (8: OpenTelemetry tracing off and on).
+scripts/_bench_trace_rows.py (8: OpenTelemetry tracing off and on), scripts/_bench_batch.py
+(9: the batch runner against a plain asyncio loop).
 
     python scripts/bench.py                  # the full run (a few minutes on 2 cores)
     python scripts/bench.py --smoke          # tiny sizes, one round, no targets
@@ -32,6 +33,7 @@ from importlib import metadata
 from pathlib import Path
 
 # scripts/, on sys.path when this file runs as a script
+from _bench_batch import rows_batch
 from _bench_measure import MB, ROOT, Plan, Row, bench_server, spread
 from _bench_rows import (
     row_concurrent,
@@ -64,6 +66,7 @@ FULL = Plan(
     concurrent=1000,
     concurrent_rounds=3,
     concurrent_warmup=50,
+    batch_rows=100_000,
 )
 SMOKE = Plan(
     rounds=1,
@@ -83,6 +86,7 @@ SMOKE = Plan(
     concurrent=20,
     concurrent_rounds=1,
     concurrent_warmup=0,
+    batch_rows=200,
 )
 
 
@@ -155,6 +159,7 @@ def run_rows(plan: Plan, only: set[str]) -> list[Row]:
         timed("5", lambda: [row_memory(plan, server)])
     timed("6", lambda: [row_import(plan)])
     timed("7", lambda: [row_concurrent(plan)])
+    timed("9", lambda: rows_batch(plan))
     with bench_server() as server:  # last: row 8b sets (then removes) a tracer provider
         timed("8", lambda: rows_tracing(plan, server))
     return rows

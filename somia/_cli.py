@@ -31,6 +31,7 @@ from somia._cli_turns import (
     exit_code,
     fail,
 )
+from somia.batch import _cli as batch_cli  # light: the runner loads when it runs
 
 if TYPE_CHECKING:
     from somia import SomiaClient
@@ -53,6 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         configure_text_streams()
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning
+            if args.command == "batch":  # it builds clients of its own (async, its retries)
+                return batch_cli.run(args, _client_options(args))
             client = _client(args)
             with client:
                 handler: Handler = args.handler
@@ -182,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
         "prompt quits.",
     )
     chat.set_defaults(handler=_cli_turns.chat, command_parser=chat)
+    batch_cli.add_parser(commands, parents=[connection])
 
     # Its options belong to the fake server's own parser: main() passes them through.
     commands.add_parser(
@@ -245,16 +249,22 @@ def _pipeline_version(text: str) -> int | str:
 def _client(args: argparse.Namespace) -> SomiaClient:
     """The client of the connection flags given, the environment filling in the rest."""
     from somia import SomiaClient
+
+    try:
+        return SomiaClient(**_client_options(args))
+    except (TypeError, ValueError) as exc:  # the SDK's argument checks; never quote the key
+        raise UsageError(str(exc)) from None
+
+
+def _client_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The client options of the connection flags given, the environment filling in."""
     from somia._config import CONNECTION_FLAGS, with_environment
 
     given = {field.name: getattr(args, field.name, None) or None for field in CONNECTION_FLAGS}
     options = {name: value for name, value in with_environment(given).items() if value is not None}
     if "api_key" not in options:
         raise UsageError("no API key: pass --api-key or set SOMIA_API_KEY")
-    try:
-        return SomiaClient(**options)
-    except (TypeError, ValueError) as exc:  # the SDK's argument checks; never quote the key
-        raise UsageError(str(exc)) from None
+    return options
 
 
 def _fake_server(argv: list[str]) -> int:

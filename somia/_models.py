@@ -13,6 +13,7 @@ import attrs
 import httpx
 
 from somia._bridge import AgentExecutionRequestFields, AgentSessionResponseFields
+from somia._config import RETRY_ATTEMPT_HEADER
 from somia._errors import InvalidResponseError, server_message
 from somia._shapes import ShapeError
 
@@ -37,10 +38,12 @@ class AgentExecutionRequest(AgentExecutionRequestFields):
 
 @attrs.frozen
 class ResponseInfo:
-    """The HTTP side of an answer: status, headers and the server's request id."""
+    """The HTTP side of an answer: status, headers, the server's request id, and how many
+    requests the call sent to get it (`attempts`: 1, plus one per retry the client made)."""
 
     status_code: int
     headers: httpx.Headers = attrs.field(repr=False)
+    attempts: int = 1
 
     @property
     def request_id(self) -> str | None:
@@ -50,8 +53,14 @@ class ResponseInfo:
 
     @classmethod
     def from_response(cls, response: httpx.Response) -> ResponseInfo:
-        """The info of an httpx response."""
-        return cls(response.status_code, response.headers)
+        """The info of an httpx response; `attempts` is read off the request that got it
+        (the SDK numbers each retry in a header)."""
+        try:
+            retry = response.request.headers.get(RETRY_ATTEMPT_HEADER)
+        except RuntimeError:  # a response built without a request
+            retry = None
+        attempts = int(retry) + 1 if retry and retry.isdigit() else 1
+        return cls(response.status_code, response.headers, attempts)
 
 
 @attrs.define(kw_only=True)

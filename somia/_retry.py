@@ -22,6 +22,8 @@ from typing import NamedTuple
 import attrs
 import httpx
 
+from somia._errors import ApiError, SomiaError
+
 RETRYABLE_STATUSES = frozenset({408, 429, 503})
 
 # Raised by httpx before a single byte of the request reached the server.
@@ -83,6 +85,14 @@ class RetryPolicy:
         if asked > self.max_retry_after:
             return None  # the server asks for longer than the caller will wait
         return RetryDecision(asked, f"status {status_code}, Retry-After")
+
+
+def ran_nothing(error: SomiaError) -> bool:
+    """Whether a call's error says the server certainly ran nothing: a status the SDK
+    retries, or a failure before the request was sent (what `RetryPolicy` retries)."""
+    if isinstance(error, ApiError):
+        return error.status_code in RETRYABLE_STATUSES
+    return isinstance(error.__cause__, _NOT_SENT)
 
 
 def retry_after_seconds(headers: Mapping[str, str], *, now: float | None = None) -> float | None:

@@ -41,6 +41,7 @@ from somia._errors import (
 from somia._models import AgentSessionResponse
 from tests.harness import (
     BASE,
+    END,
     KEY,
     OK,
     SESSION,
@@ -51,6 +52,7 @@ from tests.harness import (
     Sdk,
     Stall,
     free_port,
+    sse,
 )
 
 STATUS_CLASSES: list[tuple[int, type[ApiError]]] = [
@@ -350,6 +352,19 @@ def test_refused_statuses_are_retried_with_the_same_idempotency_key(
     assert len(keys) == 1
     assert [r.headers.get("x-somia-retry-attempt") for r in server.received] == [None, "1", "2"]
     assert server.received[0].body == server.received[2].body
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_the_attempts_a_call_took_are_on_its_answer(
+    server: ScriptedServer, sdk: Sdk, stream: bool
+) -> None:
+    answer = Reply(200, sse(SESSION) + END, {"Content-Type": "text/event-stream"}) if stream else OK
+    server.script(Reply(503, {"detail": "busy"}), answer, OK)
+    with sdk.connect(server.base_url) as driver:
+        first = driver.final("create_session", 1) if stream else driver.call("create_session", 1)
+        second = driver.call("create_session", 1)
+
+    assert (first.http.attempts, second.http.attempts) == (2, 1)
 
 
 @pytest.mark.parametrize(

@@ -60,6 +60,8 @@ ALLOWED = {
 def _members(obj: Any) -> set[str]:
     """What a user may name on `obj`: attributes, keywords of its callables, typed keys."""
     names = {n for n in dir(obj) if not n.startswith("_") or n == "__version__"}
+    if inspect.isfunction(obj):  # a public function's keywords (run_batch's sort=...)
+        names |= set(inspect.signature(obj).parameters)
     for name in [*names, "__init__", "__call__"]:
         member = inspect.getattr_static(obj, name, None)
         member = getattr(member, "__func__", member)

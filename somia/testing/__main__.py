@@ -12,7 +12,12 @@ from collections.abc import Callable
 
 from somia._document import Document, load
 from somia.testing._agents import echo_agent
-from somia.testing._fake import DEFAULT_API_KEY, DEFAULT_API_KEY_HEADER, FakeSomia
+from somia.testing._fake import (
+    DEFAULT_API_KEY,
+    DEFAULT_API_KEY_HEADER,
+    DEFAULT_MAX_REPLAY_KEYS,
+    FakeSomia,
+)
 from somia.testing._server import base_url_of, bind, serve
 
 __all__ = ["main"]
@@ -109,6 +114,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--event-delay", type=float, default=0.0, metavar="SECONDS", help="pause between events"
     )
     parser.add_argument(
+        "--turn-latency",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="each turn that runs takes this long more; replays answer at once (%(default)s)",
+    )
+    parser.add_argument(
+        "--max-replay-keys",
+        type=int,
+        default=DEFAULT_MAX_REPLAY_KEYS,
+        metavar="N",
+        help="answers kept for Idempotency-Key replays, most recent first (%(default)s)",
+    )
+    parser.add_argument(
         "--log-level",
         type=str.upper,
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
@@ -162,6 +181,8 @@ def make_fake(args: argparse.Namespace) -> FakeSomia:
         max_body_bytes=args.max_body_bytes,
         max_requests=args.max_requests,
         event_delay=args.event_delay,
+        turn_latency=args.turn_latency,
+        max_replay_keys=args.max_replay_keys,
     )
     faults = fake.faults
     for n, status, retry_after in args.fail_next:

@@ -10,6 +10,7 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Protocol
 from urllib.parse import unquote
@@ -22,8 +23,8 @@ from somia._document import Document, DocumentError
 from somia.testing._agents import Agent, Answer, Turn, read_answer
 from somia.testing._answers import EVENT_STREAM, JSON, AnswerShape, shape_of
 from somia.testing._faults import Faults, RequestDelay, StreamCut, StreamFault
-from somia.testing._idempotency import IdempotencyStore, ScopeKey, StoredAnswer
-from somia.testing._records import ReceivedRequest, Session
+from somia.testing._idempotency import IdempotencyStore, scope_of
+from somia.testing._records import ReceivedRequest, SavedTurn, Session
 from somia.testing._schema import Operation, body_properties, operations
 from somia.testing._validation import (
     Problem,
@@ -54,6 +55,7 @@ _RULES = (
     "idempotency-conflict",
 )
 _END_EVENT = b"data: true\n\n"
+Rendered = bytes | tuple[bytes, ...]  # a JSON body, or the events of a stream
 _MALFORMED_EVENT = b'data: {"session_id": not json\n\n'
 
 
@@ -68,16 +70,31 @@ class ServedFake(Protocol):
     document: Document
     max_body_bytes: int
     event_delay: float
+    turn_latency: float
     faults: Faults
-    replays: IdempotencyStore
+    replays: IdempotencyStore[Any]
 
     def find_agent(self, agent_id: int) -> Agent | None: ...
     def record_request(self, request: ReceivedRequest) -> None: ...
+    def note_turn(self, key: str | None) -> None: ...
     def find_session(self, session_id: str, agent_id: int) -> Session | None: ...
     def save_turn(
         self, session: Session, new_entries: list[dict[str, Any]], metadata: Mapping[str, Any]
-    ) -> Session: ...
+    ) -> SavedTurn: ...
     def note_answer_fields(self, media: str, fields: set[str]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Ran:
+    """A turn that ran, as kept for replay: what its answer is rendered from, again."""
+
+    operation: Operation
+    saved: SavedTurn  # the session's history is shared, not copied
+    before: int  # the history's length when the turn started
+    with_input: bool  # the turn appended the user's entry before the agent's
+    pieces: tuple[str, ...]
+    answer: Answer
+    stream: bool
 
 
 class SomiaApp:
@@ -202,31 +219,27 @@ class SomiaApp:
             session = found_session
 
         turn = _turn(operation, session, body, request, self.fake.api_key_header, session_id)
-        run = functools.partial(self._run_turn, agent, turn, operation, session)
         key = request.headers.get("idempotency-key")
+        run = functools.partial(self._run_turn, agent, turn, operation, session, key)
         if key is None:
-            return self._respond(await run())
-        # A key names one request across the API (the document's x-somia-idempotency): the
-        # same key with another operation, path or body is a conflict.
-        scope_key: ScopeKey = ("", "", key)
-        fingerprint = f"{request.method} {request.path} " + json.dumps(
-            body, sort_keys=True, separators=(",", ":")
-        )
-        decision, stored = await self.fake.replays.claim(scope_key, fingerprint)
+            return self._respond(*await run())
+        scope, also = scope_of(request.method, request.path, key)
+        fingerprint = also + json.dumps(body, sort_keys=True, separators=(",", ":"))
+        decision, stored = await self.fake.replays.claim(scope, fingerprint)
         if decision == "conflict":
             detail = "Idempotency-Key reused with a different request"
             return _error(self._status["idempotency-conflict"], detail)
         if decision == "replay" and stored is not None:
-            response = self._respond(stored)
+            response = self._respond(stored, self._render(stored))
             response.headers["Idempotent-Replayed"] = "true"
             return response
-        ran: StoredAnswer | None = None
+        ran: _Ran | None = None
         try:
-            ran = await run()
+            ran, rendered = await run()
         finally:
             # Nothing stored when the turn failed: a retry with the key may run it.
-            self.fake.replays.finish(scope_key, ran)
-        return self._respond(ran)
+            self.fake.replays.finish(scope, ran)
+        return self._respond(ran, rendered)
 
     def _invalid(self, problems: list[Problem]) -> Response:
         body = _dumps({"detail": problems})
@@ -234,41 +247,64 @@ class SomiaApp:
         return Response(body, status_code=status, media_type="application/json")
 
     async def _run_turn(
-        self, agent: Callable[[Turn], Any], turn: Turn, operation: Operation, session: Session
-    ) -> StoredAnswer:
-        shape = shape_of(operation)
+        self,
+        agent: Callable[[Turn], Any],
+        turn: Turn,
+        operation: Operation,
+        session: Session,
+        key: str | None,
+    ) -> tuple[_Ran, Rendered]:
+        self.fake.note_turn(key)
+        if self.fake.turn_latency:
+            await asyncio.sleep(self.fake.turn_latency)
         pieces, answer = await run_in_threadpool(lambda: read_answer(agent(turn)))
-        shape.check_agent_fields(answer.fields, answer.omit)
-        message = "".join(pieces)
+        shape_of(operation).check_agent_fields(answer.fields, answer.omit)
         body = turn.request
         user_entry = [{"role": "user", "content": body["input_data"]}] if turn.has_input else []
-        assistant_entry = {"role": "assistant", "content": message}
-        before = [*turn.history, *user_entry]
+        assistant_entry = {"role": "assistant", "content": "".join(pieces)}
         metadata = body.get("metadata")
         saved = self.fake.save_turn(
             session, [*user_entry, assistant_entry], metadata if isinstance(metadata, dict) else {}
         )
+        ran = _Ran(
+            operation, saved, len(turn.history), turn.has_input, tuple(pieces), answer, turn.stream
+        )
+        return ran, self._render(ran)
+
+    def _render(self, ran: _Ran) -> Rendered:
+        """The answer of a turn that ran, the first time and for each replay."""
+        shape = shape_of(ran.operation)
+        saved = ran.saved
         computed: dict[str, Any] = {
-            "session_id": saved.id,
-            "message": message,
-            "history": saved.history,
+            "session_id": saved.session_id,
+            "message": "".join(ran.pieces),
+            "history": saved.entries(),
             "metadata": saved.metadata,
             "pending": False,
             "finished": False,
         }
-        if not turn.stream:
-            final = self._build(shape, JSON, computed, answer, fill=True)
-            return StoredAnswer(saved.id, json_body=_dumps(final))
+        if not ran.stream:
+            return _dumps(self._build(shape, JSON, computed, ran.answer, fill=True))
+        # The chunks show the history as the turn found it, then the user's entry (the one
+        # before the agent's: other turns of the session may have been stored meanwhile).
+        before = saved.entries(ran.before)
+        if ran.with_input:
+            before.append(saved.history[saved.length - 2])
         events = []
         text = ""
-        for piece in pieces:
+        no_fields = Answer(fields={}, omit=ran.answer.omit)
+        for piece in ran.pieces:
             text += piece
-            so_far = {"session_id": saved.id, "message": text, "history": before, "pending": True}
-            no_fields = Answer(fields={}, omit=answer.omit)
+            so_far = {
+                "session_id": saved.session_id,
+                "message": text,
+                "history": before,
+                "pending": True,
+            }
             events.append(_event(self._build(shape, EVENT_STREAM, so_far, no_fields, fill=False)))
-        events.append(_event(self._build(shape, EVENT_STREAM, computed, answer, fill=True)))
+        events.append(_event(self._build(shape, EVENT_STREAM, computed, ran.answer, fill=True)))
         events.append(_END_EVENT)
-        return StoredAnswer(saved.id, events=tuple(events))
+        return tuple(events)
 
     def _build(
         self,
@@ -283,12 +319,12 @@ class SomiaApp:
         self.fake.note_answer_fields(media, shape.present(media, built))
         return built
 
-    def _respond(self, answer: StoredAnswer) -> Response:
-        headers = {SESSION_ID_HEADER: answer.session_id}
-        if answer.events is None:
-            return Response(answer.json_body, headers=headers, media_type="application/json")
+    def _respond(self, ran: _Ran, rendered: Rendered) -> Response:
+        headers = {SESSION_ID_HEADER: ran.saved.session_id}
+        if isinstance(rendered, bytes):
+            return Response(rendered, headers=headers, media_type="application/json")
         headers["Cache-Control"] = "no-cache"
-        stream = _stream(answer.events, self.fake.faults.take_stream_fault(), self.fake.event_delay)
+        stream = _stream(rendered, self.fake.faults.take_stream_fault(), self.fake.event_delay)
         return StreamingResponse(stream, headers=headers, media_type=EVENT_STREAM)
 
 

@@ -14,8 +14,8 @@ from somia._bridge import API_KEY_HEADER
 from somia._document import Document, load
 from somia.testing._agents import Agent, echo_agent
 from somia.testing._faults import Faults
-from somia.testing._idempotency import IdempotencyStore
-from somia.testing._records import ReceivedRequest, Session
+from somia.testing._idempotency import DEFAULT_MAX_KEYS, IdempotencyStore
+from somia.testing._records import ReceivedRequest, SavedTurn, Session
 
 if TYPE_CHECKING:
     from somia.testing._app import ASGIApp
@@ -27,6 +27,7 @@ DEFAULT_API_KEY_HEADER = API_KEY_HEADER
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 """The body limit when the document states none (`x-somia-max-body-bytes`)."""
 DEFAULT_MAX_REQUESTS = 256
+DEFAULT_MAX_REPLAY_KEYS = DEFAULT_MAX_KEYS
 
 
 class FakeSomia:
@@ -38,6 +39,14 @@ class FakeSomia:
     `413`; the log keeps the last `max_requests` requests (256 by default), so memory stays
     bounded however many arrive. `document` is the OpenAPI document the fake follows (a
     path to a YAML or JSON file, or the decoded mapping): the shipped one by default.
+
+    A request with an `Idempotency-Key` runs its turn once; a repeat (same key, same
+    operation, path and body) replays the stored answer, and the key with another operation,
+    path or body is a conflict. The answers of the last `max_replay_keys` keys (10,000 by
+    default) are kept, each without a copy of its session's history, so a conversation
+    grows the fake linearly; a repeat of an older key runs its turn again. `turns_run`
+    records, per key, how many turns really ran (replays run none). `turn_latency` makes
+    each turn that runs take that many seconds more (replays answer at once).
     """
 
     def __init__(
@@ -51,7 +60,13 @@ class FakeSomia:
         max_body_bytes: int | None = None,
         max_requests: int = DEFAULT_MAX_REQUESTS,
         event_delay: float = 0.0,
+        turn_latency: float = 0.0,
+        max_replay_keys: int = DEFAULT_MAX_REPLAY_KEYS,
     ) -> None:
+        if turn_latency < 0:
+            raise ValueError("turn_latency must be 0 or more")
+        if max_replay_keys < 1:
+            raise ValueError("max_replay_keys must be 1 or more")
         if max_requests < 0:
             raise ValueError("max_requests must be 0 or more")
         if not api_key:
@@ -66,14 +81,17 @@ class FakeSomia:
             _body_limit(self.document) if max_body_bytes is None else max_body_bytes
         )
         self.event_delay = event_delay
+        self.turn_latency = turn_latency
         self.faults = Faults()
         self._lock = threading.Lock()
         self._agents: dict[int, Agent] = dict({1: echo_agent} if agents is None else agents)
         self._sessions: dict[str, Session] = {}
         self._requests: deque[ReceivedRequest] = deque(maxlen=max_requests)
         self._answer_fields: dict[str, set[str]] = {}
+        self._turns: dict[str, int] = {}
+        self._unkeyed_turns = 0
         self._app: ASGIApp | None = None
-        self.replays = IdempotencyStore()
+        self.replays: IdempotencyStore[Any] = IdempotencyStore(max_replay_keys)
         """The answers kept per `Idempotency-Key`, replayed when a key comes again."""
 
     @property
@@ -149,6 +167,31 @@ class FakeSomia:
             return list(self._sessions)
 
     @property
+    def turns_run(self) -> dict[str, int]:
+        """How many turns really ran per `Idempotency-Key` (a copy): a replay runs none, so
+        a count above 1 is a turn run twice. Kept for every key (about 100 bytes each)
+        until `clear_turns()`; turns sent without a key are counted by `unkeyed_turns`."""
+        with self._lock:
+            return dict(self._turns)
+
+    @property
+    def unkeyed_turns(self) -> int:
+        """How many turns ran for requests without an `Idempotency-Key`."""
+        with self._lock:
+            return self._unkeyed_turns
+
+    def clear_turns(self) -> None:
+        """Forget the record of turns run (`turns_run`, `unkeyed_turns`)."""
+        with self._lock:
+            self._turns.clear()
+            self._unkeyed_turns = 0
+
+    @property
+    def max_replay_keys(self) -> int:
+        """How many keys' answers are kept for replay (the least recently used go first)."""
+        return self.replays.max_keys
+
+    @property
     def max_requests(self) -> int:
         """How many requests the log keeps (the oldest are dropped first)."""
         return self._requests.maxlen or 0
@@ -178,6 +221,14 @@ class FakeSomia:
         with self._lock:
             self._answer_fields.setdefault(media, set()).update(fields)
 
+    def note_turn(self, key: str | None) -> None:
+        """Record that a turn runs for a request with Idempotency-Key `key` (or none)."""
+        with self._lock:
+            if key is None:
+                self._unkeyed_turns += 1
+            else:
+                self._turns[key] = self._turns.get(key, 0) + 1
+
     def record_request(self, request: ReceivedRequest) -> None:
         """Add a request to the log (the oldest falls out once it holds `max_requests`)."""
         with self._lock:
@@ -193,14 +244,16 @@ class FakeSomia:
 
     def save_turn(
         self, session: Session, new_entries: list[dict[str, Any]], metadata: Mapping[str, Any]
-    ) -> Session:
-        """Append a turn to a session's history and return a copy of the session after it;
-        a new session is stored (and found by `find_session`) from its first turn on."""
+    ) -> SavedTurn:
+        """Append a turn to a session's history and return the session as the turn left
+        it; a new session is stored (and found by `find_session`) from its first turn on."""
         with self._lock:
             stored = self._sessions.setdefault(session.id, copy.deepcopy(session))
             stored.history.extend(copy.deepcopy(new_entries))
             stored.metadata.update(copy.deepcopy(dict(metadata)))
-            return copy.deepcopy(stored)
+            return SavedTurn(
+                stored.id, stored.history, len(stored.history), copy.deepcopy(stored.metadata)
+            )
 
 
 def _body_limit(document: Document) -> int:

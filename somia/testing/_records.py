@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ReceivedRequest", "Session"]
+__all__ = ["ReceivedRequest", "SavedTurn", "Session"]
 
 
 @dataclass(slots=True)
@@ -36,3 +36,20 @@ class Session:
     agent_id: int
     history: list[dict[str, Any]] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SavedTurn:
+    """A session as one turn left it, without a copy of its history: `history` is the
+    session's own list, which only grows, so its first `length` entries are the history
+    after this turn for as long as the turn is kept."""
+
+    session_id: str
+    history: list[dict[str, Any]] = field(repr=False)
+    length: int
+    metadata: dict[str, Any] = field(repr=False)
+    """A copy of the session's metadata after this turn."""
+
+    def entries(self, count: int | None = None) -> list[dict[str, Any]]:
+        """The history's first `count` entries (all of this turn's by default); not copies."""
+        return self.history[: self.length if count is None else count]

@@ -200,6 +200,10 @@ def test_fault_flags_queue_faults_in_order() -> None:
             "0.05",
             "--max-body-bytes",
             "10",
+            "--turn-latency",
+            "0.25",
+            "--max-replay-keys",
+            "7",
         ]
     )
 
@@ -220,6 +224,7 @@ def test_fault_flags_queue_faults_in_order() -> None:
         ("stall", 3),
     ]
     assert (fake.event_delay, fake.max_body_bytes, fake.default_agent) == (0.05, 10, None)
+    assert (fake.turn_latency, fake.max_replay_keys) == (0.25, 7)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,220 @@
+"""The input of a batch run: one JSON row per line, read as a stream and checked before any
+request is sent.
+
+A row is `{"id": ..., "input_data": ...}` (one turn) or `{"id": ..., "turns": [...]}`
+(several turns of one session); it may name its own `agent_id` and any documented request
+option. Checking keeps no row: only a hash of each id (to find repeats) and the file's
+digest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from array import array
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from somia._bridge import BODY_FIELDS, check_body
+from somia._validation import check_agent_id
+
+__all__ = ["InputError", "Row", "Scan", "read_rows", "row_options", "scan_input"]
+
+# The row's own keys; every other key must be a documented request option.
+_ROW_KEYS = frozenset({"id", "input_data", "turns", "agent_id"})
+_NOT_OPTIONS = {
+    "stream": "the runner chooses how answers travel",
+    "idempotency_key": "the runner derives each turn's key from the run, the row and the turn",
+}
+OPTION_NAMES = frozenset(BODY_FIELDS) - {"input_data", "stream"}
+_MAX_REPORTED = 20  # problems listed in an InputError; the count says how many there were
+
+
+class InputError(ValueError):
+    """The input cannot be run as it is: each problem names its line. Nothing was sent."""
+
+    def __init__(self, path: Path, problems: list[str], total: int) -> None:
+        more = f"\n(and {total - len(problems)} more)" if total > len(problems) else ""
+        super().__init__(f"{path}: " + "\n".join(problems) + more)
+        self.problems = problems
+
+
+@attrs.frozen
+class Row:
+    """One checked row: its id, input line, turns' inputs, agent and request options."""
+
+    id: str | int
+    line: int
+    turns: tuple[Any, ...]
+    agent_id: int
+    options: Mapping[str, Any]
+
+    @property
+    def id_json(self) -> str:
+        """The id as JSON: `1` and `"1"` are two ids."""
+        return json.dumps(self.id, ensure_ascii=False)
+
+
+@attrs.frozen
+class Scan:
+    """What checking the whole input found: its rows, lines and digest."""
+
+    rows: int
+    lines: int
+    sha256: str
+
+
+def row_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Run-wide request options, checked like a row's (ValueError or TypeError)."""
+    options = dict(options or {})
+    problem = _option_problem(options)
+    if problem:
+        raise ValueError(problem)
+    check_body(options)
+    return options
+
+
+def _option_problem(names: Mapping[str, Any]) -> str | None:
+    for name in names:
+        if name in _NOT_OPTIONS:
+            return f"{name!r} cannot be set: {_NOT_OPTIONS[name]}"
+        if name not in OPTION_NAMES:
+            return f"unknown option {name!r} (options: {', '.join(sorted(OPTION_NAMES))})"
+    return None
+
+
+def parse_row(
+    raw: bytes, line: int, agent_id: int | None, options: Mapping[str, Any]
+) -> Row | None:
+    """The row on input line `line` (None for a blank line); ValueError says what is wrong."""
+    if not raw.strip():
+        return None
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise ValueError(f"not JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"a row must be a JSON object, not {type(data).__name__}")
+    if "id" not in data:
+        raise ValueError('no "id"')
+    row_id = data["id"]
+    if isinstance(row_id, bool) or not isinstance(row_id, str | int):
+        raise ValueError(f'"id" must be a string or an integer, not {json.dumps(row_id)}')
+    if ("input_data" in data) == ("turns" in data):
+        raise ValueError('a row has either "input_data" (one turn) or "turns", not both')
+    if "turns" in data:
+        turns = data["turns"]
+        if not isinstance(turns, list) or not turns:
+            raise ValueError('"turns" must be a non-empty list of inputs')
+    else:
+        turns = [data["input_data"]]
+    own = {k: v for k, v in data.items() if k not in _ROW_KEYS}
+    problem = _option_problem(own)
+    if problem:
+        raise ValueError(problem)
+    agent = data.get("agent_id", agent_id)
+    if agent is None:
+        raise ValueError('no agent: give the run an agent id, or the row an "agent_id"')
+    try:
+        agent = check_agent_id(agent)
+        merged = {**options, **own}
+        for value in turns:
+            check_body({**merged, "input_data": value, "stream": True})
+    except (TypeError, ValueError) as exc:
+        raise ValueError(str(exc)) from None
+    return Row(row_id, line, tuple(turns), agent, merged)
+
+
+def _lines(path: Path, digest: Any = None) -> Iterator[tuple[int, bytes]]:
+    with path.open("rb") as file:
+        for number, raw in enumerate(file, 1):
+            if digest is not None:
+                digest.update(raw)
+            yield number, raw
+
+
+INDEX_BYTES_PER_ROW = 9
+"""What a run keeps per input row: an 8-byte hash of its id while the input is checked,
+then one byte (whether the output has the row) while the rows run."""
+
+_BUCKETS = 256  # the id hashes are kept in this many arrays, checked one at a time
+
+
+def scan_input(path: Path, agent_id: int | None, options: Mapping[str, Any]) -> Scan:
+    """Check every row of `path` (InputError listing the bad lines) and return its count,
+    line count and SHA-256. Memory: 8 bytes per row, the hash of its id."""
+    digest = hashlib.sha256()
+    problems: list[str] = []
+    total = rows = lines = 0
+    buckets = [array("q") for _ in range(_BUCKETS)]
+    for lines, raw in _lines(path, digest):
+        try:
+            row = parse_row(raw, lines, agent_id, options)
+        except ValueError as exc:
+            total += 1
+            if len(problems) < _MAX_REPORTED:
+                problems.append(f"line {lines}: {exc}")
+            continue
+        if row is None:
+            continue
+        rows += 1
+        key = hash(row.id_json)
+        buckets[key % _BUCKETS].append(key)
+    repeats: set[int] = set()  # hashes seen twice: checked exactly afterwards
+    while buckets:
+        bucket = buckets.pop()
+        distinct = set(bucket)
+        if len(distinct) < len(bucket):
+            for key in bucket:
+                if key in distinct:
+                    distinct.discard(key)
+                else:  # met once already
+                    repeats.add(key)
+    if repeats:
+        found = _repeated_ids(path, repeats)
+        total += len(found)
+        problems += found[: max(0, _MAX_REPORTED - len(problems))]
+    if total:
+        raise InputError(path, sorted(problems, key=_line_of), total)
+    return Scan(rows, lines, digest.hexdigest())
+
+
+def _line_of(problem: str) -> int:
+    return int(problem.split(":", 1)[0].removeprefix("line "))
+
+
+def _repeated_ids(path: Path, hashes: set[int]) -> list[str]:
+    first: dict[str, int] = {}
+    found = []
+    for number, raw in _lines(path):
+        if not raw.strip():
+            continue
+        try:
+            id_json = json.dumps(json.loads(raw)["id"], ensure_ascii=False)
+        except (ValueError, KeyError, TypeError, RecursionError):
+            continue  # reported already
+        if hash(id_json) not in hashes:
+            continue
+        if id_json in first:
+            found.append(f"line {number}: id {id_json} repeats line {first[id_json]}'s")
+        else:
+            first[id_json] = number
+    return found
+
+
+def read_rows(
+    path: Path, agent_id: int | None, options: Mapping[str, Any], skip: bytearray
+) -> Iterator[Row]:
+    """The rows of a checked input, in order, but those whose line is marked in `skip`."""
+    for number, raw in _lines(path):
+        if number < len(skip) and skip[number]:
+            continue
+        try:
+            row = parse_row(raw, number, agent_id, options)
+        except ValueError as exc:  # the file changed since it was checked
+            raise InputError(path, [f"line {number}: {exc}"], 1) from None
+        if row is not None:
+            yield row
