@@ -119,19 +119,14 @@ class _Planner(FreeGroups, PaidGroups):
                 None,
                 what,
             )
-            request, first = self.recipes.compose(
-                base, implied, [change, *([safety] if safety else [])]
-            )
-            expect = self.recipes.expect(first)
-            assert expect is not None
             also = f" (and {safety.what})" if safety else ""
-            self.add(
+            self.refusal(
                 "security",
                 op,
                 credentials.replace(":", "-"),
-                f"a request {what}{also} is answered {expect.status}",
-                request,
-                expect,
+                f"a request {what}{also} is answered {{status}}",
+                (base, implied),
+                [change, safety],
             )
 
     # precedence

@@ -6,7 +6,7 @@ from typing import Any
 
 from somia._document import Document, Operation
 from tests.contract.model import NOT_PROVOKABLE, Expect, Plan, Probe, Request, Row, Watch
-from tests.contract.recipes import Recipes, body_keywords
+from tests.contract.recipes import Fault, Recipes, body_keywords
 from tests.contract.settings import Target
 from tests.contract.turns import AcceptPool
 from tests.contract.values import keywords
@@ -88,6 +88,27 @@ class PlannerBase:
         if schema is not None:
             found |= {f"{op.id} {mark}" for mark in keywords(self.doc, schema, "body")}
         found |= set(body_keywords(self.doc, op))
+
+    def refusal(
+        self,
+        group: str,
+        op: Operation,
+        slug: str,
+        promise: str,
+        start: tuple[Request, list[Fault]],
+        faults: list[Fault | None],
+        **more: Any,
+    ) -> Expect:
+        """Add the probe of `start` (a valid request and the faults it carries) with `faults`
+        applied; it must get the status of the first of their rules (`{status}` in
+        `promise`). Returns what it must get."""
+        base, implied = start
+        request, first = self.recipes.compose(base, implied, [f for f in faults if f])
+        expect = self.recipes.expect(first)
+        assert expect is not None, f"{op.id} {slug}: no fault of a refusal rule"
+        promise = promise.replace("{status}", str(expect.status))
+        self.add(group, op, slug, promise, request, expect, **more)
+        return expect
 
     def status(self, rule: str) -> int | None:
         found = self.recipes.rule(rule)

@@ -70,38 +70,30 @@ class FreeGroups(PlannerBase):
     ) -> None:
         base, implied = self.recipes.base(op)
         safety = self.recipes.safety(op, part, "invalid-request")
-        if valid:
-            probe = Fault("", part, change, None, what)
-            wanted = [probe, *([safety] if safety else [])]
-            request, first = self.recipes.compose(base, implied, wanted)
-            expect = self.recipes.expect(first)
-            if expect is None:  # nothing else to refuse: another part made invalid
-                other = next(
-                    (f for f in self.recipes.faults(op, "invalid-request") if f.part != part), None
-                )
-                if other is None:
-                    self.row(
-                        "bounds",
-                        op,
-                        part,
-                        f"accepts {what}",
-                        "no refusal can stand in for the paid turn that would show it",
-                    )
-                    return
-                request, first = self.recipes.compose(base, implied, [probe, other])
-                expect = self.recipes.expect(first)
-                assert expect is not None
-                expect = Expect(expect.status, expect.rule, names=other.names, not_names=loc)
-            promise = f"accepts {what}: answered {expect.status}, as the next check decides"
-        else:
+        slug = part.replace(":", "-")
+        if not valid:
             fault = Fault("invalid-request", part, change, loc, what)
-            request, first = self.recipes.compose(
-                base, implied, [fault, *([safety] if safety else [])]
+            promise = f"refuses {what}: answered {{status}} naming {'.'.join(loc)}"
+            start = (base, implied)
+            self.refusal("bounds", op, slug, promise, start, [fault, safety], keywords=marks)
+            return
+        probe = Fault("", part, change, None, what)
+        request, first = self.recipes.compose(base, implied, [probe, *([safety] if safety else [])])
+        expect = self.recipes.expect(first)
+        if expect is None:  # nothing else to refuse: another part made invalid
+            other = next(
+                (f for f in self.recipes.faults(op, "invalid-request") if f.part != part), None
             )
+            if other is None:
+                reason = "no refusal can stand in for the paid turn that would show it"
+                self.row("bounds", op, slug, f"accepts {what}", reason)
+                return
+            request, first = self.recipes.compose(base, implied, [probe, other])
             expect = self.recipes.expect(first)
             assert expect is not None
-            promise = f"refuses {what}: answered {expect.status} naming {'.'.join(loc)}"
-        self.add("bounds", op, part.replace(":", "-"), promise, request, expect, keywords=marks)
+            expect = Expect(expect.status, expect.rule, names=other.names, not_names=loc)
+        promise = f"accepts {what}: answered {expect.status}, as the next check decides"
+        self.add("bounds", op, slug, promise, request, expect, keywords=marks)
 
     # refusals
 
@@ -138,16 +130,10 @@ class FreeGroups(PlannerBase):
                     self.forbidden(op, base, implied)
                 elif rule == "not-found":
                     for fault in self.recipes.faults(op, "not-found"):
-                        request, first = self.recipes.compose(base, implied, [fault])
-                        expect = self.recipes.expect(first)
-                        assert expect is not None
-                        self.add(
-                            "refusals",
-                            op,
-                            f"not-found-{fault.part}",
-                            f"a request with {fault.what} is answered {expect.status}",
-                            request,
-                            expect,
+                        promise = f"a request with {fault.what} is answered {{status}}"
+                        start = (base, implied)
+                        self.refusal(
+                            "refusals", op, f"not-found-{fault.part}", promise, start, [fault]
                         )
 
     def too_large(self, op: Operation, base: Request, implied: list[Fault]) -> None:
@@ -163,18 +149,9 @@ class FreeGroups(PlannerBase):
             return
         marks = frozenset({f"{op.id} body: x-somia-max-body-bytes"})
         (fault,) = self.recipes.too_large(op)
-        request, first = self.recipes.compose(base, implied, [fault])
-        expect = self.recipes.expect(first)
-        assert expect is not None
-        self.add(
-            "refusals",
-            op,
-            "body-too-large",
-            f"refuses {fault.what}: answered {expect.status}",
-            request,
-            expect,
-            keywords=marks,
-        )
+        promise = f"refuses {fault.what}: answered {{status}}"
+        start = (base, implied)
+        self.refusal("refusals", op, "body-too-large", promise, start, [fault], keywords=marks)
         raw = oversized(limit)
         at_limit = Fault(
             "invalid-request",
@@ -183,18 +160,8 @@ class FreeGroups(PlannerBase):
             ("body",),
             f"a body of exactly {limit} bytes, not JSON at its end",
         )
-        request, first = self.recipes.compose(base, implied, [at_limit])
-        expect = self.recipes.expect(first)
-        assert expect is not None
-        self.add(
-            "refusals",
-            op,
-            "body-at-limit",
-            f"reads {at_limit.what}: answered {expect.status} (not too large)",
-            request,
-            expect,
-            keywords=marks,
-        )
+        promise = f"reads {at_limit.what}: answered {{status}} (not too large)"
+        self.refusal("refusals", op, "body-at-limit", promise, start, [at_limit], keywords=marks)
 
     def malformed(self, op: Operation, base: Request, implied: list[Fault], rule: str) -> None:
         body = self.doc.request_body(op)
@@ -241,18 +208,13 @@ class FreeGroups(PlannerBase):
         for slug, what, apply, mark in kinds:
             fault = Fault(rule, "body", apply, ("body",), what)
             safety = self.recipes.safety(op, "body", rule)
-            request, first = self.recipes.compose(
-                base, implied, [fault, *([safety] if safety else [])]
-            )
-            expect = self.recipes.expect(first)
-            assert expect is not None
-            self.add(
+            self.refusal(
                 "refusals",
                 op,
                 slug,
-                f"refuses {what}: answered {expect.status}",
-                request,
-                expect,
+                f"refuses {what}: answered {{status}}",
+                (base, implied),
+                [fault, safety],
                 keywords=marks.get(mark, frozenset()),
             )
 
@@ -267,17 +229,8 @@ class FreeGroups(PlannerBase):
                 "needs such a resource: set SOMIA_FORBIDDEN_AGENT_ID",
             )
         for fault in faults:
-            request, first = self.recipes.compose(base, implied, [fault])
-            expect = self.recipes.expect(first)
-            assert expect is not None
-            self.add(
-                "refusals",
-                op,
-                "forbidden",
-                f"a request with {fault.what} is answered {expect.status}",
-                request,
-                expect,
-            )
+            promise = f"a request with {fault.what} is answered {{status}}"
+            self.refusal("refusals", op, "forbidden", promise, (base, implied), [fault])
 
 
 def _dropper(where: str, name: str) -> Any:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.contract.model import GROUPS
-from tests.contract.runner import FAILED, ContractRun, Row
+from tests.contract.runner import FAILED, ContractRun, Line
 from tests.contract.settings import KEY_VARIABLE
 
 _MARK = {
@@ -46,7 +46,7 @@ def honest_turns(run: ContractRun) -> int:
     return min(run.plan.paid() + GENERATED_TURNS, run.target.budget)
 
 
-def counts(rows: list[Row]) -> str:
+def counts(rows: list[Line]) -> str:
     found = Counter(row.status for row in rows)
     return ", ".join(f"{count} {status}" for status, count in sorted(found.items()))
 

@@ -13,14 +13,14 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
-from somia._document import Document, load
+from somia._document import Document, Operation, load
 from tests.contract.judge import answer_problems, expectation_problems, stream_problems
 from tests.contract.ledger import EVENT_STREAM, Exchange, Ledger, StopRun, utf8_json
 from tests.contract.model import (
@@ -32,6 +32,7 @@ from tests.contract.model import (
     Probe,
     Ref,
     Request,
+    Row,
 )
 from tests.contract.plan import compile_plan
 from tests.contract.settings import Target
@@ -51,17 +52,11 @@ class Outcome:
     exchange: Exchange | None = None
 
 
-@dataclass
-class Row:
-    """One line of the matrix."""
+@dataclass(frozen=True)
+class Line(Row):
+    """One line of the matrix: a promise, its outcome, and the findings that broke it."""
 
-    id: str
-    group: str
-    operation: str
-    promise: str
-    status: str
-    reason: str = ""
-    findings: list[Finding] = field(default_factory=list)
+    findings: tuple[Finding, ...] = ()
 
 
 class ContractRun:
@@ -259,18 +254,23 @@ class ContractRun:
         if exchange.status != expect.status:
             self.finding(group, check, promise, exchange, str(expect.status), exchange.got())
             return
-        problems = expectation_problems(expect, exchange) + answer_problems(self.doc, op, exchange)
-        for answer_check in self.answer_checks:
-            try:
-                answer_check(exchange)
-            except AssertionError as exc:
-                problems.append(str(exc))
+        problems = expectation_problems(expect, exchange) + self.answer_problems(op, exchange)
         for problem in problems:
             self.finding(group, check, promise, exchange, "an answer as documented", problem)
         if expect.replay_of is not None:
             self.replayed(probe, exchange)
         if exchange.media == EVENT_STREAM and exchange.status == 200:
             self.watch_stream(op.id, exchange)
+
+    def answer_problems(self, op: Operation, exchange: Exchange) -> list[str]:
+        """Where an answer breaks the document, and what the run's extra checks found."""
+        problems = answer_problems(self.doc, op, exchange)
+        for check in self.answer_checks:
+            try:
+                check(exchange)
+            except AssertionError as exc:
+                problems.append(str(exc))
+        return problems
 
     def told(self, probe: Probe, exchange: Exchange) -> Outcome:
         """The outcome of a probe sent after its replay probe found the key not honoured."""
@@ -360,52 +360,39 @@ class ContractRun:
 
     # The matrix.
 
-    def matrix(self) -> list[Row]:
+    def matrix(self) -> list[Line]:
         """Every promise of the plan with its outcome so far."""
         failed: dict[str, list[Finding]] = {}
         for finding in self.findings:
             failed.setdefault(finding.check, []).append(finding)
-        rows = []
+        lines = []
         for probe in self.plan.probes:
             outcome = self.outcomes.get(probe.id, Outcome(NOT_RUN, "never sent"))
-            rows.append(
-                Row(
-                    probe.id,
-                    probe.group,
-                    probe.operation,
-                    probe.promise,
-                    outcome.status,
-                    outcome.reason,
-                    failed.get(probe.id, []),
-                )
-            )
+            found = tuple(failed.get(probe.id, []))
+            promise = probe.id, probe.group, probe.operation, probe.promise
+            lines.append(Line(*promise, outcome.status, outcome.reason, found))
         for watch in self.plan.watches:
-            found = failed.get(watch.id, [])
+            found = tuple(failed.get(watch.id, []))
             seen = self.seen.get(watch.id, 0)
             status = FAILED if found else PASSED if seen else NOT_RUN
-            reason = (
-                f"checked on {seen} answer{'s' * (seen != 1)}"
-                if seen
-                else "no answer to check it on"
-            )
+            reason = f"checked on {seen} answer{'s' * (seen != 1)}" if seen else "never seen"
             if not seen and watch.id in self.left_out:
                 status, reason = LEFT_OUT, self.left_out[watch.id]
             elif not seen and self.stopped is not None:
                 status, reason = LEFT_OUT, self.stopped.line
-            rows.append(
-                Row(watch.id, watch.group, watch.operation, watch.promise, status, reason, found)
-            )
-        for row in self.plan.rows:
-            rows.append(Row(row.id, row.group, row.operation, row.promise, row.status, row.reason))
+            promise = watch.id, watch.group, watch.operation, watch.promise
+            lines.append(Line(*promise, status, reason, found))
+        lines += [Line(*vars(row).values()) for row in self.plan.rows]
         order = {group: index for index, group in enumerate(GROUPS)}
-        return sorted(rows, key=lambda row: order[row.group])
+        return sorted(lines, key=lambda line: order[line.group])
 
-    def not_run(self) -> list[Row]:
+    def not_run(self) -> list[Line]:
         """The planned promises that were never tried (a run that leaves one fails)."""
+        rows = {row.id for row in self.plan.rows}
         return [
-            row
-            for row in self.matrix()
-            if row.status in (NOT_RUN, LEFT_OUT) and row.id not in {r.id for r in self.plan.rows}
+            line
+            for line in self.matrix()
+            if line.status in (NOT_RUN, LEFT_OUT) and line.id not in rows
         ]
 
     def keywords(self) -> tuple[set[str], set[str]]:

@@ -1,5 +1,5 @@
-"""The contract suite: one test per group of the document's promises, in the order a run
-takes them (those that cost nothing first), each asserting its group's findings.
+"""The contract suite: one test per group of the document's promises (`GROUPS`), in the order
+a run takes them (those that cost nothing first), each asserting its group's findings.
 
 Against the fake server in `make test`; against a deployment with `make contract` (`--live`).
 The plan and its outcome are in the session's `contract` run (conftest.py).
@@ -11,6 +11,7 @@ import pytest
 
 from somia.testing import FakeServer
 from tests.contract.answer_audit import AnswerAudit
+from tests.contract.model import GROUPS
 from tests.contract.report import hide_key, matrix_text
 from tests.contract.runner import ContractRun
 
@@ -26,36 +27,9 @@ def held(run: ContractRun, group: str) -> None:
         pytest.fail(hide_key(run, "\n".join(lines)), pytrace=False)
 
 
-def test_security(contract: ContractRun) -> None:
-    held(contract, "security")
-
-
-def test_precedence(contract: ContractRun) -> None:
-    held(contract, "precedence")
-
-
-def test_bounds(contract: ContractRun) -> None:
-    held(contract, "bounds")
-
-
-def test_refusals(contract: ContractRun) -> None:
-    held(contract, "refusals")
-
-
-def test_media(contract: ContractRun) -> None:
-    held(contract, "media")
-
-
-def test_idempotency(contract: ContractRun) -> None:
-    held(contract, "idempotency")
-
-
-def test_stream(contract: ContractRun) -> None:
-    held(contract, "stream")
-
-
-def test_generated(contract: ContractRun) -> None:
-    held(contract, "generated")
+@pytest.mark.parametrize("group", GROUPS)
+def test_the_group_of_promises_holds(contract: ContractRun, group: str) -> None:
+    held(contract, group)
 
 
 def test_every_planned_promise_was_tried(contract: ContractRun) -> None:
