@@ -176,7 +176,7 @@ def test_hundreds_of_concurrent_streams_on_one_async_client_all_complete(
 ) -> None:
     count = 300
 
-    async def main() -> list[str]:
+    async def main() -> list[str | None]:
         limits = httpx.Limits(max_connections=count, max_keepalive_connections=count)
         async with (
             httpx.AsyncClient(limits=limits, timeout=60.0) as http,
@@ -185,7 +185,7 @@ def test_hundreds_of_concurrent_streams_on_one_async_client_all_complete(
             ) as client,
         ):
 
-            async def one(n: int) -> str:
+            async def one(n: int) -> str | None:
                 stream = await client.sessions.create_session(1, input_data=f"n{n}", stream=True)
                 async with stream:
                     return (await stream.final_response()).message
