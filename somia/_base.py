@@ -329,7 +329,7 @@ def prepare_call(
         headers = merge_headers(*layers)
     else:  # the usual case: the call's own few headers, all distinct
         headers = {**wire_headers, **ACCEPT_STREAM} if stream else wire_headers
-    timeout, total_timeout = call_timeouts(config, options)
+    timeout, total_timeout, idle_timeout = call_timeouts(config, options, stream=stream)
     return PreparedCall(
         config=config,
         url=config.base_url + path,
@@ -339,7 +339,7 @@ def prepare_call(
         total_timeout=total_timeout,
         stream=stream,
         what=f"POST {path}",
-        idle_timeout=stream_idle_timeout(config, options, timeout) if stream else None,
+        idle_timeout=idle_timeout,
     )
 
 
@@ -361,26 +361,23 @@ def extra_headers(config: ClientConfig, options: Mapping[str, Any]) -> dict[str,
 
 
 def call_timeouts(
-    config: ClientConfig, options: Mapping[str, Any]
-) -> tuple[httpx.Timeout, float | None]:
-    """The call's per-attempt timeout and total timeout: its own, else the client's."""
-    timeout, total = options.get("timeout"), options.get("total_timeout")
-    return (
-        config.timeout if timeout is None else check_timeout("timeout", timeout),
-        config.total_timeout if total is None else check_total_timeout("total_timeout", total),
-    )
+    config: ClientConfig, options: Mapping[str, Any], *, stream: bool
+) -> tuple[httpx.Timeout, float | None, float | None]:
+    """The call's per-attempt timeout, total timeout and, for a stream, idle timeout in
+    seconds: its own, else the client's. Each given one is checked, streaming or not.
 
-
-def stream_idle_timeout(
-    config: ClientConfig, options: Mapping[str, Any], timeout: httpx.Timeout
-) -> float | None:
-    """The call's `stream_idle_timeout` in seconds (its own, else the client's; "read": its
-    read timeout), or None."""
+    None per call means the client's `timeout` and `total_timeout`, but no idle timeout
+    (`stream_idle_timeout=None` turns it off for the call); "read" is the read timeout."""
+    given, total = options.get("timeout"), options.get("total_timeout")
+    timeout = config.timeout if given is None else check_timeout("timeout", given)
+    total = config.total_timeout if total is None else check_total_timeout("total_timeout", total)
     if "stream_idle_timeout" in options:
         idle = check_idle_timeout("stream_idle_timeout", options["stream_idle_timeout"])
     else:
         idle = config.stream_idle_timeout
-    return timeout.read if idle == "read" else idle
+    if not stream:
+        return timeout, total, None
+    return timeout, total, timeout.read if idle == "read" else idle
 
 
 def _merge_extra_body(

@@ -217,7 +217,7 @@ def test_the_clients_idle_timeout_holds_and_its_copies_and_calls_may_change_it(
 
 
 @pytest.mark.parametrize(
-    ("value", "error"), [("soon", ValueError), (0, ValueError), (True, TypeError)]
+    ("value", "error"), [("soon", TypeError), (0, ValueError), (True, TypeError)]
 )
 def test_a_bad_idle_timeout_of_a_client_is_refused_naming_it(
     value: object, error: type[Exception]
