@@ -117,8 +117,11 @@ class PreparedCall:
         return self.config.redact
 
     def deadline(self) -> Deadline | None:
-        """The total timeout's clock, started now (None without a total timeout)."""
-        return None if self.total_timeout is None else Deadline(self.total_timeout)
+        """The call's time limits, started now: its total timeout, and a stream's idle timeout
+        for each attempt's answer to start (None without either)."""
+        if self.total_timeout is None and self.idle_timeout is None:
+            return None
+        return Deadline(self.total_timeout, self.idle_timeout)
 
     def build(
         self,
@@ -174,17 +177,29 @@ class PreparedCall:
                 (time.monotonic() - started) * 1000,
             )
 
-    def keep_read_timeout(self, response: httpx.Response, deadline: Deadline | None) -> None:
-        """A stream's events are read under the read timeout, not what the deadline left of
-        it when the request was sent, or under the idle timeout when that is shorter."""
-        capped = deadline is not None
+    def began(
+        self, response: httpx.Response, attempt: int, deadline: Deadline | None
+    ) -> SomiaError | None:
+        """A stream's answer began on `response`: its events are read under the read timeout,
+        not what the deadline left of it when the request was sent, or under the idle timeout
+        when that is shorter. The error to raise (after closing `response`) instead when its
+        idle timeout ran out meanwhile: its socket was shut down."""
+        capped = False
+        if deadline is not None:
+            deadline.settle()
+            if deadline.head_out:
+                return deadline.late_error(self.what, attempt + 1)
+            capped = "read" in deadline.capped
         stream_read_timeout(response, self.timeout.read, self.idle_timeout, capped=capped)
+        return None
 
     def after_failure(self, exc: httpx.HTTPError, attempt: int, deadline: Deadline | None) -> float:
         """The wait before retrying after `exc`; raises the SDK's error instead when the
         call must not, or can no longer, be retried."""
         if deadline is not None:
             deadline.settle()  # the attempt is over
+            if deadline.head_out:  # the watchdog shut it down: a stream's answer was late
+                raise deadline.late_error(self.what, attempt + 1) from exc
         if deadline is not None and deadline.cut_short(exc):
             # Once the request went out, the turn may have run.
             reading = deadline.sent or isinstance(exc, httpx.ReadTimeout)
@@ -213,6 +228,8 @@ class PreparedCall:
         self, exc: httpx.HTTPError, attempt: int, deadline: Deadline | None
     ) -> SomiaError:
         """The error for a failure while an answer's body was read (raise it `from exc`)."""
+        if deadline is not None and deadline.late():
+            return deadline.late_error(self.what, attempt + 1)
         if deadline is not None and deadline.cut_short(exc):
             return deadline.expired(self.what, attempt + 1, reading=True)
         return translate_transport_error(exc, what=self.what, redact=self.redact)
