@@ -12,6 +12,7 @@ from typing import Literal
 import httpx
 
 from somia._bridge import check_parameter
+from somia._http import as_timeout
 
 
 def _has_control_characters(text: str) -> bool:
@@ -59,15 +60,16 @@ def _seconds(name: str, value: object, *, more: str = "") -> float:
 
 
 def check_timeout(name: str, timeout: object) -> httpx.Timeout:
-    """A number of seconds, or an httpx.Timeout whose phases are each such a number or None
-    (no limit), as an httpx.Timeout."""
-    if isinstance(timeout, httpx.Timeout):
-        for phase in ("connect", "read", "write", "pool"):
-            value = getattr(timeout, phase)
-            if value is not None:
-                _seconds(f"{name}.{phase}", value, more=", or None")
-        return timeout
-    return httpx.Timeout(_seconds(name, timeout, more=", or an httpx.Timeout"))
+    """A number of seconds, or an httpx (or httpx2) Timeout whose phases are each such a
+    number or None (no limit), as an httpx.Timeout."""
+    given = None if isinstance(timeout, int | float) else as_timeout(timeout)
+    if given is None:
+        return httpx.Timeout(_seconds(name, timeout, more=", or an httpx.Timeout"))
+    for phase in ("connect", "read", "write", "pool"):
+        value = getattr(given, phase)
+        if value is not None:
+            _seconds(f"{name}.{phase}", value, more=", or None")
+    return given
 
 
 def check_total_timeout(name: str, value: object) -> float | None:
