@@ -133,7 +133,8 @@ def test_a_streams_head_trickled_byte_by_byte_ends_at_the_default_idle_timeout(
 def test_a_streams_trickled_head_on_a_reused_connection_ends_at_its_idle_timeout(
     server: ScriptedServer, sdk: Sdk
 ) -> None:
-    server.script(Events([chunk("Yo"), END]), Trickle(TRICKLED_HEAD, every=0.1))
+    # The end comes with the last event, so the first connection is kept for the second call.
+    server.script(Events([chunk("Yo"), END], finish="with-last"), Trickle(TRICKLED_HEAD, every=0.1))
     with sdk.connect(server.base_url, timeout=30.0) as driver:
         driver.events("create_session", 1)
         started = time.monotonic()
