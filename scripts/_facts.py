@@ -381,6 +381,7 @@ def compile_facts(
     """
     compiler = _Compiler(document, field_prefix, curated, reserved, members)
     try:
+        compiler.doc.check_rules()
         context = compiler.context()
     except (SchemaError, PatternError, DocumentError) as exc:
         raise FactsError(str(exc)) from None

@@ -22,11 +22,15 @@ from typing import Any, NamedTuple
 
 __all__ = [
     "ANNOTATIONS",
+    "EVENT_KINDS",
     "METHODS",
     "Document",
     "DocumentError",
     "Fields",
+    "Idempotency",
     "Operation",
+    "Refusal",
+    "StreamRules",
     "closed",
     "load",
     "normalised",
@@ -106,6 +110,39 @@ def closed(node: Any) -> Any:
     if isinstance(node.get("properties"), Mapping) and "patternProperties" not in node:
         out["additionalProperties"] = False
     return out
+
+
+class Refusal(NamedTuple):
+    """A rule of `x-somia-refusals`: what a request breaks, and the status that says so."""
+
+    rule: str
+    status: int
+    description: str
+
+
+EVENT_KINDS = ("chunk", "error", "end", "unknown")
+"""The kinds of event the document's event rule gives (`somia._events`), as `x-somia-stream`
+names them; `unknown` is an event of another kind."""
+
+
+class StreamRules(NamedTuple):
+    """The `x-somia-stream` rules of an event-stream answer."""
+
+    ends_with: frozenset[str]
+    """The kinds of event a complete stream ends with."""
+    followed_by: Mapping[str, frozenset[str]]
+    """Per kind, the kinds that may follow it (a kind not listed: any)."""
+    cumulative: tuple[str, ...]
+    """Chunk fields whose value starts with the previous chunk's."""
+
+
+class Idempotency(NamedTuple):
+    """An operation's idempotency key (`x-somia-idempotency` on a header parameter)."""
+
+    header: str
+    same_request: tuple[str, ...]
+    """What must match for a repeat with the key to be the same request: `operation`,
+    `path`, `body`; a request differing in any of them is an `idempotency-conflict`."""
 
 
 class Operation(NamedTuple):
@@ -271,19 +308,22 @@ class Document:
         answer = self.resolve(operation.spec.get("responses", {}).get("200")) or {}
         return {media: spec.get("schema", {}) for media, spec in answer.get("content", {}).items()}
 
-    def chunk_schema(self, operation: Operation) -> Any:
-        """A stream chunk's schema: the event data alternative that requires what the JSON
-        answer requires (the JSON answer's schema when the stream documents none). The data
-        of an event of the answer is the event schema's `then` branch when it has one (events
-        of other names may carry anything: see "Event names")."""
-        answers = self.answer_schemas(operation)
-        json_schema = answers.get(JSON_MEDIA, {})
-        event = self.merged(answers.get(EVENT_STREAM, {}))
+    def event_data_schema(self, operation: Operation) -> Any:
+        """The schema (unresolved) of the data of an event of the streamed answer: the event
+        schema's `then` branch when it has one (events of other names may carry anything:
+        see "Event names"); {} when the stream documents none."""
+        event = self.merged(self.answer_schemas(operation).get(EVENT_STREAM, {}))
         then = self.merged(event.get("then", {}))
         if "data" in then.get("properties", {}):
             event = then
         data = self.merged(event.get("properties", {}).get("data", {}))
-        content = self.merged(data.get("contentSchema", {}))
+        return data.get("contentSchema", {})
+
+    def chunk_schema(self, operation: Operation) -> Any:
+        """A stream chunk's schema: the event data alternative that requires what the JSON
+        answer requires (the JSON answer's schema when the stream documents none)."""
+        json_schema = self.answer_schemas(operation).get(JSON_MEDIA, {})
+        content = self.merged(self.event_data_schema(operation))
         options = content.get("anyOf") or content.get("oneOf") or [content]
         needed = set(self.merged(json_schema).get("required", []))
         for option in options:
@@ -347,3 +387,94 @@ class Document:
                 if scheme.get("type") == "apiKey" and scheme.get("in") == "header":
                     return str(scheme["name"])
         return None
+
+    # -- the document's own rules (x-somia-* extensions) -----------------------------------
+
+    def refusals(self) -> tuple[Refusal, ...]:
+        """The rules of `x-somia-refusals`, in the order a server checks them."""
+        found = []
+        for entry in self.data.get("x-somia-refusals", []):
+            if not (isinstance(entry, Mapping) and isinstance(entry.get("rule"), str)):
+                raise DocumentError(f"x-somia-refusals: {entry!r} has no rule")
+            status = entry.get("status")
+            if isinstance(status, bool) or not isinstance(status, int):
+                raise DocumentError(f"x-somia-refusals: {entry['rule']} has no integer status")
+            found.append(
+                Refusal(entry["rule"], status, " ".join(entry.get("description", "").split()))
+            )
+        return tuple(found)
+
+    def refusal_status(self, rule: str) -> int | None:
+        """The status of a refusal rule (None when the document names no such rule)."""
+        return next((r.status for r in self.refusals() if r.rule == rule), None)
+
+    def responses(self, operation: Operation) -> dict[int, dict[str, Any]]:
+        """Each documented status of an operation and its response, resolved."""
+        answers = operation.spec.get("responses", {})
+        return {int(code): self.resolve(answers[code]) for code in answers if code.isdigit()}
+
+    def answer_headers(self, operation: Operation, status: int) -> dict[str, dict[str, Any]]:
+        """The headers an operation's answer of `status` documents, resolved."""
+        response = self.responses(operation).get(status, {})
+        return {name: self.resolve(h) for name, h in response.get("headers", {}).items()}
+
+    def media_rules(self, operation: Operation) -> dict[str, dict[str, Any]]:
+        """Per media type of the `200` answer, the body fields that choose it (`x-somia-when`)."""
+        content = self.responses(operation).get(200, {}).get("content", {})
+        return {media: dict(spec.get("x-somia-when", {})) for media, spec in content.items()}
+
+    def stream_rules(self, operation: Operation) -> StreamRules | None:
+        """The `x-somia-stream` rules of the operation's event-stream answer, if it has one."""
+        content = self.responses(operation).get(200, {}).get("content", {})
+        raw = content.get(EVENT_STREAM, {}).get("x-somia-stream")
+        if raw is None:
+            return None
+        ends = raw.get("ends-with", [])
+        followed = raw.get("followed-by", {})
+        kinds = [*ends, *followed, *(k for after in followed.values() for k in after)]
+        unknown = sorted(set(kinds) - set(EVENT_KINDS))
+        if unknown:
+            raise DocumentError(f"x-somia-stream of {operation.id}: unknown kinds {unknown}")
+        return StreamRules(
+            frozenset(ends),
+            {kind: frozenset(after) for kind, after in followed.items()},
+            tuple(raw.get("cumulative", [])),
+        )
+
+    def max_body_bytes(self, operation: Operation) -> int | None:
+        """The most bytes the operation's request body may hold (`x-somia-max-body-bytes`)."""
+        value = self.request_body(operation).get("x-somia-max-body-bytes")
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise DocumentError(f"x-somia-max-body-bytes of {operation.id} is not an integer")
+        return value
+
+    def idempotency(self, operation: Operation) -> Idempotency | None:
+        """The operation's idempotency key header and its scope, if it takes one."""
+        for parameter in self.parameters(operation):
+            scope = parameter.get("x-somia-idempotency")
+            if scope is not None and parameter["in"] == "header":
+                same = tuple(scope.get("same-request", ["operation", "path", "body"]))
+                if set(same) - {"operation", "path", "body"}:
+                    raise DocumentError(f"x-somia-idempotency: unknown parts in {list(same)}")
+                return Idempotency(parameter["name"], same)
+        return None
+
+    def security(self, operation: Operation) -> list[dict[str, dict[str, Any]]]:
+        """The operation's security alternatives: each a mapping of scheme name to scheme
+        (all of one alternative are needed); [] when it needs none."""
+        schemes = self.data.get("components", {}).get("securitySchemes", {})
+        requirements = operation.spec.get("security", self.data.get("security", []))
+        return [
+            {name: self.resolve(schemes[name]) for name in requirement}
+            for requirement in requirements
+        ]
+
+    def check_rules(self) -> None:
+        """DocumentError when an `x-somia-*` rule is malformed (`make generate` calls it)."""
+        rules = {refusal.rule for refusal in self.refusals()}
+        if len(rules) != len(self.refusals()):
+            raise DocumentError("x-somia-refusals names a rule twice")
+        for operation in self.operations():
+            self.stream_rules(operation)
+            self.max_body_bytes(operation)
+            self.idempotency(operation)

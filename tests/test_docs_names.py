@@ -212,6 +212,8 @@ def _path_problem(path: str) -> str | None:
     files = _files()
     if path.split("/")[0] in ("dist", "site"):
         return None  # what make release-check and make docs build
+    if "/" not in path and f'"{path}"' in _sources():
+        return None  # a file the code writes (a report)
     if "/" in path and path.split("/")[0] not in files:
         return None  # not a path of the checkout (a media type, say)
     if path in files or any(Path(ROOT).glob(path)):

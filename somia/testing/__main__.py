@@ -10,6 +10,7 @@ import socket
 import sys
 from collections.abc import Callable
 
+from somia._document import Document, load
 from somia.testing._agents import echo_agent
 from somia.testing._fake import (
     DEFAULT_API_KEY,
@@ -62,6 +63,17 @@ def _port(text: str) -> int:
     return port
 
 
+def _document(text: str) -> Document:
+    try:
+        return load(text)
+    except ImportError:
+        raise argparse.ArgumentTypeError(
+            f"reading {text} needs PyYAML (pip install pyyaml); a JSON document needs nothing"
+        ) from None
+    except (OSError, ValueError) as exc:  # DocumentError and JSON's errors are ValueErrors
+        raise argparse.ArgumentTypeError(f"cannot read {text}: {exc}") from None
+
+
 def build_parser(prog: str = "python -m somia.testing") -> argparse.ArgumentParser:
     """The argument parser of the fake server's command line (`prog` names the command)."""
     parser = argparse.ArgumentParser(
@@ -82,7 +94,15 @@ def build_parser(prog: str = "python -m somia.testing") -> argparse.ArgumentPars
         "--any-agent", action="store_true", help="every agent id answers with the echo agent"
     )
     parser.add_argument(
-        "--max-body-bytes", type=int, default=1024 * 1024, help="413 above this (%(default)s)"
+        "--document",
+        type=_document,
+        metavar="PATH",
+        help="the OpenAPI document to follow, YAML or JSON (the one the SDK ships)",
+    )
+    parser.add_argument(
+        "--max-body-bytes",
+        type=int,
+        help="413 above this (the document's x-somia-max-body-bytes)",
     )
     parser.add_argument(
         "--max-requests",
@@ -157,6 +177,7 @@ def make_fake(args: argparse.Namespace) -> FakeSomia:
         api_key=args.api_key,
         api_key_header=args.api_key_header,
         default_agent=echo_agent if args.any_agent else None,
+        document=args.document,
         max_body_bytes=args.max_body_bytes,
         max_requests=args.max_requests,
         event_delay=args.event_delay,

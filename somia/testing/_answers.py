@@ -15,7 +15,7 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 import somia.testing._schema as _schema
-from somia._document import Fields
+from somia._document import Document, Fields
 from somia.testing._schema import Operation, SchemaCheck
 
 __all__ = ["AnswerShape", "documented_paths", "example_value", "shape_of"]
@@ -24,9 +24,10 @@ JSON = "application/json"
 EVENT_STREAM = "text/event-stream"
 
 
-def example_value(schema: Any) -> Any:
-    """A valid value for `schema`: its default, else its example, else a simple one."""
-    doc = _schema.document()
+def example_value(schema: Any, doc: Document | None = None) -> Any:
+    """A valid value for `schema` (of `doc`, the shipped document by default): its default,
+    else its example, else a simple one."""
+    doc = doc or _schema.document()
     schema = doc.merged(schema)
     for key in ("default", "const", "example"):
         if key in schema:
@@ -36,13 +37,15 @@ def example_value(schema: Any) -> Any:
             return copy.deepcopy(schema[key][0])
     for key in ("oneOf", "anyOf"):
         if schema.get(key):
-            return example_value(schema[key][0])
+            return example_value(schema[key][0], doc)
     types = [name for name in doc.types(schema) if name != "null"] or doc.types(schema)
     kind = types[0] if types else ("object" if "properties" in schema else None)
     if kind == "object":
-        return {name: example_value(value) for name, value in doc.properties(schema).items()}
+        return {name: example_value(value, doc) for name, value in doc.properties(schema).items()}
     if kind == "array":
-        return [example_value(schema.get("items", {})) for _ in range(schema.get("minItems", 0))]
+        return [
+            example_value(schema.get("items", {}), doc) for _ in range(schema.get("minItems", 0))
+        ]
     if kind in ("integer", "number"):
         low = schema.get("minimum", schema.get("exclusiveMinimum", -1) + 1)
         high = schema.get("maximum", schema.get("exclusiveMaximum", 1) - 1)
@@ -55,21 +58,22 @@ def example_value(schema: Any) -> Any:
     return None
 
 
-def documented_paths(schema: Any) -> list[str]:
+def documented_paths(schema: Any, doc: Document | None = None) -> list[str]:
     """Every documented field of an answer schema, nested ones as `a.b` (`a[].b` in arrays)."""
-    return _schema.document().fields(schema).paths
+    return (doc or _schema.document()).fields(schema).paths
 
 
 class AnswerShape:
     """How the answers of one operation are built and checked."""
 
     def __init__(self, operation: Operation) -> None:
-        doc = _schema.document()
+        self.doc = doc = operation.document
         self.json_schema = operation.answers.get(JSON, {})
         self.chunk_schema = operation.chunk_schema
         self.schemas = {JSON: self.json_schema, EVENT_STREAM: self.chunk_schema}
         self._checks = {
-            media: SchemaCheck(schema, close=True) for media, schema in self.schemas.items()
+            media: SchemaCheck(schema, close=True, doc=doc)
+            for media, schema in self.schemas.items()
         }
         self._names = {
             media: list(doc.properties(schema)) for media, schema in self.schemas.items()
@@ -90,9 +94,9 @@ class AnswerShape:
         for which no valid value can be made up (a pattern without an example) is left out
         unless the agent sets it: an answer never breaks the document."""
         defaults = {}
-        for name, sub in _schema.document().properties(schema).items():
-            value = example_value(sub)
-            if name in self._required or SchemaCheck(sub).is_valid(value):
+        for name, sub in self.doc.properties(schema).items():
+            value = example_value(sub, self.doc)
+            if name in self._required or SchemaCheck(sub, doc=self.doc).is_valid(value):
                 defaults[name] = value
         return defaults
 

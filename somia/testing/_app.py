@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
 from somia._bridge import SESSION_ID_HEADER
+from somia._document import Document, DocumentError
 from somia.testing._agents import Agent, Answer, Turn, read_answer
 from somia.testing._answers import EVENT_STREAM, JSON, AnswerShape, shape_of
 from somia.testing._faults import Faults, RequestDelay, StreamCut, StreamFault
@@ -45,6 +46,14 @@ logger = logging.getLogger("somia.testing")
 
 # The operations the fake serves, by operationId; the rest of the document answers 501.
 _SERVED = ("createSession", "interactSession")
+# The refusals the fake makes, by the rule of the document's `x-somia-refusals` they follow.
+_RULES = (
+    "body-too-large",
+    "unauthenticated",
+    "invalid-request",
+    "not-found",
+    "idempotency-conflict",
+)
 _END_EVENT = b"data: true\n\n"
 Rendered = bytes | tuple[bytes, ...]  # a JSON body, or the events of a stream
 _MALFORMED_EVENT = b'data: {"session_id": not json\n\n'
@@ -58,6 +67,7 @@ class ServedFake(Protocol):
 
     api_key: str
     api_key_header: str
+    document: Document
     max_body_bytes: int
     event_delay: float
     turn_latency: float
@@ -92,6 +102,11 @@ class SomiaApp:
 
     def __init__(self, fake: ServedFake) -> None:
         self.fake = fake
+        statuses = {refusal.rule: refusal.status for refusal in fake.document.refusals()}
+        missing = [rule for rule in _RULES if rule not in statuses]
+        if missing:
+            raise DocumentError(f"the fake needs the x-somia-refusals rules {missing}")
+        self._status = statuses
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -103,7 +118,7 @@ class SomiaApp:
         request_id = "req_" + uuid.uuid4().hex
         headers = _headers(scope)
         path = _raw_path(scope)
-        # The body of a request refused before it is read (no key, a wrong key, too large) is
+        # The body of a request refused before it is read (too large, no key, a wrong key) is
         # not kept: whatever arrives, memory stays bounded by the log's size.
         keep = self._authenticated(headers)
         body, too_large = await _read_body(receive, self.fake.max_body_bytes, keep=keep)
@@ -145,7 +160,7 @@ class SomiaApp:
         )
 
     async def _answer(self, request: ReceivedRequest, too_large: bool) -> Response:
-        found = _route(request.method, request.path)
+        found = _route(self.fake.document, request.method, request.path)
         if isinstance(found, Response):
             return found
         operation, raw_params = found
@@ -160,20 +175,25 @@ class SomiaApp:
                 headers["Content-Type"] = fault.content_type
             return Response(fault.body, status_code=fault.status, headers=headers)
 
+        # In the order of the document's x-somia-refusals: size, key, request, resources, key.
+        if too_large:
+            return _error(self._status["body-too-large"], "Request body too large")
         if not self._authenticated(request.headers):
             missing = request.headers.get(self.fake.api_key_header) is None
-            return _error(401, "Missing API key" if missing else "Invalid API key")
+            detail = "Missing API key" if missing else "Invalid API key"
+            return _error(self._status["unauthenticated"], detail)
 
         decoded = {name: unquote(value) for name, value in raw_params.items()}
         params, problems = check_parameters(operation, "path", decoded)
         if problems:
-            return _invalid(problems)
-        if too_large:
-            return _error(413, "Request body too large")
+            return self._invalid(problems)
         # An empty body is reported as missing, whatever its content type.
         content_type = request.headers.get("content-type")
         wrong_type = check_content_type(content_type, operation.body_media_types)
         body: Any
+        if request.body and wrong_type and "unsupported-media-type" in self._status:
+            # A document may give a body of another media type a refusal of its own.
+            return _error(self._status["unsupported-media-type"], wrong_type[0]["msg"])
         if request.body and wrong_type:
             body, problems = None, wrong_type
         elif not request.body and not operation.body_required:
@@ -183,19 +203,19 @@ class SomiaApp:
         header_values: dict[str, str | None] = dict(request.headers)
         problems += check_parameters(operation, "header", header_values)[1]
         if problems or body is None:
-            return _invalid(problems)
+            return self._invalid(problems)
 
         agent_id: int = params["agent_id"]
         agent = self.fake.find_agent(agent_id)
         if agent is None:
-            return _error(404, "Agent not found")
+            return _error(self._status["not-found"], "Agent not found")
         session_id: str | None = params.get("session_id")
         if session_id is None:
             session = Session(id=str(uuid.uuid4()), agent_id=agent_id)  # stored by save_turn
         else:
             found_session = self.fake.find_session(session_id, agent_id)
             if found_session is None:
-                return _error(404, "Session not found")
+                return _error(self._status["not-found"], "Session not found")
             session = found_session
 
         turn = _turn(operation, session, body, request, self.fake.api_key_header, session_id)
@@ -207,7 +227,8 @@ class SomiaApp:
         fingerprint = also + json.dumps(body, sort_keys=True, separators=(",", ":"))
         decision, stored = await self.fake.replays.claim(scope, fingerprint)
         if decision == "conflict":
-            return _error(409, "Idempotency-Key reused with a different request")
+            detail = "Idempotency-Key reused with a different request"
+            return _error(self._status["idempotency-conflict"], detail)
         if decision == "replay" and stored is not None:
             response = self._respond(stored, self._render(stored))
             response.headers["Idempotent-Replayed"] = "true"
@@ -219,6 +240,11 @@ class SomiaApp:
             # Nothing stored when the turn failed: a retry with the key may run it.
             self.fake.replays.finish(scope, ran)
         return self._respond(ran, rendered)
+
+    def _invalid(self, problems: list[Problem]) -> Response:
+        body = _dumps({"detail": problems})
+        status = self._status["invalid-request"]
+        return Response(body, status_code=status, media_type="application/json")
 
     async def _run_turn(
         self,
@@ -358,9 +384,11 @@ def _request_defaults(operation: Operation) -> Mapping[str, Any]:
     )
 
 
-def _route(method: str, path: str) -> tuple[Operation, dict[str, str]] | Response:
+def _route(
+    document: Document, method: str, path: str
+) -> tuple[Operation, dict[str, str]] | Response:
     allowed: list[str] = []
-    for operation in operations():
+    for operation in operations(document):
         params = operation.match(path)
         if params is None:
             continue
@@ -394,10 +422,6 @@ def _error(status: int, detail: str) -> Response:
     return Response(_dumps({"detail": detail}), status_code=status, media_type="application/json")
 
 
-def _invalid(problems: list[Problem]) -> Response:
-    return Response(_dumps({"detail": problems}), status_code=422, media_type="application/json")
-
-
 def _headers(scope: Scope) -> dict[str, str]:
     headers: dict[str, str] = {}
     for raw_name, raw_value in scope["headers"]:
@@ -418,17 +442,19 @@ async def _read_body(receive: Receive, limit: int, *, keep: bool) -> tuple[bytes
     # Reads the whole body even past the limit (or when not kept), so that the client sees
     # the answer rather than a connection reset while it still uploads.
     body = bytearray()
+    size = 0
     too_large = False
     while True:
         message = await receive()
         if message["type"] != "http.request":
             break
         chunk = message.get("body", b"")
+        size += len(chunk)
+        too_large = size > limit
         if keep and not too_large:
             body += chunk
-            if len(body) > limit:
-                too_large = True
-                body.clear()
+        elif body:
+            body.clear()
         if not message.get("more_body", False):
             break
     return bytes(body), too_large

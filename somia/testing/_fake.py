@@ -7,9 +7,11 @@ import threading
 import uuid
 from collections import deque
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from somia._bridge import API_KEY_HEADER
+from somia._document import Document, load
 from somia.testing._agents import Agent, echo_agent
 from somia.testing._faults import Faults
 from somia.testing._idempotency import DEFAULT_MAX_KEYS, IdempotencyStore
@@ -23,6 +25,7 @@ __all__ = ["FakeSomia", "ReceivedRequest"]
 DEFAULT_API_KEY = "sk-fake-somia"
 DEFAULT_API_KEY_HEADER = API_KEY_HEADER
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+"""The body limit when the document states none (`x-somia-max-body-bytes`)."""
 DEFAULT_MAX_REQUESTS = 256
 DEFAULT_MAX_REPLAY_KEYS = DEFAULT_MAX_KEYS
 
@@ -32,11 +35,14 @@ class FakeSomia:
 
     Agent 1 is the echo agent unless `agents` says otherwise. `default_agent` answers for
     every agent id that was not registered (otherwise they are `404`). A request body over
-    `max_body_bytes` (1 MiB by default) is answered `413`; the log keeps the last
-    `max_requests` requests (256 by default), so memory stays bounded however many arrive.
+    `max_body_bytes` (by default the document's `x-somia-max-body-bytes`, 1 MiB) is answered
+    `413`; the log keeps the last `max_requests` requests (256 by default), so memory stays
+    bounded however many arrive. `document` is the OpenAPI document the fake follows (a
+    path to a YAML or JSON file, or the decoded mapping): the shipped one by default.
 
-    A request with an `Idempotency-Key` runs its turn once; a repeat (same key, same body)
-    replays the stored answer. The answers of the last `max_replay_keys` keys (10,000 by
+    A request with an `Idempotency-Key` runs its turn once; a repeat (same key, same
+    operation, path and body) replays the stored answer, and the key with another operation,
+    path or body is a conflict. The answers of the last `max_replay_keys` keys (10,000 by
     default) are kept, each without a copy of its session's history, so a conversation
     grows the fake linearly; a repeat of an older key runs its turn again. `turns_run`
     records, per key, how many turns really ran (replays run none). `turn_latency` makes
@@ -50,7 +56,8 @@ class FakeSomia:
         api_key_header: str = DEFAULT_API_KEY_HEADER,
         agents: Mapping[int, Agent] | None = None,
         default_agent: Agent | None = None,
-        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        document: Document | Mapping[str, Any] | str | Path | None = None,
+        max_body_bytes: int | None = None,
         max_requests: int = DEFAULT_MAX_REQUESTS,
         event_delay: float = 0.0,
         turn_latency: float = 0.0,
@@ -69,7 +76,10 @@ class FakeSomia:
         self.api_key = api_key
         self.api_key_header = api_key_header.lower()
         self.default_agent = default_agent
-        self.max_body_bytes = max_body_bytes
+        self.document = load(document)
+        self.max_body_bytes = (
+            _body_limit(self.document) if max_body_bytes is None else max_body_bytes
+        )
         self.event_delay = event_delay
         self.turn_latency = turn_latency
         self.faults = Faults()
@@ -196,11 +206,12 @@ class FakeSomia:
         from somia.testing._schema import operations
 
         missing: list[str] = []
-        for operation in operations():
+        for operation in operations(self.document):
             for media, schema in shape_of(operation).schemas.items():
                 with self._lock:
                     seen = set(self._answer_fields.get(media, ()))
-                missing += [f"{media}: {p}" for p in documented_paths(schema) if p not in seen]
+                paths = documented_paths(schema, self.document)
+                missing += [f"{media}: {p}" for p in paths if p not in seen]
         return sorted(set(missing))
 
     # What the ASGI app records and reads (the surface `somia.testing._app.ServedFake` names).
@@ -243,3 +254,8 @@ class FakeSomia:
             return SavedTurn(
                 stored.id, stored.history, len(stored.history), copy.deepcopy(stored.metadata)
             )
+
+
+def _body_limit(document: Document) -> int:
+    limits = [document.max_body_bytes(operation) for operation in document.operations()]
+    return max((limit for limit in limits if limit is not None), default=DEFAULT_MAX_BODY_BYTES)

@@ -26,11 +26,11 @@ T = TypeVar("T")
 def scope_of(method: str, path: str, key: str) -> tuple[Hashable, str]:
     """Where an Idempotency-Key is unique, and what a repeat must match besides its body.
 
-    Today a key is scoped to one operation on one path: the same key on another path is
-    another key. (A key global to the API would be `return key, f"{method} {path}"`: the
-    same key on another path would then be a different request, answered 409.)
+    A key names one request across the API (the document's `x-somia-idempotency`): the
+    same key with another operation or path (another agent or session) is a different
+    request, answered 409.
     """
-    return (method, path, key), ""
+    return key, f"{method} {path} "
 
 
 @dataclass(slots=True)

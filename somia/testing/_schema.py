@@ -1,7 +1,8 @@
 """The fake server's reading of the OpenAPI document: operations, parameters and schemas.
 
-Everything the fake validates or answers comes from the normalised document that
-`make generate` ships (read through `somia._document`). Schemas are checked with
+Everything the fake validates or answers comes from a document read through
+`somia._document`: the normalised one `make generate` ships, or the one a `FakeSomia` was
+given (`document=`). Schemas are checked with
 `jsonschema-rs` (JSON Schema draft 2020-12, what OpenAPI 3.1 uses); the document's
 `components` are embedded in each compiled schema, so `#/components/...` references resolve.
 A `pattern` is checked by `somia._patterns`, with ECMA-262's meaning, as the SDK checks it.
@@ -70,15 +71,16 @@ def validator(schema: dict[str, Any]) -> Any:
 
 
 def document() -> Document:
-    """The document the fake follows: the shipped one (tests swap in a changed copy)."""
+    """The document a fake follows when it is given none: the shipped one."""
     return shipped()
 
 
 class SchemaCheck:
-    """One compiled schema of the document, reporting problems the FastAPI way."""
+    """One compiled schema of a document, reporting problems the FastAPI way."""
 
-    def __init__(self, schema: Any, *, close: bool = False) -> None:
-        components = document().data.get("components", {})
+    def __init__(self, schema: Any, *, close: bool = False, doc: Document | None = None) -> None:
+        self.doc = doc or document()
+        components = self.doc.data.get("components", {})
         root: dict[str, Any] = {"$schema": _DRAFT, "components": components}
         root.update(schema if isinstance(schema, Mapping) else {"allOf": [schema]})
         if close:
@@ -95,7 +97,7 @@ class SchemaCheck:
         found = [
             item
             for error in self._validator.iter_errors(instance)
-            for item in _problems_of(error, self.root, instance, loc)
+            for item in _problems_of(self.doc, error, self.root, instance, loc)
         ]
         # One problem per value, as FastAPI reports it: its type first, then its size or
         # range, then the rest (an empty key breaks minLength and pattern: minLength wins).
@@ -156,17 +158,17 @@ def _types_phrase(types: list[str]) -> str:
     return ", ".join(names[:-1]) + " or " + names[-1]
 
 
-def _union_types(branches: Any) -> list[str]:
+def _union_types(doc: Document, branches: Any) -> list[str]:
     types: list[str] = []
     for branch in branches if isinstance(branches, list) else []:
-        for name in document().types(branch):
+        for name in doc.types(branch):
             if name not in types:
                 types.append(name)
     return types
 
 
 def _problems_of(
-    error: Any, root: Mapping[str, Any], instance: Any, prefix: list[str | int]
+    doc: Document, error: Any, root: Mapping[str, Any], instance: Any, prefix: list[str | int]
 ) -> list[Problem]:
     kind = type(error.kind).__name__
     detail = error.kind.as_dict()
@@ -200,9 +202,9 @@ def _problems_of(
             return [
                 item
                 for inner in matching[0]
-                for item in _problems_of(inner, root, instance, prefix)
+                for item in _problems_of(doc, inner, root, instance, prefix)
             ]
-        types = _union_types(value)
+        types = _union_types(doc, value)
         msg = f"Input should be a valid {_types_phrase(types)}" if types else error.message
         return [problem(loc, msg, "union_type")]
     if kind == "OneOfMultipleValid":
@@ -251,12 +253,15 @@ class Parameter:
     required: bool
     schema: Any
     check: SchemaCheck
+    types: tuple[str, ...]
+    """The JSON types its schema names."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Operation:
     """One operation of the document, as the fake serves it."""
 
+    document: Document
     operation_id: str
     method: str
     pattern: re.Pattern[str]
@@ -291,14 +296,19 @@ def _parameters(doc: Document, operation: Any) -> list[Parameter]:
         schema = spec.get("schema", {})
         location = spec["in"]
         required = bool(spec.get("required", location == "path"))
-        out.append(Parameter(spec["name"], location, required, schema, SchemaCheck(schema)))
+        check = SchemaCheck(schema, doc=doc)
+        types = tuple(doc.types(schema))
+        out.append(Parameter(spec["name"], location, required, schema, check, types))
     return out
 
 
+def operations(doc: Document | None = None) -> tuple[Operation, ...]:
+    """Every operation of a document (the shipped one by default), compiled once."""
+    return _operations(doc or document())
+
+
 @functools.cache
-def operations() -> tuple[Operation, ...]:
-    """Every operation of the document."""
-    doc = document()
+def _operations(doc: Document) -> tuple[Operation, ...]:
     out: list[Operation] = []
     for operation in doc.operations():
         body_spec = doc.request_body(operation)
@@ -308,13 +318,14 @@ def operations() -> tuple[Operation, ...]:
         answers = doc.answer_schemas(operation)
         out.append(
             Operation(
+                document=doc,
                 operation_id=operation.id,
                 method=operation.method.upper(),
                 pattern=_path_pattern(operation.path),
                 parameters=tuple(_parameters(doc, operation)),
                 body_required=bool(body_spec.get("required", False)),
                 body_media_types=media,
-                body=None if schema is None else SchemaCheck(schema),
+                body=None if schema is None else SchemaCheck(schema, doc=doc),
                 body_schema=schema,
                 answers=answers,
                 chunk_schema=doc.chunk_schema(operation),
@@ -325,4 +336,4 @@ def operations() -> tuple[Operation, ...]:
 
 def body_properties(operation: Operation) -> Mapping[str, Any]:
     """The documented properties of an operation's request body."""
-    return document().properties(operation.body_schema)
+    return operation.document.properties(operation.body_schema)

@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-import somia.testing._schema as _schema
+from somia._document import Document
 from somia._nesting import MAX_JSON_DEPTH, nested_deeper_than
 from somia.testing._schema import Operation, Parameter, Problem, operations, problem
 
@@ -42,7 +42,7 @@ class _OutOfRange(ValueError):
 def _parameter_value(raw: str, parameter: Parameter) -> tuple[Any, list[Problem]]:
     """A parameter's text as the JSON value its schema describes (a path has only text)."""
     loc: list[str | int] = [parameter.location, parameter.name]
-    types = _schema.document().types(parameter.schema)
+    types = parameter.types
     if "integer" in types or "number" in types:
         # Digits only: int() would also take "+1", " 1" or "1_0", which JSON Schema calls strings.
         if _INTEGER.fullmatch(raw):
@@ -169,7 +169,8 @@ def parse_body(operation: Operation, raw: bytes) -> tuple[Any, list[Problem]]:
     return (None, problems) if problems else (data, [])
 
 
-def request_problems(operation_id: str, body: Any) -> list[Problem]:
-    """The fake's problems with a decoded request body of an operation ([] when valid)."""
-    (operation,) = (op for op in operations() if op.operation_id == operation_id)
+def request_problems(operation_id: str, body: Any, doc: Document | None = None) -> list[Problem]:
+    """The fake's problems with a decoded request body of an operation of `doc` (the shipped
+    document by default); [] when valid."""
+    (operation,) = (op for op in operations(doc) if op.operation_id == operation_id)
     return [] if operation.body is None else operation.body.problems(body, ["body"])

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from contract_support import FAKE_API_KEY, App, Message, Receive, Send, read_body
-from live_run import Target
-
 from somia.testing import FakeServer, FakeSomia, echo_agent
+from tests.contract.contract_support import FAKE_API_KEY, App, Message, Receive, Send, read_body
+from tests.contract.model import GROUPS
+from tests.contract.runner import ContractRun
+from tests.contract.settings import Target
 
 _PATH = re.compile(r"^/api/v1/external/agent/([^/]*)/session(?:/([^/]*))?$")
 OTHER_AGENT_ID = 2
@@ -29,6 +30,7 @@ class Request:
     path: str
     headers: dict[str, str]
     body: bytes
+    query: str = ""
 
     @property
     def agent(self) -> str:
@@ -89,7 +91,10 @@ def wrap(app: App, fake: FakeSomia, breakage: Breakage) -> App:
         body = await read_body(receive)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         request = Request(
-            scope.get("raw_path", b"").decode("latin-1") or scope["path"], headers, body
+            scope.get("raw_path", b"").decode("latin-1") or scope["path"],
+            headers,
+            body,
+            scope.get("query_string", b"").decode("latin-1"),
         )
         answer = breakage.before(request, fake)
         if answer is None:
@@ -135,10 +140,10 @@ async def _call(app: App, scope: MutableMapping[str, Any], request: Request) -> 
 
 
 class BrokenFake(FakeSomia):
-    """A contract fake (every agent id answers) whose app has `breakage` applied."""
+    """A contract fake (agents 1 and 2) whose app has `breakage` applied."""
 
-    def __init__(self, breakage: Breakage) -> None:
-        super().__init__(api_key=FAKE_API_KEY, default_agent=echo_agent)
+    def __init__(self, breakage: Breakage, **options: Any) -> None:
+        super().__init__(**options)
         self.breakage = breakage
         self._broken: App | None = None
 
@@ -156,7 +161,6 @@ def fake_target(server: FakeServer, **changes: Any) -> Target:
         "api_key": server.api_key,
         "agent_id": 1,
         "other_agent_id": OTHER_AGENT_ID,
-        "api_key_header": server.api_key_header,
     }
     settings.update(changes)
     return Target(**settings)
@@ -171,12 +175,45 @@ def turns_ran(server: FakeServer) -> int:
 
 
 @contextmanager
-def serving(breakage: Breakage | None = None) -> Iterator[FakeServer]:
-    """A loopback server: the contract fake, broken by `breakage` if given."""
-    fake = (
-        FakeSomia(api_key=FAKE_API_KEY, default_agent=echo_agent)
-        if breakage is None
-        else BrokenFake(breakage)
-    )
+def serving(
+    breakage: Breakage | None = None, *, document: Any = None, **more: Any
+) -> Iterator[FakeServer]:
+    """A loopback server: the contract fake (agents 1 and 2, following `document`, the
+    shipped one by default, with `more` FakeSomia options), broken by `breakage` if given."""
+    options: dict[str, Any] = {
+        "api_key": FAKE_API_KEY,
+        "agents": {1: echo_agent, OTHER_AGENT_ID: echo_agent},
+        "document": document,
+        "max_requests": 100_000,
+        **more,
+    }
+    fake = FakeSomia(**options) if breakage is None else BrokenFake(breakage, **options)
     with FakeServer(fake) as server:
         yield server
+
+
+def run_broken(
+    breakage: Breakage | None,
+    *groups: str,
+    document: Any = None,
+    fake: Mapping[str, Any] | None = None,
+    **target: Any,
+) -> ContractRun:
+    """A contract run of `groups` (all by default) against the fake broken by `breakage`;
+    the suite follows `document` as the fake does."""
+    with serving(breakage, document=document, **dict(fake or {})) as server:
+        run = ContractRun(fake_target(server, **target), document=document)
+        try:
+            for group in groups or GROUPS:
+                run.run_group(group)
+        finally:
+            run.close()
+    return run
+
+
+def failed_checks(run: ContractRun) -> set[str]:
+    """The ids of the promises a run found broken (the budget or deadline as a stop)."""
+    found = {finding.check for finding in run.findings}
+    if run.stopped is not None:
+        found.add(f"STOP {run.stopped.check}")
+    return found

@@ -1,27 +1,27 @@
-"""Shared pieces of the contract tests: the document, settings, the workflow and extra checks.
-
-The extra checks hold answers to the document's decisions that JSON Schema cannot express;
-they are registered with schemathesis when this module is imported.
+"""Shared pieces of the in-process schemathesis tests: the fake, settings, the workflow and
+the check of the document's own rules (registered with schemathesis on import).
 """
 
 from __future__ import annotations
 
-import json
+import copy
 from collections.abc import Awaitable, Callable, MutableMapping
-from pathlib import Path
 from typing import Any
 
+import httpx
 import hypothesis
 import schemathesis
-import yaml
 from hypothesis.stateful import Bundle, initialize
 from schemathesis import BaseSchema, Case, CheckContext, Response
 from schemathesis.config import SchemathesisConfig
 from schemathesis.generation.stateful.state_machine import APIStateMachine, StepInput, StepOutput
 
+from somia._document import Document, shipped
+from somia._sse import SSEDecoder
 from somia.testing import FakeSomia, echo_agent
+from tests.contract.judge import answer_problems, media_problems, stream_problems
+from tests.contract.ledger import EVENT_STREAM, Exchange
 
-SPEC = Path(__file__).resolve().parents[2] / "openapi" / "somia.yaml"
 CREATE = "/api/v1/external/agent/{agent_id}/session"
 INTERACT = "/api/v1/external/agent/{agent_id}/session/{session_id}"
 FAKE_API_KEY = "sk-contract-tests"
@@ -61,10 +61,9 @@ def load_schema(api_key: str, *, api_key_header: str | None = None, **project: A
     settings: dict[str, Any] = {"auth": {"openapi": {"ApiKeyAuth": {"api_key": api_key}}}}
     settings.update(project)
     config = SchemathesisConfig.from_dict(settings)
-    if api_key_header is None or api_key_header.lower() == "x-api-key":
-        return schemathesis.openapi.from_path(SPEC, config=config)
-    document = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
-    document["components"]["securitySchemes"]["ApiKeyAuth"]["name"] = api_key_header
+    document = copy.deepcopy(shipped().data)
+    if api_key_header is not None:
+        document["components"]["securitySchemes"]["ApiKeyAuth"]["name"] = api_key_header
     return schemathesis.openapi.from_dict(document, config=config)
 
 
@@ -117,101 +116,48 @@ def run_session_chain(schema: BaseSchema, *, agent_id: int, headers: dict[str, s
 
 def event_data(content: bytes) -> list[str]:
     """The data of each event of a Server-Sent Event body."""
-    text = content.decode("utf-8").removeprefix("\ufeff")
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    events = []
-    for block in text.split("\n\n"):
-        data = [
-            line[5:].removeprefix(" ")
-            for line in block.split("\n")
-            if line.startswith("data:") or line == "data"
-        ]
-        if data:
-            events.append("\n".join(data))
-    return events
+    return [event.data for event in SSEDecoder().feed(content)]
 
 
-def _media_type(response: Response) -> str:
-    values = response.headers.get("content-type") or [""]
-    return str(values[0]).split(";", 1)[0].strip().lower()
+_DOCUMENTS: dict[int, Document] = {}
 
 
-def _asked_to_stream(case: Case[Any]) -> bool:
-    return isinstance(case.body, dict) and case.body.get("stream") is True
+def _document(raw: dict[str, Any]) -> Document:
+    """The document module's view of the document schemathesis runs (a changed copy, too)."""
+    return _DOCUMENTS.setdefault(id(raw), Document(raw))
 
 
 @schemathesis.check
-def stream_flag_selects_media_type(
+def keeps_the_documents_rules(
     ctx: CheckContext, response: Response, case: Case[Any]
 ) -> bool | None:
-    """A 200 is an event stream exactly when the request asked for `"stream": true`."""
-    if response.status_code != 200:
-        return None
-    media = _media_type(response)
-    if _asked_to_stream(case) and media != "text/event-stream":
-        raise AssertionError(f'"stream": true was answered with {media!r}, not text/event-stream')
-    if not _asked_to_stream(case) and media != "application/json":
-        raise AssertionError(f"a request without stream was answered with {media!r}, not JSON")
+    """What JSON Schema cannot say, read from the document's own rules: the stream flag
+    chooses the media type (`x-somia-when`), headers carry their fields (`x-somia-field`),
+    and a stream keeps its `x-somia-stream` rules."""
+    doc = _document(case.operation.schema.raw_schema)
+    operation_id = case.operation.definition.raw.get("operationId")
+    op = doc.operation(operation_id)
+    url = f"http://contract{case.formatted_path}"
+    request = httpx.Request(case.method, url)
+    request.extensions["somia_path"] = dict(case.path_parameters or {})
+    headers = [(name, value) for name, values in response.headers.items() for value in values]
+    exchange = Exchange(
+        operation_id, request, httpx.Response(response.status_code, headers=headers)
+    )
+    exchange.body = response.content
+    problems = media_problems(doc, op, case.body, exchange)
+    if response.status_code == 200 and exchange.media == EVENT_STREAM:
+        exchange.events = SSEDecoder().feed(response.content)
+        exchange.complete = not response.stream_cut_short
+        found = stream_problems(doc, op, exchange)
+        if response.stream_cut_short:
+            found.pop(("ends-with", ""), None)  # read up to schemathesis' own limit
+        problems += [problem for (check, _), lines in found.items() for problem in lines]
+    if response.status_code == 200:
+        problems += [p for p in answer_problems(doc, op, exchange) if "header" in p]
+    if problems:
+        raise AssertionError("; ".join(problems))
     return True
-
-
-@schemathesis.check
-def session_id_header_matches_answer(
-    ctx: CheckContext, response: Response, case: Case[Any]
-) -> bool | None:
-    """Every 200 names its session in X-Somia-Session-Id, and the answer agrees."""
-    if response.status_code != 200:
-        return None
-    headers = response.headers.get("x-somia-session-id")
-    if not headers:
-        raise AssertionError("a 200 answer without an X-Somia-Session-Id header")
-    header = headers[0]
-    if _media_type(response) == "application/json":
-        answer = _json_or_none(response.content)
-        ids = [answer.get("session_id")] if isinstance(answer, dict) else []
-    elif _media_type(response) == "text/event-stream":
-        events = [_json_or_none(data) for data in event_data(response.content)]
-        ids = [event.get("session_id") for event in events if _is_chunk(event)]
-    else:
-        return None
-    if any(found != header for found in ids):
-        raise AssertionError(f"X-Somia-Session-Id is {header!r} but the answer names {ids!r}")
-    return True
-
-
-@schemathesis.check
-def event_stream_is_complete_and_cumulative(
-    ctx: CheckContext, response: Response, case: Case[Any]
-) -> bool | None:
-    """A 200 stream ends with `true` (or an error), and each chunk's message extends the last."""
-    if response.status_code != 200 or _media_type(response) != "text/event-stream":
-        return None
-    # Events that are not JSON are left to the schema check.
-    values = [_json_or_none(data) for data in event_data(response.content)]
-    last = values[-1] if values else None
-    ended = last is True or (isinstance(last, dict) and bool(last.get("error")))
-    if not response.stream_cut_short and not ended:
-        raise AssertionError("the event stream does not end with an event whose data is true")
-    previous = ""
-    for value in values:
-        if not _is_chunk(value) or not isinstance(value.get("message"), str):
-            continue
-        message = value["message"]
-        if not message.startswith(previous):
-            raise AssertionError(f"chunk message {message!r} does not extend {previous!r}")
-        previous = message
-    return True
-
-
-def _json_or_none(text: str | bytes) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError:
-        return None
-
-
-def _is_chunk(value: object) -> bool:
-    return isinstance(value, dict) and any(k in value for k in ("session_id", "history", "pending"))
 
 
 # ASGI, for the deliberately broken servers that wrap the fake's app.

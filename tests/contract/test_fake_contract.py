@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from contract_support import (
+from schemathesis import Case
+
+from tests.contract.contract_support import (
     FAKE_API_KEY,
     FUZZ_SETTINGS,
     STATEFUL_SETTINGS,
@@ -13,7 +15,6 @@ from contract_support import (
     run_session_chain,
     workflow,
 )
-from schemathesis import Case
 
 fake = contract_fake()
 schema = load_schema(FAKE_API_KEY)

@@ -15,10 +15,10 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from answer_audit import EVENT_STREAM, JSON, AnswerAudit
 
 from somia._document import shipped
 from somia.testing import Answer, FakeServer, FakeSomia, echo_agent
+from tests.contract.answer_audit import EVENT_STREAM, JSON, AnswerAudit
 
 KEY = "sk-strict"
 

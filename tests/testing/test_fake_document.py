@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
-from somia._document import Document, shipped
-from somia.testing import Answer, FakeServer, FakeSomia, Turn, _answers, _schema
+from somia._document import shipped
+from somia.testing import Answer, FakeServer, FakeSomia, Turn, _answers
 from somia.testing._validation import request_problems
 from tests.harness import documented_fields
 from tests.testing.fake_helpers import continue_url, create_url, http_client, read_events
@@ -27,15 +27,15 @@ USAGE = {
 
 
 @pytest.fixture
-def document(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    """A copy of the document that the fake reads; edit it before the first request."""
-    changed = copy.deepcopy(shipped().data)
-    monkeypatch.setattr(_schema, "document", lambda: Document(changed))
-    _schema.operations.cache_clear()
-    _answers.shape_of.cache_clear()
-    yield changed
-    _schema.operations.cache_clear()
-    _answers.shape_of.cache_clear()
+def document() -> dict[str, Any]:
+    """A copy of the document that the fake follows; edit it before the first request."""
+    return copy.deepcopy(shipped().data)
+
+
+@pytest.fixture
+def somia_fake(document: dict[str, Any]) -> FakeSomia:
+    """The fake of `somia_server`, following the copy (read at its first request)."""
+    return FakeSomia(document=document)
 
 
 def recorder(turns: list[Turn]) -> Callable[[Turn], str]:

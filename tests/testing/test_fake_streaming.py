@@ -8,8 +8,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import pytest
 
-from somia.testing import FakeServer, FakeSomia, Turn
+from somia.testing import FakeServer, FakeSomia, Turn, echo_agent
 from tests.testing.fake_helpers import (
     continue_url,
     create_url,
@@ -153,16 +154,27 @@ def test_a_reused_key_with_another_body_is_409(
     assert len(somia_server.fake.session_ids) == 1
 
 
-def test_keys_are_scoped_to_one_path(client: httpx.Client, somia_server: FakeServer) -> None:
+@pytest.mark.parametrize("other", ["operation", "agent", "session"])
+def test_a_key_names_one_request_across_the_api(
+    client: httpx.Client, somia_server: FakeServer, other: str
+) -> None:
+    somia_server.fake.register_agent(2, echo_agent)
+    first = client.post(create_url(somia_server), json={}).json()["session_id"]
+    second = client.post(create_url(somia_server), json={}).json()["session_id"]
     headers = {"Idempotency-Key": "shared"}
-    session_id = client.post(create_url(somia_server), json={}, headers=headers).json()[
-        "session_id"
-    ]
+    keyed = client.post(continue_url(somia_server, first), json={}, headers=headers)
+    url = {
+        "operation": create_url(somia_server),
+        "agent": create_url(somia_server, 2),
+        "session": continue_url(somia_server, second),
+    }[other]
 
-    response = client.post(continue_url(somia_server, session_id), json={"a": 1}, headers=headers)
+    response = client.post(url, json={}, headers=headers)
 
-    assert response.status_code == 200
-    assert "idempotent-replayed" not in response.headers
+    assert keyed.status_code == 200
+    assert response.status_code == 409, response.text
+    assert len(somia_server.fake.session_ids) == 2  # nothing ran
+    assert len(somia_server.fake.history(second)) == 1
 
 
 def test_a_failed_turn_does_not_use_up_its_key(

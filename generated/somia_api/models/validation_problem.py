@@ -13,7 +13,8 @@ T = TypeVar("T", bound="ValidationProblem")
 class ValidationProblem:
     """
     Attributes:
-        loc (list[int | str]):
+        loc (list[int | str]): Where the problem is: `path`, `header`, `query` or `body`, then the parameter's
+            name or the field's path within the body.
         msg (str):
         type_ (str):
     """

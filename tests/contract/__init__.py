@@ -1,0 +1,1 @@
+"""The contract suites: the document's promises held against the fake and deployments."""
