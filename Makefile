@@ -6,13 +6,14 @@ STAMP := $(VENV)/.installed
 LINTED := somia scripts tests
 
 .DEFAULT_GOAL := help
-.PHONY: help install generate api-diff check-generated lint typecheck pytest test test-fast demo contract bench clean \
-	docs docs-serve cli-docs chromium release-check
+.PHONY: help install generate api-diff check-generated lint typecheck pytest pytest-httpx2-alias test \
+	test-fast demo contract bench clean docs docs-serve cli-docs chromium release-check
 
 help:
 	@echo "make demo             a streamed conversation against the fake server"
 	@echo "make test             lint, type-check, drift check and the whole test suite"
 	@echo "make test-fast        pytest without the slow tests (subprocesses, the generator)"
+	@echo "make pytest-httpx2-alias  the same tests with httpx aliased to httpx2 (a venv of its own)"
 	@echo "make install          create .venv and install the project with its dev group"
 	@echo "make generate         regenerate generated/somia_api from openapi/somia.yaml"
 	@echo "make check-generated  fail with a diff when generated/ is stale"
@@ -31,6 +32,21 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+# A venv of its own where `import httpx` is httpx2, as in an application that migrated with
+# httpx2.alias_httpx(): its sitecustomize calls it before anything (pytest's plugins) imports
+# httpx. It holds no packages: a .pth adds .venv's (the same versions, nothing installed twice).
+ALIAS_VENV := .venv-httpx2-alias
+ALIAS_STAMP := $(ALIAS_VENV)/.installed
+ALIAS_SITE = $$($(ALIAS_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
+
+$(ALIAS_STAMP): $(STAMP)
+	rm -rf $(ALIAS_VENV)
+	$(PYTHON) -m venv --without-pip $(ALIAS_VENV)
+	echo "import site; site.addsitedir('$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')')" \
+		> "$(ALIAS_SITE)/dot-venv.pth"
+	echo 'import httpx2; httpx2.alias_httpx()' > "$(ALIAS_SITE)/sitecustomize.py"
+	@touch $(ALIAS_STAMP)
 
 generate: $(STAMP)
 	$(BIN)/python scripts/generate.py
@@ -56,7 +72,13 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest -q
 
-test: lint typecheck check-generated chromium pytest
+# The unit suite once more with httpx aliased to httpx2 (its import order makes pytest warn that
+# modules were imported before their assertions could be rewritten: harmless here).
+pytest-httpx2-alias: $(ALIAS_STAMP)
+	$(ALIAS_VENV)/bin/python -c 'import httpx; assert httpx.__name__ == "httpx2", httpx'
+	$(ALIAS_VENV)/bin/python -m pytest -q -m "not slow" -W ignore::pytest.PytestAssertRewriteWarning
+
+test: lint typecheck check-generated chromium pytest pytest-httpx2-alias
 
 # The inner loop: pytest without the tests marked slow (subprocesses, the generator).
 test-fast: $(STAMP)
@@ -75,7 +97,7 @@ bench: $(STAMP)
 	$(BIN)/python scripts/bench.py
 
 clean:
-	rm -rf $(VENV) .hypothesis .schemathesis .mypy_cache .ruff_cache dist build site
+	rm -rf $(VENV) $(ALIAS_VENV) .hypothesis .schemathesis .mypy_cache .ruff_cache dist build site
 
 # MkDocs 1.x prints an end-of-life banner on every build; the site's config stays plain so a
 # successor generator can read it (CONTRIBUTING.md says why).

@@ -107,7 +107,7 @@ def machine() -> str:
                 model = line.split(":", 1)[1].strip()
                 break
     versions = ", ".join(
-        f"{name} {metadata.version(name)}" for name in ("somia", "httpx", "httpx-sse")
+        f"{name} {metadata.version(name)}" for name in ("somia", "httpx", "httpx2", "httpx-sse")
     )
     return (
         f"Machine: {model}, {os.cpu_count()} cores; Python {platform.python_version()} "

@@ -13,6 +13,7 @@ from somia._client_base import BaseClient
 
 if TYPE_CHECKING:
     from somia._base import PreparedCall, RequestOptions
+    from somia._http import AsyncHTTPClient  # noqa: F401 - named by the base class
     from somia._liveness import Deadline
     from somia._models import SessionAnswer, StreamEvent
     from somia._sessions import AsyncAgentSessionsClient
@@ -38,7 +39,7 @@ def _wrong_loop_message(loop: object) -> str:
     )
 
 
-class AsyncSomiaClient(BaseClient[httpx.AsyncClient, "AsyncAgentSessionsClient"]):
+class AsyncSomiaClient(BaseClient["AsyncHTTPClient", "AsyncAgentSessionsClient"]):
     """An asynchronous client of the Somia Agent API; awaited twin of `SomiaClient`.
 
     `base_url` falls back to `SOMIA_BASE_URL`, then to the hosted platform; `api_key` falls
@@ -47,7 +48,7 @@ class AsyncSomiaClient(BaseClient[httpx.AsyncClient, "AsyncAgentSessionsClient"]
     `asyncio.run`).
     """
 
-    _http_type = httpx.AsyncClient
+    _asynchronous = True
 
     def _new_sessions(self) -> AsyncAgentSessionsClient:
         from somia._sessions import AsyncAgentSessionsClient
@@ -142,8 +143,9 @@ class AsyncSomiaClient(BaseClient[httpx.AsyncClient, "AsyncAgentSessionsClient"]
         return result
 
     def _open_http(self) -> httpx.AsyncClient:
+        """The pool's httpx or httpx2 client, typed as httpx's (they share one API)."""
         pool = self._pool
-        http = pool.open_http(self._closed)
+        http: httpx.AsyncClient = pool.open_http(self._closed)
         if pool.owned:  # a given http_client's transport may not be bound to a loop at all
             loop = _running_loop()
             if pool.loop is not loop:
@@ -158,6 +160,7 @@ class AsyncSomiaClient(BaseClient[httpx.AsyncClient, "AsyncAgentSessionsClient"]
         """Send with retries; return the 2xx response (read, or open for a stream) or raise
         the typed error. Every attempt of every call is made here."""
         http = self._open_http()
+        stack = self._pool.stack  # its library's exceptions
         deadline = call.deadline()
         attempt = 0
         try:
@@ -168,9 +171,9 @@ class AsyncSomiaClient(BaseClient[httpx.AsyncClient, "AsyncAgentSessionsClient"]
                     try:
                         # Never follow a redirect: the key and the input would go with it.
                         response = await http.send(request, stream=True, follow_redirects=False)
-                    except httpx.HTTPStatusError as exc:  # raised by a caller's event hook
+                    except stack.HTTPStatusError as exc:  # raised by a caller's event hook
                         response = call.hooked_response(exc, deadline)
-                except httpx.HTTPError as exc:
+                except stack.HTTPError as exc:
                     call.log_failure(exc, attempt, started)
                     delay = call.after_failure(exc, attempt, deadline)
                 else:
@@ -191,9 +194,8 @@ class AsyncSomiaClient(BaseClient[httpx.AsyncClient, "AsyncAgentSessionsClient"]
             if deadline is not None:
                 deadline.stop()
 
-    @staticmethod
     async def _read(
-        response: httpx.Response, call: PreparedCall, attempt: int, deadline: Deadline | None
+        self, response: httpx.Response, call: PreparedCall, attempt: int, deadline: Deadline | None
     ) -> httpx.Response:
         """The whole body (the answer, or an error's details), read within the deadline."""
         try:
@@ -206,7 +208,7 @@ class AsyncSomiaClient(BaseClient[httpx.AsyncClient, "AsyncAgentSessionsClient"]
                 chunks.append(chunk)
                 deadline.check(call.what, attempt + 1)
             return call.with_body(response, chunks)
-        except httpx.HTTPError as exc:
+        except self._pool.stack.HTTPError as exc:
             raise call.read_failure(exc, attempt, deadline) from exc
         finally:
             if deadline is not None:  # before the connection goes back to the pool

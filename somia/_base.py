@@ -13,7 +13,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Literal, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypedDict
 
 import attrs
 import httpx
@@ -27,6 +27,7 @@ from somia._errors import (
     error_from_response,
     translate_transport_error,
 )
+from somia._http import AnyTimeout, timeout_phase, was_read, with_content
 from somia._liveness import Deadline, stream_read_timeout
 from somia._models import ResponseInfo, SessionAnswer, parse_session
 from somia._nesting import MAX_JSON_DEPTH, check_body_nesting, check_nesting
@@ -54,7 +55,7 @@ class RequestOptions(TypedDict, total=False):
     """Keyword options of every call (`client.request(...)` and the session calls); each
     overrides or adds to what the client sends for this one call."""
 
-    timeout: float | httpx.Timeout | None
+    timeout: float | AnyTimeout | None
     total_timeout: float | None
     stream_idle_timeout: float | Literal["read"] | None
     extra_headers: Mapping[str, str] | None
@@ -66,7 +67,8 @@ _CALL_OPTIONS = frozenset({*RequestOptions.__annotations__, "extra_body"})
 _BODY_WIRE_NAMES = frozenset(BODY_FIELDS.values())
 ACCEPT_STREAM = {"Accept": "text/event-stream"}
 
-Parse = Callable[[httpx.Response, Redactor], Any]
+if TYPE_CHECKING:  # a whole 2xx answer (of httpx or httpx2) into what the call returns
+    Parse: TypeAlias = Callable[[httpx.Response, Redactor], Any]
 
 
 def session_from_response(response: httpx.Response, redact: Redactor = NO_KEY) -> SessionAnswer:
@@ -187,7 +189,7 @@ class PreparedCall:
             deadline.settle()  # the attempt is over
         if deadline is not None and deadline.cut_short(exc):
             # Once the request went out, the turn may have run.
-            reading = deadline.sent or isinstance(exc, httpx.ReadTimeout)
+            reading = deadline.sent or timeout_phase(exc) == "read"
             raise deadline.expired(self.what, attempt + 1, reading=reading) from exc
         decision = self.config.retry.decide_exception(exc, attempt)
         if decision is None:
@@ -237,31 +239,13 @@ class PreparedCall:
         if deadline is not None:
             deadline.settle()  # httpx released its connection
         response = exc.response
-        try:
-            response.content  # noqa: B018 - read by the hook?
-        except httpx.ResponseNotRead:
-            return httpx.Response(
-                response.status_code,
-                headers=response.headers,
-                stream=httpx.ByteStream(b""),
-                request=response.request,
-                extensions=response.extensions,
-            )
-        return response
+        return response if was_read(response) else with_content(response, b"")
 
     @staticmethod
     def with_body(response: httpx.Response, chunks: list[bytes]) -> httpx.Response:
         """`response` with its body, read chunk by chunk (still content-coded), in its
         place (and decoded)."""
-        whole = httpx.Response(
-            response.status_code,
-            headers=response.headers,
-            stream=httpx.ByteStream(b"".join(chunks)),
-            request=response.request,
-            extensions=response.extensions,
-        )
-        whole.read()  # from memory: no I/O
-        return whole
+        return with_content(response, b"".join(chunks))
 
     def _wait(
         self,

@@ -13,20 +13,21 @@ from somia._client_base import BaseClient
 
 if TYPE_CHECKING:
     from somia._base import PreparedCall, RequestOptions
+    from somia._http import SyncHTTPClient  # noqa: F401 - named by the base class
     from somia._liveness import Deadline
     from somia._models import SessionAnswer, StreamEvent
     from somia._sessions import AgentSessionsClient
     from somia._streaming import Stream
 
 
-class SomiaClient(BaseClient[httpx.Client, "AgentSessionsClient"]):
+class SomiaClient(BaseClient["SyncHTTPClient", "AgentSessionsClient"]):
     """A synchronous client of the Somia Agent API.
 
     `base_url` falls back to `SOMIA_BASE_URL`, then to the hosted platform; `api_key` falls
     back to `SOMIA_API_KEY`. Use it as a context manager, or call `close()`.
     """
 
-    _http_type = httpx.Client
+    _asynchronous = False
 
     def _new_sessions(self) -> AgentSessionsClient:
         from somia._sessions import AgentSessionsClient
@@ -121,7 +122,9 @@ class SomiaClient(BaseClient[httpx.Client, "AgentSessionsClient"]):
     def _send(self, call: PreparedCall) -> httpx.Response:
         """Send with retries; return the 2xx response (read, or open for a stream) or raise
         the typed error. Every attempt of every call is made here."""
-        http = self._pool.open_http(self._closed)
+        # An httpx or httpx2 client: typed as httpx's (they share one API).
+        http: httpx.Client = self._pool.open_http(self._closed)
+        stack = self._pool.stack  # its library's exceptions
         deadline = call.deadline()
         attempt = 0
         try:
@@ -132,9 +135,9 @@ class SomiaClient(BaseClient[httpx.Client, "AgentSessionsClient"]):
                     try:
                         # Never follow a redirect: the key and the input would go with it.
                         response = http.send(request, stream=True, follow_redirects=False)
-                    except httpx.HTTPStatusError as exc:  # raised by a caller's event hook
+                    except stack.HTTPStatusError as exc:  # raised by a caller's event hook
                         response = call.hooked_response(exc, deadline)
-                except httpx.HTTPError as exc:
+                except stack.HTTPError as exc:
                     call.log_failure(exc, attempt, started)
                     delay = call.after_failure(exc, attempt, deadline)
                 else:
@@ -153,9 +156,8 @@ class SomiaClient(BaseClient[httpx.Client, "AgentSessionsClient"]):
             if deadline is not None:
                 deadline.stop()
 
-    @staticmethod
     def _read(
-        response: httpx.Response, call: PreparedCall, attempt: int, deadline: Deadline | None
+        self, response: httpx.Response, call: PreparedCall, attempt: int, deadline: Deadline | None
     ) -> httpx.Response:
         """The whole body (the answer, or an error's details), read within the deadline."""
         try:
@@ -168,7 +170,7 @@ class SomiaClient(BaseClient[httpx.Client, "AgentSessionsClient"]):
                 chunks.append(chunk)
                 deadline.check(call.what, attempt + 1)
             return call.with_body(response, chunks)
-        except httpx.HTTPError as exc:
+        except self._pool.stack.HTTPError as exc:
             raise call.read_failure(exc, attempt, deadline) from exc
         finally:
             if deadline is not None:  # before the connection goes back to the pool

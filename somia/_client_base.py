@@ -1,10 +1,10 @@
 """What both clients share outside their I/O loops: the constructor, copies, accessors.
 
 This module and the two client modules (and somia._pool) import only the standard library
-and httpx, so that
-`from somia import SomiaClient` costs little more than `import httpx`. The rest (options,
-the generated client's facts, attrs, the call machinery) loads when the first client is
-made; the client modules reach the call machinery through imports inside their methods.
+and httpx, so that `from somia import SomiaClient` costs little more than `import httpx`. The
+rest (options, the generated client's facts, attrs, the call machinery, the seam to the HTTP
+library) loads when the first client is made; the client modules reach the call machinery
+through imports inside their methods.
 """
 
 from __future__ import annotations
@@ -15,21 +15,25 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, Self, TypeVar, Unpack
 
 import httpx
 
-from somia._pool import HttpT, Pool
+from somia._pool import Pool
 
 if TYPE_CHECKING:
     from somia._base import PreparedCall
     from somia._config import ClientConfig, ClientOptions
+    from somia._http import AnyTimeout
+else:  # what the annotation means at run time (somia._http loads with the first client)
+    AnyTimeout = httpx.Timeout
 
+HttpT = TypeVar("HttpT")  # the `http_client` a client takes: httpx's or httpx2's
 SessionsT = TypeVar("SessionsT")
 
 
 class BaseClient(Generic[HttpT, SessionsT]):
     """Options, environment fallbacks, copies and accessors shared by both clients."""
 
-    _http_type: type[HttpT]
+    _asynchronous: bool  # the kind of HTTP client it sends through
     _config: ClientConfig
-    _pool: Pool[HttpT]
+    _pool: Pool
     _closed: bool  # this client (or copy) was closed
     _call_headers: dict[str, str]
     sessions: SessionsT
@@ -40,7 +44,7 @@ class BaseClient(Generic[HttpT, SessionsT]):
         base_url: str | None = None,
         api_key: str | None = None,
         api_key_header: str | None = None,
-        timeout: float | httpx.Timeout = 60.0,
+        timeout: float | AnyTimeout = 60.0,
         total_timeout: float | None = None,
         stream_idle_timeout: float | Literal["read"] | None = "read",
         retries: int = 2,
@@ -61,7 +65,8 @@ class BaseClient(Generic[HttpT, SessionsT]):
                 `$SOMIA_API_KEY_HEADER`, else the API's own (some deployments want
                 "apikey").
             timeout: Seconds for each phase of each attempt (connect, read, write, pool),
-                or an `httpx.Timeout`. A stream's events are read under its read timeout.
+                or an `httpx.Timeout` (or `httpx2.Timeout`). A stream's events are read
+                under its read timeout.
             total_timeout: Seconds for a whole call, however slowly the server sends: every
                 attempt, the waits between them and the answer (a JSON answer whole, a
                 stream's up to its response head). None: no limit.
@@ -76,30 +81,34 @@ class BaseClient(Generic[HttpT, SessionsT]):
             max_retry_after: The longest `Retry-After` (or `retry-after-ms`) the client
                 waits; when the server asks for longer, the error is raised at once.
             default_headers: Headers sent with every call (the key's header excepted).
-            http_client: Your own `httpx.Client` (`httpx.AsyncClient` for the async
-                client) for proxies, certificates or limits; its redirects are never
-                followed, and closing this client leaves it open.
+            http_client: Your own `httpx.Client` or `httpx2.Client` (an `AsyncClient`
+                for the async client) for proxies, certificates or limits; its redirects
+                are never followed, and closing this client leaves it open.
         """
         from somia._config import ClientConfig  # the first client loads the SDK's rules
+        from somia._http import HTTPX, stack_of
         from somia._logging import configure_from_environment
 
         configure_from_environment()  # SOMIA_LOG
+        kind = self._asynchronous
 
         config = ClientConfig.create(locals())  # every keyword but http_client is an option
-        if http_client is not None and not isinstance(http_client, self._http_type):
+        stack = HTTPX if http_client is None else stack_of(http_client, asynchronous=kind)
+        if stack is None:
+            wanted = "AsyncClient" if kind else "Client"
             raise TypeError(
-                f"http_client must be an httpx.{self._http_type.__name__}, "
+                f"http_client must be an httpx.{wanted} or an httpx2.{wanted}, "
                 f"not {type(http_client).__name__}"
             )
-        # The key, headers and timeouts travel with each request, never on the httpx client:
+        # The key, headers and timeouts travel with each request, never on the HTTP client:
         # copies with other options share its connections.
-        self._setup(config, Pool(http_client, self._http_type, self))
+        self._setup(config, Pool(http_client, stack, kind, self))
 
-    def _setup(self, config: ClientConfig, pool: Pool[HttpT]) -> None:
+    def _setup(self, config: ClientConfig, pool: Pool) -> None:
         self._config = config
         self._pool = pool
         headers = config.headers
-        if pool.owned:  # only what the SDK's httpx client would not send by itself
+        if pool.owned:  # only what the SDK's own client would not send by itself
             own = pool.http.headers  # (httpx merges header lists slowly)
             headers = {k: v for k, v in headers.items() if own.get(k) != v}
         self._call_headers = headers  # of every call: computed once per client

@@ -22,6 +22,7 @@ import attrs
 import httpx
 
 from somia._bridge import API_KEY_HEADER
+from somia._http import AnyTimeout
 from somia._pool import SDK_HEADERS
 from somia._redact import Redactor
 from somia._retry import RetryPolicy
@@ -54,7 +55,7 @@ class ClientOptions(TypedDict, total=False):
     base_url: str | None
     api_key: str | None
     api_key_header: str | None
-    timeout: float | httpx.Timeout
+    timeout: float | AnyTimeout
     total_timeout: float | None
     stream_idle_timeout: float | Literal["read"] | None
     retries: int

@@ -44,6 +44,7 @@ from typing import Any, Generic, TypeVar, overload
 
 import httpx
 
+from somia._http import headers_of, quotes_request, timeout_phase
 from somia._redact import NO_KEY, Redactor
 
 __all__ = [
@@ -375,7 +376,7 @@ def error_from_response(response: httpx.Response, *, redact: Redactor = NO_KEY) 
     """
     status = response.status_code
     body = _decode_body(response.content, redact)
-    headers = redact.headers(response.headers)
+    headers = redact.headers(headers_of(response))
     request_id = headers.get("x-request-id")
     reason = redact.text(response.reason_phrase) or "error"
     text = server_message(body)
@@ -399,8 +400,8 @@ def _redirect_advice(response: httpx.Response) -> str:
         return " (a redirect without a Location; the SDK does not follow redirects)"
     try:  # only the origin: a path or query may hold a token
         target = httpx.URL(location)
-        if target.is_relative_url:
-            target = response.request.url.join(target)
+        if target.is_relative_url:  # (the request's URL may be httpx2's: read as text)
+            target = httpx.URL(str(response.request.url)).join(target)
         origin = f"{target.scheme}://{target.netloc.decode('ascii')}"
     except (httpx.InvalidURL, UnicodeDecodeError, ValueError, TypeError, RuntimeError):
         origin = "an unreadable Location"  # RuntimeError: a response built without a request
@@ -413,18 +414,19 @@ def _redirect_advice(response: httpx.Response) -> str:
 def translate_transport_error(
     exc: httpx.HTTPError, *, what: str, redact: Redactor = NO_KEY, attempts: int = 1
 ) -> TransportError:
-    """The SDK error for an httpx failure (raise it `from exc`); `what` names the call, and
-    `attempts` how many were made (said when more than one).
+    """The SDK error for an httpx or httpx2 failure (raise it `from exc`); `what` names the
+    call, and `attempts` how many were made (said when more than one).
 
     The key is redacted: the text of a protocol error may quote what the server sent.
     """
     tried = f" (after {attempts} attempts)" if attempts > 1 else ""
-    if isinstance(exc, httpx.TimeoutException):
+    phase = timeout_phase(exc)
+    if phase is not None:
         kind = type(exc).__name__.replace("Timeout", " timeout").strip().lower()
-        if isinstance(exc, httpx.ReadTimeout):  # waiting for the answer: the request went out
+        if phase == "read":  # waiting for the answer: the request went out
             kind += "; the request was sent, so the turn may have run"
         return RequestTimeoutError(f"{what}: {kind}{tried}")
-    if isinstance(exc, httpx.LocalProtocolError):
+    if quotes_request(exc):
         # Its text quotes the offending request header, which may be the key.
         return TransportError(f"{what}: the request could not be sent (LocalProtocolError)")
     redact.chain(exc)

@@ -15,6 +15,7 @@ import httpx
 from somia._bridge import AgentExecutionRequestFields, AgentSessionResponseFields
 from somia._config import RETRY_ATTEMPT_HEADER
 from somia._errors import InvalidResponseError, server_message
+from somia._http import headers_of
 from somia._shapes import ShapeError
 
 EventType = Literal["chunk", "error", "end", "unknown"]
@@ -39,7 +40,10 @@ class AgentExecutionRequest(AgentExecutionRequestFields):
 @attrs.frozen
 class ResponseInfo:
     """The HTTP side of an answer: status, headers, the server's request id, and how many
-    requests the call sent to get it (`attempts`: 1, plus one per retry the client made)."""
+    requests the call sent to get it (`attempts`: 1, plus one per retry the client made).
+
+    `headers` are `httpx.Headers` whichever library answered (httpx, or a given httpx2
+    client)."""
 
     status_code: int
     headers: httpx.Headers = attrs.field(repr=False)
@@ -53,14 +57,14 @@ class ResponseInfo:
 
     @classmethod
     def from_response(cls, response: httpx.Response) -> ResponseInfo:
-        """The info of an httpx response; `attempts` is read off the request that got it
-        (the SDK numbers each retry in a header)."""
+        """The info of an httpx or httpx2 response; `attempts` is read off the request that
+        got it (the SDK numbers each retry in a header)."""
         try:
             retry = response.request.headers.get(RETRY_ATTEMPT_HEADER)
         except RuntimeError:  # a response built without a request
             retry = None
         attempts = int(retry) + 1 if retry and retry.isdigit() else 1
-        return cls(response.status_code, response.headers, attempts)
+        return cls(response.status_code, headers_of(response), attempts)
 
 
 @attrs.define(kw_only=True)

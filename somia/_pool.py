@@ -1,25 +1,24 @@
 """The HTTP client a Somia client shares with its copies, and what may use it.
 
-A client and its copies (`with_options`) share one `Pool`: the httpx client, and with it
-the connections. Only the original closes it. After `os.fork()` the child never touches
-the parent's connections: the pool of an httpx client the SDK created is replaced on its
-next use, and the inherited one is abandoned, never closed (closing could write on a
-connection the parent still reads from). Who owns the pool and whether it was inherited are
-derived (from the pool's maker and process), not flagged.
+A client and its copies (`with_options`) share one `Pool`: the HTTP client (the SDK's own
+httpx client, or a caller's httpx or httpx2 one), and with it the connections. Only the
+original closes it. After `os.fork()` the child never touches the parent's connections: the
+pool of an httpx client the SDK created is replaced on its next use, and the inherited one is
+abandoned, never closed (closing could write on a connection the parent still reads from).
+Who owns the pool and whether it was inherited are derived (from the pool's maker and
+process), not flagged.
 """
 
 from __future__ import annotations
 
 import os
 import weakref
-from collections.abc import Callable
-from typing import Any, Generic, TypeVar
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from somia._version import __version__
 
-HttpT = TypeVar("HttpT", httpx.Client, httpx.AsyncClient)
+if TYPE_CHECKING:
+    from somia._http import Stack
 
 USER_AGENT = f"somia-python/{__version__}"
 # Sent by every client, so set on the httpx client the SDK makes: the rest (the key
@@ -30,16 +29,22 @@ SDK_HEADERS = {"User-Agent": USER_AGENT, "Accept": "application/json"}
 _ABANDONED: list[object] = []
 
 
-class Pool(Generic[HttpT]):
-    """An httpx client shared by a client and its copies."""
+class Pool:
+    """An HTTP client shared by a client and its copies.
 
-    __slots__ = ("closed", "http", "loop", "make", "origin", "pid")
+    `http` is an httpx client or a caller's httpx2 one (`stack` says which), typed Any: each
+    client's I/O loop names the kind it sends through.
+    """
 
-    make: Callable[..., HttpT] | None
-    http: HttpT
+    __slots__ = ("closed", "http", "loop", "make", "origin", "pid", "stack")
 
-    def __init__(self, http: HttpT | None, make: Callable[..., HttpT], origin: object) -> None:
-        self.make = make if http is None else None  # set: the SDK made it, closes and replaces it
+    make: type[Any] | None
+    http: Any
+
+    def __init__(self, http: Any, stack: Stack, asynchronous: bool, origin: object) -> None:
+        self.stack = stack  # the library it sends through
+        # Set: the SDK made it (always with httpx), closes and replaces it.
+        self.make = stack.client_type(asynchronous) if http is None else None
         self.http = self._new() if http is None else http
         self.origin = weakref.ref(origin)  # the client that made it: only it closes it
         self.pid = os.getpid()  # of the process whose connections these are
@@ -60,8 +65,8 @@ class Pool(Generic[HttpT]):
         """`client` shares this pool as a copy (`with_options`), not as its maker."""
         return self.origin() is not client
 
-    def open_http(self, client_closed: bool) -> HttpT:
-        """The httpx client for a call of a client (closed or not); raises
+    def open_http(self, client_closed: bool) -> Any:
+        """The HTTP client for a call of a client (closed or not); raises
         ClientClosedError when there is none to use."""
         if client_closed or self.closed:
             from somia._errors import ClientClosedError  # the first error loads them
@@ -89,7 +94,7 @@ class Pool(Generic[HttpT]):
             )
         return http
 
-    def close_for(self, client: object) -> HttpT | None:
+    def close_for(self, client: object) -> Any:
         """Record that `client` closed; the httpx client it must now close, if any (only
         the maker closes the pool, and only an httpx client the SDK made)."""
         if self.is_copy(client) or self.closed:
@@ -106,7 +111,6 @@ class Pool(Generic[HttpT]):
         self.pid = os.getpid()
         self.loop = None
 
-    def _new(self) -> HttpT:
+    def _new(self) -> Any:
         make: Any = self.make
-        http: HttpT = make(headers=SDK_HEADERS)
-        return http
+        return make(headers=SDK_HEADERS)

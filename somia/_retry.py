@@ -23,11 +23,9 @@ import attrs
 import httpx
 
 from somia._errors import ApiError, SomiaError
+from somia._http import sent_nothing
 
 RETRYABLE_STATUSES = frozenset({408, 429, 503})
-
-# Raised by httpx before a single byte of the request reached the server.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 class RetryDecision(NamedTuple):
@@ -55,7 +53,7 @@ class RetryPolicy:
 
     def decide_exception(self, exc: httpx.HTTPError, attempt: int) -> RetryDecision | None:
         """The retry after `exc`, or None when it must be raised."""
-        if attempt >= self.retries or not isinstance(exc, _NOT_SENT):
+        if attempt >= self.retries or not sent_nothing(exc):
             return None
         return RetryDecision(self.backoff_delay(attempt), type(exc).__name__)
 
@@ -92,7 +90,7 @@ def ran_nothing(error: SomiaError) -> bool:
     retries, or a failure before the request was sent (what `RetryPolicy` retries)."""
     if isinstance(error, ApiError):
         return error.status_code in RETRYABLE_STATUSES
-    return isinstance(error.__cause__, _NOT_SENT)
+    return error.__cause__ is not None and sent_nothing(error.__cause__)
 
 
 def retry_after_seconds(headers: Mapping[str, str], *, now: float | None = None) -> float | None:

@@ -20,7 +20,7 @@ from somia._errors import (
     server_message,
 )
 from somia._events import END, classify, not_json
-from somia._http import response_socket
+from somia._http import failures_of, response_socket, timeout_phase
 from somia._liveness import INF, Alarm, unwatch, watch
 from somia._models import ResponseInfo, SessionAnswer, StreamEvent, parse_session
 from somia._sse import ServerSentEvent, SSEDecoder
@@ -70,6 +70,7 @@ class StreamState:
         "events",
         "failed",
         "failure",
+        "failures",
         "held",
         "held_from",
         "held_since",
@@ -100,6 +101,8 @@ class StreamState:
         self.ended = False  # the end event came: the answer is whole
         self.failed = False  # a read failed before the end event
         self.failure: Exception | None = None  # what the reader raised, for the trace
+        # What reading the body may raise, in the library of the response (httpx, httpx2).
+        self.failures = failures_of(response)
         # Without a content coding the transport's bytes are the body: one layer less per read.
         self.uncoded = "content-encoding" not in response.headers
         idle, read = call.idle_timeout, call.timeout.read
@@ -183,10 +186,11 @@ class StreamState:
 
     def interrupted(self, exc: BaseException | None) -> StreamInterruptedError:
         """The error for a body that ended (or failed) before the end event: the cut."""
-        if self.clock.fired or (self.idle_reads and isinstance(exc, httpx.ReadTimeout)):
+        phase = None if exc is None else timeout_phase(exc)
+        if self.clock.fired or (self.idle_reads and phase == "read"):
             return self.idle_error()
         self.redact.chain(exc)  # a protocol error's text may quote what the server sent
-        if isinstance(exc, httpx.TimeoutException):
+        if phase is not None:
             return self._incomplete(StreamTimeoutError, "stalled past the read timeout")
         how = "was cut off" if exc is None else f"was cut off ({type(exc).__name__})"
         return self._incomplete(StreamInterruptedError, how)

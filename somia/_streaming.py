@@ -13,7 +13,7 @@ import contextlib
 import sys
 import threading
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 from time import monotonic
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
@@ -142,7 +142,7 @@ class Stream(_StreamBase[T, Iterator[Any]]):
             # Without a content coding, the transport's chunks as they come: iter_raw() adds
             # per-chunk bookkeeping this never reads, and close() ends the response anyway.
             if state.uncoded:
-                chunks = iter(cast(httpx.SyncByteStream, response.stream))
+                chunks = iter(cast("Iterable[bytes]", response.stream))
             else:
                 chunks = response.iter_bytes()
             self._chunks = chunks
@@ -167,7 +167,7 @@ class Stream(_StreamBase[T, Iterator[Any]]):
                 clock.paused = False
             if not state.terminated:
                 raise state.interrupted(None)
-        except (httpx.HTTPError, httpx.StreamError) as exc:
+        except state.failures as exc:
             if self._closed:  # say, closed from another thread during a read
                 raise state.closed() from exc
             if state.terminated:  # after an error event the body may stop anyhow
@@ -186,7 +186,7 @@ class Stream(_StreamBase[T, Iterator[Any]]):
         if self._state.ended and self._chunks is not None and end_is_there(self._response):
             # Reading the body's end, already there, lets the connection be reused; it is
             # never waited for (whatever the server does next): closing drops the connection.
-            with contextlib.suppress(httpx.HTTPError, httpx.StreamError):
+            with contextlib.suppress(*self._state.failures):
                 next(self._chunks, None)
         if self._span is not None:
             self._span.end_stream(self._state)
@@ -290,7 +290,7 @@ class AsyncStream(_StreamBase[T, AsyncIterator[Any]]):
         response = self._response
         try:
             if state.uncoded:  # see Stream._events
-                chunks = aiter(cast(httpx.AsyncByteStream, response.stream))
+                chunks = aiter(cast("AsyncIterable[bytes]", response.stream))
             else:
                 chunks = response.aiter_bytes()
             self._chunks = chunks
@@ -315,7 +315,7 @@ class AsyncStream(_StreamBase[T, AsyncIterator[Any]]):
                 clock.paused = False
             if not state.terminated:
                 raise state.interrupted(None)
-        except (httpx.HTTPError, httpx.StreamError) as exc:
+        except state.failures as exc:
             if self._closed:
                 raise state.closed() from exc
             if state.terminated:
@@ -332,7 +332,7 @@ class AsyncStream(_StreamBase[T, AsyncIterator[Any]]):
         self._closed = True
         self._state.stop_clock()
         if self._state.ended and self._chunks is not None and end_is_there(self._response):
-            with contextlib.suppress(httpx.HTTPError, httpx.StreamError):  # see Stream.close
+            with contextlib.suppress(*self._state.failures):  # see Stream.close
                 await anext(self._chunks, None)
         if self._span is not None:
             self._span.end_stream(self._state)

@@ -12,6 +12,7 @@ from typing import Literal
 import httpx
 
 from somia._bridge import check_parameter
+from somia._http import as_timeout
 
 
 def _has_control_characters(text: str) -> bool:
@@ -41,10 +42,11 @@ def check_session_id(session_id: object) -> str:
 
 
 def check_timeout(name: str, timeout: object) -> httpx.Timeout:
-    """A positive number of seconds (or an httpx.Timeout) as an httpx.Timeout."""
-    if isinstance(timeout, httpx.Timeout):
-        return timeout
+    """A positive number of seconds (or an httpx or httpx2 Timeout) as an httpx.Timeout."""
     if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+        given = as_timeout(timeout)
+        if given is not None:
+            return given
         raise TypeError(f"{name} must be a number of seconds, not {type(timeout).__name__}")
     if not (math.isfinite(timeout) and timeout > 0):
         raise ValueError(f"{name} must be a positive number of seconds, not {timeout}")

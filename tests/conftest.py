@@ -3,11 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from types import ModuleType
 
+import httpx
 import pytest
 
 from somia.testing import FakeServer
-from tests.harness import Driver, ScriptedServer, Sdk, scripted_server
+from tests.harness import STACKS, Driver, ScriptedServer, Sdk, scripted_server
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # A test marked `both_stacks` that sends (through `stack` or `sdk`) runs on each library.
+    if "stack" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_stacks"):
+        ids = [stack.__name__ for stack in STACKS]
+        metafunc.parametrize("stack", STACKS, indirect=True, ids=ids)
+
+
+@pytest.fixture
+def stack(request: pytest.FixtureRequest) -> ModuleType:
+    """The HTTP library a test's clients send through: httpx (the SDK's own client), or in a
+    `both_stacks` test each of `STACKS` in turn (httpx2: a caller's client)."""
+    library: ModuleType = getattr(request, "param", httpx)
+    return library
 
 
 @pytest.fixture
@@ -18,9 +35,10 @@ def server() -> Iterator[ScriptedServer]:
 
 
 @pytest.fixture(params=["sync", "async"])
-def sdk(request: pytest.FixtureRequest) -> Sdk:
-    """SomiaClient, then AsyncSomiaClient: each test using it runs once for each."""
-    return Sdk(request.param)
+def sdk(request: pytest.FixtureRequest, stack: ModuleType) -> Sdk:
+    """SomiaClient, then AsyncSomiaClient, sending through `stack`: each test using it runs
+    once for each."""
+    return Sdk(request.param, stack)
 
 
 @pytest.fixture

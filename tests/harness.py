@@ -5,7 +5,9 @@
   connection after reading the request, stall, or cut a chunked body in the middle. Every pause
   waits on the server's stop event, so `stop()` ends at once whatever it is pausing.
 - `Sdk`: the one way to run calls on SomiaClient or AsyncSomiaClient from a sync test, so each
-  behaviour is written once and run for both clients.
+  behaviour is written once and run for both clients, and on both HTTP libraries where a
+  module is marked `both_stacks` (`STACKS`: the SDK's own httpx client, and a caller's
+  httpx2 one).
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager, suppress
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -44,6 +46,86 @@ SESSION: dict[str, Any] = {
 }
 
 Handler = Callable[[httpx.Request], httpx.Response]
+
+
+# -- the HTTP libraries a client may send through --------------------------------------------
+
+
+def _httpx2() -> list[ModuleType]:
+    """[httpx2] when it is installed as a library of its own; [] under `alias_httpx()`, where
+    `httpx` is httpx2 already, and where it is not installed."""
+    if httpx.__name__ == "httpx2":
+        return []
+    try:
+        import httpx2
+    except ImportError:  # pragma: no cover - the dev group installs it
+        return []
+    return [httpx2]
+
+
+# Each `both_stacks` test runs with the SDK's own httpx client, then with a caller's httpx2 one.
+STACKS: list[ModuleType] = [httpx, *_httpx2()]
+
+
+def given_http(stack: ModuleType, *, asynchronous: bool = False, **kwargs: Any) -> Any:
+    """A caller's HTTP client of `stack` (the caller closes it), or None for httpx: the SDK's
+    own client then."""
+    if stack is httpx and not kwargs:
+        return None
+    return (stack.AsyncClient if asynchronous else stack.Client)(**kwargs)
+
+
+@contextmanager
+def sync_client(stack: ModuleType, **options: Any) -> Iterator[SomiaClient]:
+    """A SomiaClient sending through `stack` (`given_http`, unless `http_client` is given);
+    the HTTP client made here is closed at exit."""
+    http = None if "http_client" in options else given_http(stack)
+    options.setdefault("http_client", http)
+    try:
+        with SomiaClient(**options) as client:
+            yield client
+    finally:
+        if http is not None:
+            http.close()
+
+
+@asynccontextmanager
+async def async_client(stack: ModuleType, **options: Any) -> AsyncIterator[AsyncSomiaClient]:
+    """An AsyncSomiaClient sending through `stack` (`given_http`, unless `http_client` is
+    given), made inside the event loop that uses it; the HTTP client made here is closed at
+    exit."""
+    http = None if "http_client" in options else given_http(stack, asynchronous=True)
+    options.setdefault("http_client", http)
+    try:
+        async with AsyncSomiaClient(**options) as client:
+            yield client
+    finally:
+        if http is not None:
+            await http.aclose()
+
+
+def _served_by(stack: ModuleType, handler: Handler) -> Callable[[Any], Any]:
+    """`handler`, written with httpx's types, as the handler of a `stack.MockTransport`: its
+    requests, answers and failures mirrored into httpx's types and back."""
+    if stack is httpx:
+        return handler
+
+    def serve(request: Any) -> Any:
+        mirrored = httpx.Request(
+            request.method,
+            str(request.url),
+            headers=request.headers.raw,
+            content=request.read(),
+            extensions=request.extensions,
+        )
+        try:
+            answer = handler(mirrored)
+        except httpx.HTTPError as exc:
+            raise getattr(stack, type(exc).__name__)(str(exc)) from None
+        body = answer.read()
+        return stack.Response(answer.status_code, headers=answer.headers.raw, content=body)
+
+    return serve
 
 
 # -- the scripted loopback server -----------------------------------------------------------
@@ -456,33 +538,37 @@ class Driver:
 
 
 class Sdk:
-    """One of the two clients, driven from sync test code (the `sdk` fixture gives both).
+    """One of the two clients, driven from sync test code (the `sdk` fixture gives both),
+    sending through `stack` (httpx: the SDK's own client; httpx2: a caller's client).
 
     A target is a base URL (real HTTP) or an httpx.MockTransport handler (base URL `BASE`).
-    Client options default to the key `KEY`, a 5 s timeout and a 1 ms retry backoff.
+    Client options default to the key `KEY`, a 5 s timeout and a 1 ms retry backoff. An
+    `http_client` a test gives is of `stack` (`sdk.stack.Client(...)`).
     """
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, stack: ModuleType = httpx) -> None:
         self.name = name
         self.is_async = name == "async"
+        self.stack = stack
 
     def __repr__(self) -> str:
-        return self.name
+        return self.name if self.stack is httpx else f"{self.name}-{self.stack.__name__}"
 
     @contextmanager
     def connect(self, target: str | Handler, **options: Any) -> Iterator[Driver]:
         """An open client of this kind; closed, with any http_client it was given, at exit."""
         options = client_options(**options)
+        stack = self.stack
         if isinstance(target, str):
             options.setdefault("base_url", target)
         else:
             options.setdefault("base_url", BASE)
-            transport = httpx.MockTransport(target)
-            options["http_client"] = (
-                httpx.AsyncClient(transport=transport)
-                if self.is_async
-                else httpx.Client(transport=transport)
+            transport = stack.MockTransport(_served_by(stack, target))
+            options["http_client"] = given_http(
+                stack, asynchronous=self.is_async, transport=transport
             )
+        if "http_client" not in options:
+            options["http_client"] = given_http(stack)  # an async twin is made below
         http = options.get("http_client")
         if not self.is_async:
             try:
@@ -493,8 +579,8 @@ class Sdk:
                     http.close()
             return
         with asyncio.Runner() as runner:
-            if isinstance(http, httpx.Client):
-                options["http_client"] = http = _async_twin(http)
+            if isinstance(http, stack.Client):
+                options["http_client"] = http = _async_twin(stack, http)
             async_client = AsyncSomiaClient(**options)
             try:
                 yield Driver(async_client, runner)
@@ -519,7 +605,7 @@ class Sdk:
             return driver.call(method, *args, **kwargs)
 
 
-def _async_twin(http: httpx.Client) -> httpx.AsyncClient:
+def _async_twin(stack: ModuleType, http: Any) -> Any:
     """An AsyncClient like a sync one a test gave: its redirect setting and response hooks."""
 
     def twin(hook: Callable[[httpx.Response], Any]) -> Callable[[httpx.Response], Any]:
@@ -531,7 +617,7 @@ def _async_twin(http: httpx.Client) -> httpx.AsyncClient:
         return run
 
     http.close()
-    return httpx.AsyncClient(
+    return stack.AsyncClient(
         follow_redirects=http.follow_redirects,
         event_hooks={"response": [twin(hook) for hook in http.event_hooks["response"]]},
     )

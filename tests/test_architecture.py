@@ -163,3 +163,49 @@ def f():
         "somia_api.facts",
         "somia_api.types",
     } <= imported_names(code, "somia")
+
+
+# What the SDK builds of httpx itself, whichever library sends: the types users hold and the
+# URL parser. Every other run-time use of the library (its clients, requests, responses,
+# exceptions) goes through the seam, somia._http, which knows httpx and httpx2 alike.
+_OWN_HTTPX_TYPES = {"Headers", "Timeout", "URL", "InvalidURL"}
+
+
+def _httpx_names_used_at_run_time(source: str) -> set[str]:
+    """The `httpx.X` names a module uses outside annotations and TYPE_CHECKING blocks."""
+    tree = ast.parse(source)
+    typing_only: set[int] = set()
+    for node in ast.walk(tree):
+        annotations: list[ast.AST | None] = []
+        if isinstance(node, ast.arg | ast.AnnAssign):
+            annotations.append(node.annotation)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            annotations.append(node.returns)
+        elif isinstance(node, ast.If) and ast.unparse(node.test).endswith("TYPE_CHECKING"):
+            annotations.extend(node.body)
+        for annotation in annotations:
+            if annotation is not None:
+                typing_only.update(id(inner) for inner in ast.walk(annotation))
+    return {
+        node.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "httpx"
+        and id(node) not in typing_only
+    }
+
+
+def test_only_the_seam_touches_the_http_librarys_own_types_at_run_time() -> None:
+    used = {
+        str(path.relative_to(ROOT)): _httpx_names_used_at_run_time(path.read_text(encoding="utf-8"))
+        for path in sorted(ROOT.rglob("*.py"))
+        if path.name != "_http.py" and path.relative_to(ROOT).parts[0] != "testing"  # a server
+    }
+    assert {
+        name: sorted(found - _OWN_HTTPX_TYPES)
+        for name, found in used.items()
+        if found - _OWN_HTTPX_TYPES
+    } == {}
+    # The seam itself names the library: it is the one place that does.
+    assert _httpx_names_used_at_run_time((ROOT / "_http.py").read_text(encoding="utf-8"))

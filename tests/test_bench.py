@@ -11,7 +11,7 @@ import pytest
 pytestmark = pytest.mark.slow  # drives subprocesses
 
 ROOT = Path(__file__).resolve().parent.parent
-ROWS = ("1a", "1b", "2", "3a", "3b", "4", "5", "6", "7", "8a", "8b", "9a", "9b")
+ROWS = ("1a", "1b", "1c", "2", "3a", "3b", "4", "5", "6", "7", "8a", "8b", "9a", "9b")
 
 
 def test_the_smoke_run_prints_and_writes_every_row(tmp_path: Path) -> None:

@@ -1,10 +1,10 @@
 """SomiaClient and AsyncSomiaClient: what each call sends, how each answer and failure maps to a
 result or a typed error, the retry rules, bad arguments, and the client objects themselves.
 
-Every behaviour runs for both clients through the `sdk` fixture. Answers per status are served by
-`httpx.MockTransport` (`run` below); retries, timeouts and connections by the scripted loopback
-server, counted at the server. Streams are tested in test_streaming.py, the key's secrecy in
-test_redaction.py.
+Every behaviour runs for both clients through the `sdk` fixture, on both HTTP libraries
+(`both_stacks`). Answers per status are served by `httpx.MockTransport` (`run` below); retries,
+timeouts and connections by the scripted loopback server, counted at the server. Streams are
+tested in test_streaming.py, the key's secrecy in test_redaction.py.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import time
+from types import ModuleType
 from typing import Any
 
 import httpx
@@ -38,7 +39,6 @@ from somia._errors import (
     TransportError,
     UnprocessableEntityError,
 )
-from somia._models import AgentSessionResponse
 from tests.harness import (
     BASE,
     END,
@@ -54,6 +54,8 @@ from tests.harness import (
     free_port,
     sse,
 )
+
+pytestmark = pytest.mark.both_stacks
 
 STATUS_CLASSES: list[tuple[int, type[ApiError]]] = [
     (302, RedirectError),
@@ -119,6 +121,7 @@ def test_each_error_status_raises_its_typed_error(
         run(sdk, handler, input_data="x")
     err = info.value
     assert type(err) is cls
+    assert type(err.headers) is httpx.Headers  # whichever library answered
     assert err.status_code == status
     assert err.body == {"detail": "nope"}
     assert err.request_id == "rq-1"
@@ -130,11 +133,13 @@ def test_each_error_status_raises_its_typed_error(
 def test_a_200_json_answer_is_a_typed_session_with_its_request_id(sdk: Sdk) -> None:
     body = {**SESSION, "message": "Hi", "unknown_usage": {"tokens": 5}}
     answer = run(sdk, Recorder(httpx.Response(200, json=body, headers={"X-Request-Id": "r-9"})))
-    assert isinstance(answer, AgentSessionResponse)
+    assert isinstance(answer, somia.SessionAnswer)
     assert answer.session_id == "s-1"
     assert answer.message == "Hi"
     assert answer.unknown_usage == {"tokens": 5}  # type: ignore[attr-defined]
     assert answer.request_id == "r-9"
+    assert type(answer.http.headers) is httpx.Headers  # whichever library answered
+    assert answer.http.headers["x-request-id"] == "r-9"
 
 
 @pytest.mark.parametrize(
@@ -172,7 +177,10 @@ def test_httpx_failures_surface_as_somia_transport_errors_never_raw_httpx(
     with pytest.raises(cls) as info:
         run(sdk, raising(exc))
     assert not isinstance(info.value, httpx.HTTPError)
-    assert info.value.__cause__ is exc
+    # Only the cause shows the library: httpx2's own error when a caller's httpx2 client sent.
+    cause = info.value.__cause__
+    assert type(cause) is getattr(sdk.stack, type(exc).__name__)
+    assert str(cause) == str(exc)
 
 
 def test_a_deeply_nested_json_error_body_still_gives_the_typed_error(sdk: Sdk) -> None:
@@ -525,11 +533,17 @@ def test_repr_shows_base_url_and_header_name_but_never_the_key(
     assert KEY not in str(client)
 
 
-def test_an_http_client_of_the_wrong_kind_is_a_type_error_naming_http_client() -> None:
-    with pytest.raises(TypeError, match=r"http_client must be an httpx\.Client"):
-        SomiaClient(api_key=KEY, http_client=httpx.AsyncClient())  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match=r"http_client must be an httpx\.AsyncClient"):
-        AsyncSomiaClient(api_key=KEY, http_client=httpx.Client())  # type: ignore[arg-type]
+def test_an_http_client_of_the_wrong_kind_is_a_type_error_naming_http_client(
+    stack: ModuleType,
+) -> None:
+    wanted = r"http_client must be an httpx\.Client or an httpx2\.Client, not AsyncClient"
+    with pytest.raises(TypeError, match=wanted):
+        SomiaClient(api_key=KEY, http_client=stack.AsyncClient())
+    wanted = r"must be an httpx\.AsyncClient or an httpx2\.AsyncClient, not Client"
+    with pytest.raises(TypeError, match=wanted):
+        AsyncSomiaClient(api_key=KEY, http_client=stack.Client())
+    with pytest.raises(TypeError, match="not object"):
+        SomiaClient(api_key=KEY, http_client=object())  # type: ignore[arg-type]
 
 
 def test_from_env_reads_base_url_and_key_from_the_environment(
@@ -569,9 +583,11 @@ def test_the_plain_http_warning_from_from_env_points_at_the_caller(
     assert record[0].filename == __file__
 
 
-def test_closing_the_client_leaves_a_given_http_client_open(server: ScriptedServer) -> None:
+def test_closing_the_client_leaves_a_given_http_client_open(
+    server: ScriptedServer, stack: ModuleType
+) -> None:
     server.script(OK, OK)
-    http = httpx.Client()
+    http = stack.Client()
     with SomiaClient(base_url=server.base_url, api_key=KEY, http_client=http) as client:
         client.sessions.create_session(1)
     assert not http.is_closed

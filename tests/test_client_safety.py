@@ -3,7 +3,8 @@ share a parent's connections after fork, cross event loops, or let a caller's ev
 turn a status into a transport error.
 
 Each runs for both clients where both apply (`call` drives SomiaClient directly and
-AsyncSomiaClient through asyncio.run).
+AsyncSomiaClient through asyncio.run), and on both HTTP libraries (`both_stacks`) where the
+client is a caller's.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import gc
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable
+from types import ModuleType
 
 import httpx
 import pytest
@@ -27,11 +30,16 @@ from tests.harness import (
     Reply,
     ScriptedServer,
     Sdk,
+    Trickle,
     chunk,
     client_options,
+    render,
     scripted_server,
     sse,
+    sync_client,
 )
+
+pytestmark = pytest.mark.both_stacks
 
 # -- redirects ------------------------------------------------------------------------------
 
@@ -43,7 +51,7 @@ def test_a_redirect_to_another_origin_is_never_followed_even_by_a_following_http
     with scripted_server() as elsewhere:
         target = f"{elsewhere.base_url}/collect?from=somia"
         server.script(Reply(status, b"", {"Location": target}), OK)
-        following = httpx.Client(follow_redirects=True)
+        following = sdk.stack.Client(follow_redirects=True)
         with pytest.raises(somia.RedirectError) as caught:
             sdk.call(
                 server.base_url,
@@ -63,10 +71,12 @@ def test_a_redirect_to_another_origin_is_never_followed_even_by_a_following_http
     assert KEY not in str(error)
 
 
-def test_a_relative_redirect_names_the_apis_own_origin(server: ScriptedServer) -> None:
+def test_a_relative_redirect_names_the_apis_own_origin(
+    server: ScriptedServer, stack: ModuleType
+) -> None:
     server.script(Reply(307, b"", {"Location": "/elsewhere"}))
     with pytest.raises(somia.RedirectError, match=f"a redirect to {server.base_url},"):
-        Sdk("sync").call(server.base_url, "create_session", 1)
+        Sdk("sync", stack).call(server.base_url, "create_session", 1)
 
 
 # -- closed clients -------------------------------------------------------------------------
@@ -94,9 +104,9 @@ def test_an_async_call_after_aclose_is_a_client_closed_error(server: ScriptedSer
 
 
 def test_a_given_http_client_closed_by_its_owner_is_a_client_closed_error(
-    server: ScriptedServer,
+    server: ScriptedServer, stack: ModuleType
 ) -> None:
-    http = httpx.Client()
+    http = stack.Client()
     client = SomiaClient(**client_options(base_url=server.base_url, http_client=http))
     http.close()
     with pytest.raises(somia.ClientClosedError, match="http_client given to this client"):
@@ -146,7 +156,7 @@ _read_then_raise.reads_body = True  # type: ignore[attr-defined]
 
 def test_a_hook_raising_for_a_404_still_gives_not_found(server: ScriptedServer, sdk: Sdk) -> None:
     server.script(Reply(404, {"detail": "no such agent"}))
-    http = httpx.Client(event_hooks={"response": [_raise_for_status]})
+    http = sdk.stack.Client(event_hooks={"response": [_raise_for_status]})
     with pytest.raises(somia.NotFoundError) as caught:
         sdk.call(server.base_url, "create_session", 1, client={"http_client": http})
     assert caught.value.status_code == 404
@@ -157,7 +167,7 @@ def test_a_hook_raising_for_a_503_is_retried_by_the_documented_rules(
     server: ScriptedServer, sdk: Sdk
 ) -> None:
     server.script(Reply(503, {"detail": "busy"}), Reply(503, b""), OK)
-    http = httpx.Client(event_hooks={"response": [_raise_for_status]})
+    http = sdk.stack.Client(event_hooks={"response": [_raise_for_status]})
     answer = sdk.call(server.base_url, "create_session", 1, client={"http_client": http})
     assert answer.session_id == "s-1"
     assert [r.headers.get("x-somia-retry-attempt") for r in server.received] == [None, "1", "2"]
@@ -167,7 +177,7 @@ def test_a_hook_that_read_the_error_body_keeps_its_details(
     server: ScriptedServer, sdk: Sdk
 ) -> None:
     server.script(Reply(422, {"detail": "input_data is required"}))
-    http = httpx.Client(event_hooks={"response": [_read_then_raise]})
+    http = sdk.stack.Client(event_hooks={"response": [_read_then_raise]})
     with pytest.raises(somia.UnprocessableEntityError, match="input_data is required"):
         sdk.call(server.base_url, "create_session", 1, client={"http_client": http})
 
@@ -234,6 +244,29 @@ def test_an_async_client_works_in_a_forked_child_on_its_own_connection(
     assert in_child.peer != parent.peer
     del client, child  # the parent's connection, of the parent's ended event loop
     gc.collect()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_in_a_forked_child_a_client_made_there_is_held_to_its_total_timeout(
+    server: ScriptedServer, stack: ModuleType
+) -> None:
+    # The parent's watchdog thread (started by its first total_timeout) is not in the child:
+    # the child's first deadline starts its own, whichever library the client sends through.
+    server.script(OK, Trickle(render(OK), every=0.1))
+    options = client_options(base_url=server.base_url, total_timeout=1.0)
+    with sync_client(stack, **options) as client:
+        client.sessions.create_session(1, input_data="parent")
+
+    def child() -> None:
+        with sync_client(stack, **options) as client:
+            started = time.monotonic()
+            with pytest.raises(somia.RequestTimeoutError, match="total timeout of 1 s"):
+                client.sessions.create_session(1, input_data="child")
+            assert time.monotonic() - started < 2.5
+
+    assert _in_child(child) == 0
+    assert [r.json()["input_data"] for r in server.received] == ["parent", "child"]
 
 
 # -- one stream, two readers ----------------------------------------------------------------

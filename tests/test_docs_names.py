@@ -54,6 +54,7 @@ ALLOWED = {
     "Host": "an HTTP header the SDK lets callers set",
     "_detailed": "the suffix of the generated client's sync_detailed and asyncio_detailed",
     "--pre": "a pip option",
+    "both_stacks": "a pytest marker of the project's own tests (tests/conftest.py)",
 }
 
 
@@ -244,8 +245,9 @@ def _name_problem(span: str, known: set[str], code: str) -> str | None:
 
 @functools.cache
 def _in_libraries(var: str) -> bool:
-    """Whether an environment variable is read by httpx or OpenTelemetry (as documented)."""
-    for module in ("httpx", "opentelemetry.sdk", "opentelemetry.instrumentation"):
+    """Whether an environment variable is read by httpx or OpenTelemetry (as documented); by
+    httpx2 under alias_httpx(), whose httpcore2 reads the certificate variables."""
+    for module in ("httpx", "httpcore", "opentelemetry.sdk", "opentelemetry.instrumentation"):
         try:
             root = Path(importlib.import_module(module).__path__[0])
         except ImportError:

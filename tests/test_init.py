@@ -13,6 +13,7 @@ import pytest
 from packaging.version import Version
 
 import somia
+from tests.harness import END, OK, Events, Reply, ScriptedServer, Stall, chunk
 
 NAMES_OF_0_1_0A1 = [
     "SomiaClient",
@@ -139,6 +140,30 @@ def test_the_client_class_loads_httpx_but_not_the_sdks_rules_until_a_client_is_m
         "somia_api.client",
         "somia_api.facts",
     }
+
+
+@pytest.mark.slow
+def test_calls_through_httpx_never_import_httpx2(server: ScriptedServer) -> None:
+    # httpx2 is installed here (the dev group): only a caller's httpx2 client may bring it in.
+    server.script(OK, Events([chunk("Hi"), END]), Reply(404, {"detail": "no"}), Stall(5.0))
+    code = f"""
+import httpx, somia
+with somia.SomiaClient(base_url="{server.base_url}", api_key="k", retries=0) as client:
+    client.sessions.create_session(1, timeout=httpx.Timeout(5.0))
+    client.sessions.create_session(1, stream=True).final_response()
+    try:
+        client.sessions.create_session(1)
+    except somia.NotFoundError:
+        pass
+    try:
+        client.sessions.create_session(1, total_timeout=0.3)
+    except somia.RequestTimeoutError:
+        pass
+"""
+    imported = _modules_loaded_by(code)
+    assert "somia._http" in imported  # the seam was used
+    assert not {m for m in imported if m.startswith(("httpx2", "httpcore2"))}
+    assert len(server.received) == 4
 
 
 def _type_checking_imports() -> dict[str, str]:

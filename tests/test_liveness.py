@@ -3,7 +3,8 @@ alive without answering: whatever comments, blank lines or events of unknown kin
 stream on which no event of the answer comes for longer raises StreamTimeoutError, within
 the idle timeout plus about a second; time in the caller's loop body does not count.
 
-Each behaviour runs for both clients (the `sdk` fixture).
+Each behaviour runs for both clients (the `sdk` fixture), on both HTTP libraries
+(`both_stacks`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import asyncio
 import time
 from typing import Any
 
-import httpx
 import pytest
 
 import somia
@@ -30,6 +30,8 @@ from tests.harness import (
     scripted_server,
     sse,
 )
+
+pytestmark = pytest.mark.both_stacks
 
 PING = b": keep-alive\n\n"
 TOLERANCE = 1.0  # the issue's "about one second", on a busy machine
@@ -158,8 +160,8 @@ def test_a_callers_http_client_is_held_to_the_idle_timeout_and_its_connection_re
 ) -> None:
     # One connection only: the second call gets it only if the first released it.
     server.script(Events([chunk("Hel"), Repeat(PING, 0.1)]), Events([chunk("Yo"), END]))
-    limits = httpx.Limits(max_connections=1)
-    http = httpx.AsyncClient(limits=limits) if sdk.is_async else httpx.Client(limits=limits)
+    limits = sdk.stack.Limits(max_connections=1)
+    http = sdk.stack.AsyncClient(limits=limits) if sdk.is_async else sdk.stack.Client(limits=limits)
     with sdk.connect(server.base_url, http_client=http, timeout=30.0) as driver:
         started = time.monotonic()
         _, error = driver.events_and_error("create_session", 1, stream_idle_timeout=0.5)
@@ -192,7 +194,7 @@ def test_over_tls_a_stream_kept_alive_by_comments_ends_at_its_idle_timeout(sdk: 
     server_tls, client_tls = loopback_tls()
     with scripted_server(server_tls) as server:
         server.script(Events([chunk("Hel"), Repeat(PING, 1.4)]))
-        make = httpx.AsyncClient if sdk.is_async else httpx.Client
+        make = sdk.stack.AsyncClient if sdk.is_async else sdk.stack.Client
         http = make(verify=client_tls)
         with sdk.connect(server.base_url, http_client=http, timeout=30.0) as driver:
             started = time.monotonic()

@@ -1,7 +1,8 @@
 """The API key never reaches an exception or a log line, wherever a server echoes it: reason
 phrase, headers, error bodies, stream error events, malformed events and the body an
-InvalidResponseError keeps; nor the debug logs of somia, httpx and httpcore. Over real loopback
-HTTP (or MockTransport where the answer is all that matters), for both clients."""
+InvalidResponseError keeps; nor the debug logs of somia and of the HTTP library (httpx and
+httpcore, or httpx2 and httpcore2). Over real loopback HTTP (or MockTransport where the answer
+is all that matters), for both clients, on both HTTP libraries (`both_stacks`)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,13 @@ import logging
 import socket
 import traceback
 from collections.abc import Callable, Iterator
+from types import ModuleType
 from typing import Any
 
 import httpx
 import pytest
 
 import somia
-from somia import AsyncSomiaClient, SomiaClient
 from tests.harness import (
     END,
     SESSION,
@@ -25,10 +26,14 @@ from tests.harness import (
     Reply,
     ScriptedServer,
     Sdk,
+    async_client,
     chunk,
     free_port,
     sse,
+    sync_client,
 )
+
+pytestmark = pytest.mark.both_stacks
 
 KEY = "sk-live-ECHOED-4d2f9a"
 
@@ -259,8 +264,8 @@ def test_the_key_is_redacted_from_an_error_body_that_echoes_it(sdk: Sdk, prefix:
     assert KEY not in str(info.value.body)
 
 
-def test_the_key_never_appears_in_debug_logs_of_somia_httpx_or_httpcore(
-    server: ScriptedServer, caplog: pytest.LogCaptureFixture
+def test_the_key_never_appears_in_debug_logs_of_somia_or_the_http_library(
+    server: ScriptedServer, stack: ModuleType, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     server.script(
@@ -269,22 +274,26 @@ def test_the_key_never_appears_in_debug_logs_of_somia_httpx_or_httpcore(
         Reply(401, {"detail": "no"}),
         Reply(200, SESSION),
     )
-    with SomiaClient(base_url=server.base_url, api_key=KEY, retries=1) as client:
+    with sync_client(stack, base_url=server.base_url, api_key=KEY, retries=1) as client:
         client.sessions.create_session(1, input_data="Hello")
         with pytest.raises(somia.AuthError):
             client.sessions.create_session(1, input_data="again")
-    unreachable = SomiaClient(base_url=f"http://127.0.0.1:{free_port()}", api_key=KEY, retries=0)
-    with unreachable, pytest.raises(somia.TransportError):
-        unreachable.sessions.create_session(1)
+    unreachable = sync_client(
+        stack, base_url=f"http://127.0.0.1:{free_port()}", api_key=KEY, retries=0
+    )
+    with unreachable as client, pytest.raises(somia.TransportError):
+        client.sessions.create_session(1)
 
     async def async_calls() -> None:
-        async with AsyncSomiaClient(base_url=server.base_url, api_key=KEY) as client:
+        async with async_client(stack, base_url=server.base_url, api_key=KEY) as client:
             await client.sessions.create_session(1, input_data="async")
 
     asyncio.run(async_calls())
 
+    # The library's loggers carry its own names ("httpx2" and "httpcore2" under alias_httpx()).
+    library = stack.__name__
     loggers = {record.name.split(".")[0] for record in caplog.records}
-    assert {"somia", "httpx", "httpcore"} <= loggers
+    assert {"somia", library, library.replace("httpx", "httpcore")} <= loggers
     assert any("429" in r.getMessage() for r in caplog.records if r.name == "somia")
     for record in caplog.records:
         assert KEY not in record.getMessage(), record.name
@@ -309,13 +318,17 @@ def listening_port() -> Iterator[int]:
 
 @pytest.mark.parametrize("key", ["SECRETKEY-1 ", " SECRETKEY-1"])
 def test_a_key_the_http_layer_refuses_is_never_quoted_in_the_error(
-    key: str, listening_port: int
+    key: str, listening_port: int, stack: ModuleType
 ) -> None:
     # h11 refuses a header value with surrounding whitespace and quotes it in its error.
     with (
         pytest.raises((ValueError, somia.SomiaError)) as info,
-        SomiaClient(
-            base_url=f"http://127.0.0.1:{listening_port}", api_key=key, retries=0, timeout=2
+        sync_client(
+            stack,
+            base_url=f"http://127.0.0.1:{listening_port}",
+            api_key=key,
+            retries=0,
+            timeout=2,
         ) as client,
     ):
         client.sessions.create_session(1, input_data="x")

@@ -1,21 +1,33 @@
 """How a stream ends, over real loopback HTTP, for both clients: at once after its end event
 whatever the server does next, with its connection reused only when the body's end is
 already there; closed or left early, it raises `StreamClosedError` when read again; an
-answer that is not a session keeps the offending event."""
+answer that is not a session keeps the offending event. On both HTTP libraries
+(`both_stacks`)."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any, TypeVar
 
-import httpx
 import pytest
 
 import somia
-from somia import AsyncSomiaClient, AsyncStream, SomiaClient, Stream, StreamEvent
-from tests.harness import END, HOLD, Events, Hold, ScriptedServer, chunk
+from somia import AsyncStream, Stream, StreamEvent
+from tests.harness import (
+    END,
+    HOLD,
+    Events,
+    Hold,
+    ScriptedServer,
+    async_client,
+    chunk,
+    sync_client,
+)
+
+pytestmark = pytest.mark.both_stacks
 
 T = TypeVar("T")
 PING = b": ping\n\n"
@@ -92,10 +104,14 @@ AFTER_END = [
 @pytest.mark.parametrize(("read", "expected"), SYNC_READERS)
 @pytest.mark.parametrize("after_end", AFTER_END)
 def test_reading_returns_at_the_end_event_whatever_the_server_does_next(
-    server: ScriptedServer, read: SyncRead, expected: str, after_end: list[bytes | Hold]
+    server: ScriptedServer,
+    stack: ModuleType,
+    read: SyncRead,
+    expected: str,
+    after_end: list[bytes | Hold],
 ) -> None:
     server.script(Events([chunk("Hel"), chunk("Hello"), END, *after_end]), Events([END]))
-    with SomiaClient(**_options(server)) as client:
+    with sync_client(stack, **_options(server)) as client:
         stream = client.sessions.create_session(1, stream=True)
         assert _promptly(lambda: read(stream)) == expected
         list(client.sessions.create_session(1, stream=True))
@@ -106,12 +122,16 @@ def test_reading_returns_at_the_end_event_whatever_the_server_does_next(
 @pytest.mark.parametrize(("read", "expected"), ASYNC_READERS)
 @pytest.mark.parametrize("after_end", AFTER_END)
 def test_async_reading_returns_at_the_end_event_whatever_the_server_does_next(
-    server: ScriptedServer, read: AsyncRead, expected: str, after_end: list[bytes | Hold]
+    server: ScriptedServer,
+    stack: ModuleType,
+    read: AsyncRead,
+    expected: str,
+    after_end: list[bytes | Hold],
 ) -> None:
     server.script(Events([chunk("Hel"), chunk("Hello"), END, *after_end]), Events([END]))
 
     async def run() -> Any:
-        async with AsyncSomiaClient(**_options(server)) as client:
+        async with async_client(stack, **_options(server)) as client:
             got = await read(await client.sessions.create_session(1, stream=True))
             async for _ in await client.sessions.create_session(1, stream=True):
                 pass
@@ -123,9 +143,10 @@ def test_async_reading_returns_at_the_end_event_whatever_the_server_does_next(
 
 def test_the_connection_is_reused_when_the_body_end_came_with_the_end_event(
     server: ScriptedServer,
+    stack: ModuleType,
 ) -> None:
     server.script(*[Events([chunk("Hi"), END], finish="with-last") for _ in range(3)])
-    with SomiaClient(**_options(server)) as client:
+    with sync_client(stack, **_options(server)) as client:
         client.sessions.create_session(1, stream=True).final_response()
         list(client.sessions.create_session(1, stream=True))
         for event in client.sessions.create_session(1, stream=True):
@@ -136,11 +157,12 @@ def test_the_connection_is_reused_when_the_body_end_came_with_the_end_event(
 
 def test_async_the_connection_is_reused_when_the_body_end_came_with_the_end_event(
     server: ScriptedServer,
+    stack: ModuleType,
 ) -> None:
     server.script(*[Events([chunk("Hi"), END], finish="with-last") for _ in range(3)])
 
     async def run() -> None:
-        async with AsyncSomiaClient(**_options(server)) as client:
+        async with async_client(stack, **_options(server)) as client:
             await (await client.sessions.create_session(1, stream=True)).final_response()
             async for _ in await client.sessions.create_session(1, stream=True):
                 pass
@@ -151,6 +173,20 @@ def test_async_the_connection_is_reused_when_the_body_end_came_with_the_end_even
 
     asyncio.run(run())
     assert [request.connection for request in server.received] == [0, 0, 0]
+
+
+def test_without_the_private_path_to_the_body_end_the_connection_is_closed_not_reused(
+    server: ScriptedServer, stack: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The documented fallback (a library that renamed what the path reads, a custom transport):
+    # the body's end cannot be seen, so a stream that returned at its end event drops its
+    # connection rather than wait for that end; the answer is whole all the same.
+    monkeypatch.setattr("somia._http._PATH_TO_H11", ("_no_such_stream",))
+    server.script(*[Events([chunk("Hi"), END], finish="with-last") for _ in range(2)])
+    with sync_client(stack, **_options(server)) as client:
+        assert client.sessions.create_session(1, stream=True).final_response().message == "Hi"
+        assert _last_kind(client.sessions.create_session(1, stream=True)) == "end"
+    assert [request.connection for request in server.received] == [0, 1]
 
 
 # -- closed or left early: reading on raises -------------------------------------------------
@@ -185,10 +221,10 @@ SYNC_REREADERS = [
 @pytest.mark.parametrize("leave", SYNC_LEAVERS)
 @pytest.mark.parametrize("reread", SYNC_REREADERS)
 def test_reading_a_stream_closed_or_left_before_its_end_raises_stream_closed_error(
-    server: ScriptedServer, leave: SyncRead, reread: SyncRead
+    server: ScriptedServer, stack: ModuleType, leave: SyncRead, reread: SyncRead
 ) -> None:
     server.script(Events([chunk("Hel"), chunk("Hello"), END]))
-    with SomiaClient(**_options(server)) as client:
+    with sync_client(stack, **_options(server)) as client:
         stream = client.sessions.create_session(1, stream=True)
         leave(stream)
         with pytest.raises(somia.StreamClosedError, match="closed") as caught:
@@ -234,12 +270,12 @@ ASYNC_REREADERS = [
 @pytest.mark.parametrize("leave", ASYNC_LEAVERS)
 @pytest.mark.parametrize("reread", ASYNC_REREADERS)
 def test_async_reading_a_stream_closed_or_left_before_its_end_raises_stream_closed_error(
-    server: ScriptedServer, leave: AsyncRead, reread: AsyncRead
+    server: ScriptedServer, stack: ModuleType, leave: AsyncRead, reread: AsyncRead
 ) -> None:
     server.script(Events([chunk("Hel"), chunk("Hello"), END]))
 
     async def run() -> somia.StreamClosedError:
-        async with AsyncSomiaClient(**_options(server)) as client:
+        async with async_client(stack, **_options(server)) as client:
             stream = await client.sessions.create_session(1, stream=True)
             await leave(stream)
             with pytest.raises(somia.StreamClosedError, match="closed") as caught:
@@ -252,9 +288,10 @@ def test_async_reading_a_stream_closed_or_left_before_its_end_raises_stream_clos
 
 def test_a_loop_still_running_when_its_stream_is_closed_raises_at_its_next_step(
     server: ScriptedServer,
+    stack: ModuleType,
 ) -> None:
     server.script(Events([chunk("a") + chunk("ab") + chunk("abc"), END]))
-    with SomiaClient(**_options(server)) as client:
+    with sync_client(stack, **_options(server)) as client:
         stream = client.sessions.create_session(1, stream=True)
         iterator = iter(stream)
         assert next(iterator).message == "a"
@@ -263,9 +300,9 @@ def test_a_loop_still_running_when_its_stream_is_closed_raises_at_its_next_step(
             next(iterator)
 
 
-def test_reading_a_cut_stream_again_raises_again(server: ScriptedServer) -> None:
+def test_reading_a_cut_stream_again_raises_again(server: ScriptedServer, stack: ModuleType) -> None:
     server.script(Events([chunk("Hel"), chunk("Hello")], finish="cut"))
-    with SomiaClient(**_options(server)) as client:
+    with sync_client(stack, **_options(server)) as client:
         stream = client.sessions.create_session(1, stream=True)
         with pytest.raises(somia.StreamInterruptedError):
             list(stream)
@@ -274,9 +311,11 @@ def test_reading_a_cut_stream_again_raises_again(server: ScriptedServer) -> None
     assert caught.value.events_received == 2
 
 
-def test_a_stream_closed_after_its_end_event_reads_as_whole(server: ScriptedServer) -> None:
+def test_a_stream_closed_after_its_end_event_reads_as_whole(
+    server: ScriptedServer, stack: ModuleType
+) -> None:
     server.script(Events([chunk("Hel"), chunk("Hello"), END]))
-    with SomiaClient(**_options(server)) as client:
+    with sync_client(stack, **_options(server)) as client:
         stream = client.sessions.create_session(1, stream=True)
         assert [event.event_type for event in stream][-1] == "end"
         stream.close()
@@ -287,18 +326,19 @@ def test_a_stream_closed_after_its_end_event_reads_as_whole(server: ScriptedServ
 # -- leaving text_deltas() early: the same in both clients ------------------------------------
 
 
-def _one_connection(**options: Any) -> dict[str, Any]:
-    limits = httpx.Limits(max_connections=1)
-    return {"limits": limits, "timeout": httpx.Timeout(READ_TIMEOUT, pool=PROMPT), **options}
+def _one_connection(stack: ModuleType) -> dict[str, Any]:
+    limits = stack.Limits(max_connections=1)
+    return {"limits": limits, "timeout": stack.Timeout(READ_TIMEOUT, pool=PROMPT)}
 
 
 def test_leaving_text_deltas_early_releases_the_connection_at_the_break(
     server: ScriptedServer,
+    stack: ModuleType,
 ) -> None:
     server.script(Events([chunk("Hel"), chunk("Hello"), END, HOLD]), Events([chunk("Yo"), END]))
     with (
-        httpx.Client(**_one_connection()) as http,
-        SomiaClient(**_options(server, http_client=http)) as client,
+        stack.Client(**_one_connection(stack)) as http,
+        sync_client(stack, **_options(server, http_client=http)) as client,
     ):
         stream = client.sessions.create_session(1, stream=True)
         for delta in stream.text_deltas():
@@ -313,14 +353,14 @@ def test_leaving_text_deltas_early_releases_the_connection_at_the_break(
 
 @pytest.mark.parametrize("release", ["next-step", "async-with-exit"])
 def test_async_leaving_text_deltas_early_releases_the_connection_by_the_next_step(
-    server: ScriptedServer, release: str
+    server: ScriptedServer, stack: ModuleType, release: str
 ) -> None:
     server.script(Events([chunk("Hel"), chunk("Hello"), END, HOLD]), Events([chunk("Yo"), END]))
 
     async def run() -> str | None:
         async with (
-            httpx.AsyncClient(**_one_connection()) as http,
-            AsyncSomiaClient(**_options(server, http_client=http)) as client,
+            stack.AsyncClient(**_one_connection(stack)) as http,
+            async_client(stack, **_options(server, http_client=http)) as client,
         ):
             stream = await client.sessions.create_session(1, stream=True)
             if release == "next-step":
@@ -349,10 +389,10 @@ def test_async_leaving_text_deltas_early_releases_the_connection_by_the_next_ste
     ],
 )
 def test_a_streamed_invalid_response_keeps_the_offending_events_data(
-    server: ScriptedServer, last: str
+    server: ScriptedServer, stack: ModuleType, last: str
 ) -> None:
     server.script(Events([chunk("Hel"), f"data: {last}\n\n".encode(), END]))
-    with SomiaClient(**_options(server)) as client:
+    with sync_client(stack, **_options(server)) as client:
         stream = client.sessions.create_session(1, stream=True)
         kinds = [event.event_type for event in stream]
         with pytest.raises(somia.InvalidResponseError) as caught:
@@ -364,12 +404,13 @@ def test_a_streamed_invalid_response_keeps_the_offending_events_data(
 
 def test_async_a_streamed_invalid_response_keeps_the_offending_events_data(
     server: ScriptedServer,
+    stack: ModuleType,
 ) -> None:
     last = '{"session_id": "s", "pending": "no"}'
     server.script(Events([chunk("Hel"), f"data: {last}\n\n".encode(), END]))
 
     async def run() -> str:
-        async with AsyncSomiaClient(**_options(server)) as client:
+        async with async_client(stack, **_options(server)) as client:
             stream = await client.sessions.create_session(1, stream=True)
             with pytest.raises(somia.InvalidResponseError) as caught:
                 await stream.final_response()

@@ -1,4 +1,5 @@
-"""Streams over real loopback HTTP: nothing lost, nothing read ahead, connections released."""
+"""Streams over real loopback HTTP: nothing lost, nothing read ahead, connections released
+(these on both HTTP libraries: `both_stacks`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ import asyncio
 import gc
 import json
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import ModuleType
 from typing import Any
 
 import httpx
@@ -14,6 +18,8 @@ import pytest
 import somia
 from somia import AsyncSomiaClient, SomiaClient
 from tests.harness import END, Events, Reply, ScriptedServer, Sdk, chunk, sse
+
+pytestmark = pytest.mark.both_stacks
 
 
 def _client(server: ScriptedServer, **options: Any) -> SomiaClient:
@@ -122,16 +128,24 @@ def test_the_session_id_is_known_from_the_headers_before_any_event(
         assert stream.http.status_code == 200
 
 
-def _small_pool_client(server: ScriptedServer) -> SomiaClient:
-    limits = httpx.Limits(max_connections=2, max_keepalive_connections=2)
-    http = httpx.Client(limits=limits, timeout=httpx.Timeout(5.0, pool=1.0))
-    return _client(server, http_client=http)
+def _small_pool(stack: ModuleType, client: type[Any]) -> Any:
+    """A caller's HTTP client of two connections, whose pool timeout is short."""
+    limits = stack.Limits(max_connections=2, max_keepalive_connections=2)
+    return client(limits=limits, timeout=stack.Timeout(5.0, pool=1.0))
 
 
-def test_abandoned_streams_never_exhaust_a_small_pool(server: ScriptedServer) -> None:
+@contextmanager
+def _small_pool_client(server: ScriptedServer, stack: ModuleType) -> Iterator[SomiaClient]:
+    with _small_pool(stack, stack.Client) as http, _client(server, http_client=http) as client:
+        yield client
+
+
+def test_abandoned_streams_never_exhaust_a_small_pool(
+    server: ScriptedServer, stack: ModuleType
+) -> None:
     rounds = 60
     server.script(*[Events([chunk("a"), 0.5, END]) for _ in range(rounds * 3)])
-    with _small_pool_client(server) as client:
+    with _small_pool_client(server, stack) as client:
         for _ in range(rounds):
             for _event in client.sessions.create_session(1, stream=True):
                 break  # leaving a plain for loop releases the connection
@@ -152,13 +166,14 @@ def test_a_closed_stream_raises_when_read_rather_than_reading_as_empty(
             list(stream)
 
 
-def test_async_abandoned_streams_never_exhaust_a_small_pool(server: ScriptedServer) -> None:
+def test_async_abandoned_streams_never_exhaust_a_small_pool(
+    server: ScriptedServer, stack: ModuleType
+) -> None:
     rounds = 40
     server.script(*[Events([chunk("a"), 0.5, END]) for _ in range(rounds * 2)])
 
     async def run() -> None:
-        limits = httpx.Limits(max_connections=2, max_keepalive_connections=2)
-        http = httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(5.0, pool=1.0))
+        http = _small_pool(stack, stack.AsyncClient)
         async with _async_client(server, http_client=http) as client:
             for _ in range(rounds):
                 stream = await client.sessions.create_session(1, stream=True)
@@ -215,9 +230,11 @@ def test_events_before_a_malformed_one_in_the_same_read_are_delivered_first(
     assert got == ["a", "ab"]
 
 
-def test_an_exception_in_the_users_loop_releases_the_connection(server: ScriptedServer) -> None:
+def test_an_exception_in_the_users_loop_releases_the_connection(
+    server: ScriptedServer, stack: ModuleType
+) -> None:
     server.script(*[Events([chunk("a"), 0.5, END]) for _ in range(20)])
-    with _small_pool_client(server) as client:
+    with _small_pool_client(server, stack) as client:
         for _ in range(20):
             with pytest.raises(ZeroDivisionError):
                 for _event in client.sessions.create_session(1, stream=True):
@@ -334,6 +351,8 @@ def test_a_stream_yields_every_event_then_ends(server: ScriptedServer, sdk: Sdk)
     with sdk.connect(server.base_url, api_key="k") as driver:
         events = driver.events("create_session", 1, input_data="x")
         again = driver.final("create_session", 1)
+    assert type(again.http.headers) is httpx.Headers  # whichever library answered
+    assert again.http.headers["x-somia-session-id"] == "s-scripted"
     assert [e.event_type for e in events] == ["chunk", "chunk", "end"]
     assert [e.message for e in events[:2]] == ["He", "Hello"]
     assert again.message == "Yo"

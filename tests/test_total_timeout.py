@@ -1,9 +1,9 @@
 """`total_timeout`: one limit on a whole call, retries and waits included, over loopback.
 
 Each behaviour runs for both clients (`call` drives SomiaClient directly and
-AsyncSomiaClient through asyncio.run). Durations are asserted with generous upper bounds:
-what matters is that a call ends near its total timeout, not near the longer wait or read
-timeout it would otherwise have sat through.
+AsyncSomiaClient through asyncio.run), on both HTTP libraries (`both_stacks`). Durations are
+asserted with generous upper bounds: what matters is that a call ends near its total timeout,
+not near the longer wait or read timeout it would otherwise have sat through.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 import pytest
 
 import somia
@@ -31,6 +30,8 @@ from tests.harness import (
     scripted_server,
     sse,
 )
+
+pytestmark = pytest.mark.both_stacks
 
 TOLERANCE = 1.0  # the issue's "about one second", on a busy machine
 
@@ -191,7 +192,7 @@ def test_a_callers_http_client_is_held_to_the_total_timeout(
     server: ScriptedServer, sdk: Sdk
 ) -> None:
     server.script(OK, Trickle(render(OK), every=0.1), Trickle(render(OK), every=0.1))
-    http = httpx.AsyncClient() if sdk.is_async else httpx.Client()
+    http = sdk.stack.AsyncClient() if sdk.is_async else sdk.stack.Client()
     with sdk.connect(server.base_url, http_client=http, total_timeout=1.0) as driver:
         driver.call("create_session", 1)
         for _ in range(2):  # on the reused connection, then on a new one
@@ -211,7 +212,7 @@ def test_without_the_private_path_a_reused_connection_is_bounded_per_read(
     with sdk.connect(server.base_url, total_timeout=1.0) as driver:
         driver.call("create_session", 1)
         error, took = _timed(lambda: driver.call("create_session", 1))
-    assert isinstance(error.__cause__, httpx.ReadTimeout)  # not interrupted: timed out
+    assert isinstance(error.__cause__, sdk.stack.ReadTimeout)  # not interrupted: timed out
     assert took < 1.0 + TOLERANCE
 
 
@@ -219,7 +220,7 @@ def test_over_tls_a_trickled_head_ends_at_the_total_timeout(sdk: Sdk) -> None:
     server_tls, client_tls = loopback_tls()
     with scripted_server(server_tls) as server:
         server.script(OK, Trickle(render(OK), every=0.1), Trickle(render(OK), every=0.1))
-        make = httpx.AsyncClient if sdk.is_async else httpx.Client
+        make = sdk.stack.AsyncClient if sdk.is_async else sdk.stack.Client
         with sdk.connect(
             server.base_url, http_client=make(verify=client_tls), total_timeout=1.0
         ) as driver:

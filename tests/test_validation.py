@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable
+from types import ModuleType
 
 import httpx
 import pytest
@@ -204,6 +205,13 @@ def test_a_positive_timeout_becomes_an_httpx_timeout(value: float) -> None:
 def test_an_httpx_timeout_is_used_as_given() -> None:
     given = httpx.Timeout(5.0, connect=1.0)
     assert check_timeout("timeout", given) is given
+
+
+@pytest.mark.both_stacks
+def test_a_timeout_of_either_http_library_is_taken_as_an_httpx_timeout(stack: ModuleType) -> None:
+    taken = check_timeout("timeout", stack.Timeout(5.0, connect=1.0, pool=None))
+    assert type(taken) is httpx.Timeout
+    assert taken == httpx.Timeout(5.0, connect=1.0, pool=None)
 
 
 @pytest.mark.parametrize("value", [0, 0.0, -1, -0.5, math.nan, math.inf])

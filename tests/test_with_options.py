@@ -1,12 +1,16 @@
 """`with_options(...)`: copies of a client with other options, sharing its connections.
 
 Over real loopback, so that "sharing the pool" is what the server sees: the copy's requests
-arrive on the original's connection (the same client port).
+arrive on the original's connection (the same client port). What a copy sends runs on both
+HTTP libraries (`both_stacks`: a caller's httpx2 client too); closing rules of the SDK's own
+pool, on httpx.
 """
 
 from __future__ import annotations
 
 import asyncio
+from contextlib import AbstractContextManager
+from types import ModuleType
 from typing import Any
 
 import httpx
@@ -14,24 +18,36 @@ import pytest
 
 import somia
 from somia import AsyncSomiaClient, SomiaClient
-from tests.harness import OK, Reply, ScriptedServer, Stall
+from tests.harness import OK, Reply, ScriptedServer, Stall, sync_client
+
+pytestmark = pytest.mark.both_stacks
+
+
+def _options(server: ScriptedServer, **options: Any) -> dict[str, Any]:
+    return {
+        "base_url": server.base_url,
+        "api_key": "sk-original",
+        "default_headers": {"X-Env": "prod", "X-Team": "a"},
+        "timeout": 5.0,
+        **options,
+    }
 
 
 def _client(server: ScriptedServer, **options: Any) -> SomiaClient:
-    return SomiaClient(
-        base_url=server.base_url,
-        api_key="sk-original",
-        default_headers={"X-Env": "prod", "X-Team": "a"},
-        timeout=5.0,
-        **options,
-    )
+    return SomiaClient(**_options(server, **options))
+
+
+def _open(
+    server: ScriptedServer, stack: ModuleType, **options: Any
+) -> AbstractContextManager[SomiaClient]:
+    return sync_client(stack, **_options(server, **options))
 
 
 def test_a_copy_sends_its_own_key_and_headers_and_the_original_keeps_its_own(
-    server: ScriptedServer,
+    server: ScriptedServer, stack: ModuleType
 ) -> None:
     server.script(OK, OK, OK)
-    with _client(server) as client:
+    with _open(server, stack) as client:
         copy: SomiaClient = client.with_options(
             api_key="sk-copy", default_headers={"x-team": "b", "X-Extra": "1"}
         )
@@ -50,18 +66,22 @@ def test_a_copy_sends_its_own_key_and_headers_and_the_original_keeps_its_own(
     assert first.peer == copied.peer == last.peer  # one connection: the shared pool
 
 
-def test_a_copy_with_another_key_header_sends_the_key_there_only(server: ScriptedServer) -> None:
+def test_a_copy_with_another_key_header_sends_the_key_there_only(
+    server: ScriptedServer, stack: ModuleType
+) -> None:
     server.script(OK)
-    with _client(server) as client:
+    with _open(server, stack) as client:
         client.with_options(api_key_header="apikey").sessions.create_session(1)
     (request,) = server.received
     assert request.headers["apikey"] == "sk-original"
     assert "x-api-key" not in request.headers
 
 
-def test_a_copys_timeout_and_retries_apply_to_its_calls_only(server: ScriptedServer) -> None:
+def test_a_copys_timeout_and_retries_apply_to_its_calls_only(
+    server: ScriptedServer, stack: ModuleType
+) -> None:
     server.script(Stall(1.0), Reply(503), OK)
-    with _client(server, retries=2, retry_backoff_seconds=0.001) as client:
+    with _open(server, stack, retries=2, retry_backoff_seconds=0.001) as client:
         with pytest.raises(somia.RequestTimeoutError, match="read timeout"):
             client.with_options(timeout=0.2).sessions.create_session(1)
         with pytest.raises(somia.ServiceUnavailableError):
@@ -99,9 +119,11 @@ def test_closing_the_original_closes_the_pool_and_a_copy_then_raises(
     assert len(server.received) == 1
 
 
-def test_a_copy_of_a_client_with_a_given_http_client_shares_it(server: ScriptedServer) -> None:
+def test_a_copy_of_a_client_with_a_given_http_client_shares_it(
+    server: ScriptedServer, stack: ModuleType
+) -> None:
     server.script(OK, OK)
-    with httpx.Client() as http:
+    with stack.Client() as http:
         with _client(server, http_client=http) as client:
             client.sessions.create_session(1)
             client.with_options(api_key="sk-copy").sessions.create_session(1)
@@ -164,10 +186,10 @@ def test_async_copies_share_the_pool_and_the_closed_rules(server: ScriptedServer
 
 
 def test_a_copy_may_replace_the_sdks_own_headers_and_the_original_keeps_them(
-    server: ScriptedServer,
+    server: ScriptedServer, stack: ModuleType
 ) -> None:
     server.script(OK, OK)
-    with _client(server) as client:
+    with _open(server, stack) as client:
         client.with_options(default_headers={"user-agent": "my-app/1"}).sessions.create_session(1)
         client.sessions.create_session(1)
     copied, original = server.received
