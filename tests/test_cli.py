@@ -738,6 +738,13 @@ def test_fake_server_command_serves_until_terminated() -> None:
     assert result.stdout == "You said: hi\n"
 
 
+def test_fake_server_help_names_the_somia_command() -> None:
+    result = somia("fake-server", "--help", env=_env(None))
+
+    assert result.returncode == 0
+    assert result.stdout.startswith("usage: somia fake-server ")
+
+
 def test_fake_server_without_the_testing_extra_is_one_line_and_exit_2() -> None:
     # Stands in for an install without `somia[testing]`: its two packages cannot be imported.
     code = (
