@@ -271,6 +271,6 @@ def _fake_server(argv: list[str]) -> int:
     try:
         from somia.testing.__main__ import main as serve
 
-        return serve(argv)
+        return serve(argv, prog=f"{PROG} fake-server")
     except ImportError as exc:  # the `testing` extra is not installed
         return fail(str(exc), EXIT_USAGE)

@@ -738,6 +738,13 @@ def test_fake_server_command_serves_until_terminated() -> None:
     assert result.stdout == "You said: hi\n"
 
 
+def test_fake_server_help_names_the_somia_command() -> None:
+    result = somia("fake-server", "--help", env=_env(None))
+
+    assert result.returncode == 0
+    assert result.stdout.startswith("usage: somia fake-server ")
+
+
 def test_fake_server_without_the_testing_extra_is_one_line_and_exit_2() -> None:
     # Stands in for an install without `somia[testing]`: its two packages cannot be imported.
     code = (
@@ -869,11 +876,11 @@ def test_idle_timeout_ends_a_stream_kept_alive_by_comments(server: ScriptedServe
 
 
 @pytest.mark.parametrize("option", ["--timeout", "--total-timeout", "--idle-timeout"])
-@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "soon"])
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "soon", "1e10"])
 def test_a_timeout_that_is_not_a_positive_number_of_seconds_exits_2(
     somia_server: FakeServer, option: str, value: str
 ) -> None:
     result = somia("run", "1", "hi", option, value, server=somia_server)
     assert result.returncode == 2
-    assert f"not a positive number of seconds: '{value}'" in result.stderr
+    assert f"not a positive number of seconds, at most 2000000: '{value}'" in result.stderr
     assert somia_server.requests == []

@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -83,3 +84,17 @@ with SomiaClient(http_client=httpx.Client(transport=httpx.MockTransport(answer))
 """
     stderr = _run(somia_server, code, SOMIA_LOG="debug")
     assert "request id <redacted>)" in stderr
+
+
+def test_the_docs_logging_example_prints_only_the_sdks_lines(somia_server: FakeServer) -> None:
+    page = (Path(__file__).parent.parent / "docs" / "configuration.md").read_text()
+    (example,) = [
+        block
+        for block in re.findall(r"```python\n(.*?)```", page, re.DOTALL)
+        if "logging.basicConfig" in block
+    ]
+
+    lines = _run(somia_server, example).splitlines()
+
+    assert any(" DEBUG POST " in line for line in lines)
+    assert [line for line in lines if not line.startswith("somia ")] == []

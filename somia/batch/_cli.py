@@ -3,8 +3,8 @@
 The `somia` command adds this parser (with its connection options) and hands the parsed
 arguments here with the client options they give: the runner builds its own clients.
 Exit status: 0 every row ok, 1 some rows failed or were not run, 2 usage (bad arguments, a
-bad input, an output that belongs to another run), 3 the server could not be reached,
-130 interrupted (the output stays resumable).
+bad input, an output that belongs to another run or is in use, a file that cannot be read or
+written), 3 the server could not be reached, 130 interrupted (the output stays resumable).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import sys
 from typing import Any
 
 from somia._cli_turns import EXIT_INTERRUPTED, EXIT_USAGE, fail
+from somia.batch._rows import not_json
 
 __all__ = ["add_parser", "run"]
 
@@ -58,9 +59,13 @@ def _option(text: str) -> tuple[str, Any]:
     if not sep or not name:
         raise argparse.ArgumentTypeError(f"expected NAME=JSON, got {text!r}")
     try:
-        return name, json.loads(value)
-    except ValueError:
+        return name, json.loads(value, parse_constant=not_json)
+    except json.JSONDecodeError:
         return name, value  # a bare word is a string: --option source=nightly
+    except ValueError as exc:  # NaN or an infinity: alone a word, inside JSON an error
+        if value in ("NaN", "Infinity", "-Infinity"):
+            return name, value
+        raise argparse.ArgumentTypeError(f"{name}: {exc}") from None
 
 
 def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -109,15 +114,26 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
         help="attempts per turn after refusals that ran nothing: 429, 503 (default 20)",
     )
     batch.add_argument(
+        "--max-retry-after",
+        type=_positive,
+        metavar="S",
+        help="the longest Retry-After waited for; a longer one fails its row (default 60)",
+    )
+    batch.add_argument(
         "--deadline",
         type=_positive,
         metavar="S",
-        help="seconds for the run: later, no row starts and no refusal is retried",
+        help="seconds for the run: later, no turn starts (rows left run on the next run)",
     )
     batch.add_argument(
         "--retry-failed",
         action="store_true",
         help="send the failed rows again, with their keys, and rewrite their lines",
+    )
+    batch.add_argument(
+        "--drop-repeats",
+        action="store_true",
+        help="keep one line per row of an output that has a row twice (two runs at once)",
     )
     batch.add_argument(
         "--sort", action="store_true", help="rewrite the output in input order at the end"
@@ -142,7 +158,18 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace, client_options: dict[str, Any]) -> int:
     """Run `somia batch` with parsed arguments; return the exit status."""
     from somia.batch import InputError, run_batch
+    from somia.batch._rows import row_options
 
+    try:
+        row_options(dict(args.option))
+    except (TypeError, ValueError) as exc:
+        return fail(
+            f"--option: {exc} (a value is JSON: quote a string that reads as another "
+            """type, as in --option 'source="123"')""",
+            EXIT_USAGE,
+        )
+    if args.max_retry_after is not None:
+        client_options["max_retry_after"] = args.max_retry_after
     if args.engine == "ray":
         if getattr(args, "api_key", None):
             return fail(
@@ -165,6 +192,7 @@ def run(args: argparse.Namespace, client_options: dict[str, Any]) -> int:
             max_attempts=args.max_attempts,
             deadline=args.deadline,
             retry_failed=args.retry_failed,
+            drop_repeats=args.drop_repeats,
             sort=args.sort,
             engine=args.engine,
             ray_address=args.ray_address,
@@ -175,6 +203,9 @@ def run(args: argparse.Namespace, client_options: dict[str, Any]) -> int:
         return EXIT_USAGE
     except (TypeError, ValueError, ImportError) as exc:
         return fail(str(exc), EXIT_USAGE)
+    except OSError as exc:  # a file the system refused: one line, not a traceback
+        where = f"{exc.filename}: " if exc.filename else ""
+        return fail(f"{where}{exc.strerror or exc}", EXIT_USAGE)
     except KeyboardInterrupt:
         print(
             "\nsomia batch: interrupted; the output is resumable: run the same command again",

@@ -4,6 +4,7 @@ Concurrency adapts (AIMD): it starts at `start`, doubles while answers succeed u
 first refusal, then grows by one per window of successes; a 429 or 503 halves it (once per
 window: refusals of calls that started before the last cut do not cut again). A
 `Retry-After` pauses every worker until then. `max_rate` spaces starts across workers.
+Every wait ends at the run's deadline: a turn that cannot start before it does not start.
 
 The same class serves the asyncio engine in-process and the Ray engine inside one actor,
 so that the limit and the pauses hold for the whole cluster.
@@ -12,8 +13,10 @@ so that the limit and the pauses hold for the whole cluster.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import deque
+from typing import overload
 
 import attrs
 
@@ -28,6 +31,7 @@ class LimiterStats:
     in_flight: int
     throttled: int
     paused: float  # seconds of pause left
+    connect_failures: int = 0  # calls that could not connect to the server
 
 
 class Limiter:
@@ -47,40 +51,70 @@ class Limiter:
         self._interval = 1.0 / max_rate if max_rate else 0.0
         self._next_start = 0.0
         self.throttled = 0
+        self.connect_failures = 0
+        self.reached = False  # whether a call of the run got an answer (see run_row)
 
-    async def acquire(self, lease: str | None = None) -> int:
+    @overload
+    async def acquire(self, lease: str | None = None, deadline: None = None) -> int: ...
+
+    @overload
+    async def acquire(
+        self, lease: str | None = None, deadline: float | None = None
+    ) -> int | None: ...
+
+    async def acquire(self, lease: str | None = None, deadline: float | None = None) -> int | None:
         """Wait for a slot (and the end of any pause, and the rate); return a token for
-        `release`. A `lease` already held is given back as it is (a retried Ray task)."""
+        `release`, or None when the turn could not start before `deadline` (a `time.time()`).
+        A `lease` already held is given back as it is (a retried Ray task)."""
         if lease is not None and lease in self._leases:
             return self._leases[lease]
         while True:
-            left = self._paused_until - time.monotonic()
-            if left > 0:
-                await asyncio.sleep(left)
+            budget = math.inf if deadline is None else deadline - time.time()
+            if budget <= 0:
+                return None
+            pause = self._paused_until - time.monotonic()
+            if pause > 0:
+                if pause >= budget:  # it ends after the deadline: nothing starts before
+                    return None
+                await asyncio.sleep(pause)
                 continue
             if self._in_flight < int(self._limit):
                 break
-            waiter = asyncio.get_running_loop().create_future()
-            self._waiters.append(waiter)
-            try:
-                await waiter
-            except asyncio.CancelledError:
-                if waiter in self._waiters:
-                    self._waiters.remove(waiter)
-                else:  # woken, then cancelled: pass the wake on
-                    self._wake()
-                raise
+            if not await self._wait_for_release(budget):
+                return None
+        start = time.monotonic()
+        if self._interval:
+            start = max(start, self._next_start)
+            if start - time.monotonic() >= budget:
+                return None
+            self._next_start = start + self._interval
         self._in_flight += 1
         token = self._generation
         if lease is not None:
             self._leases[lease] = token
-        if self._interval:
-            now = time.monotonic()
-            start = max(now, self._next_start)
-            self._next_start = start + self._interval
-            if start > now:
-                await asyncio.sleep(start - now)
+        try:
+            await asyncio.sleep(max(0.0, start - time.monotonic()))
+        except BaseException:
+            self.release(token, lease=lease)
+            raise
         return token
+
+    async def _wait_for_release(self, budget: float) -> bool:
+        """Wait to be woken by a release; False when `budget` seconds passed first."""
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            async with asyncio.timeout(None if math.isinf(budget) else budget):
+                await waiter
+        except BaseException as exc:
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
+            else:  # woken, then cancelled or timed out: pass the wake on
+                self._wake()
+            if isinstance(exc, TimeoutError):
+                return False
+            raise
+        return True
 
     def release(
         self,
@@ -89,12 +123,14 @@ class Limiter:
         ok: bool = False,
         throttled: bool = False,
         retry_after: float | None = None,
+        connect_failed: bool = False,
         lease: str | None = None,
     ) -> None:
         """Give the slot back, with what the call's answer said."""
         if lease is not None and self._leases.pop(lease, None) is None:
             return  # released already (a retried task, or the driver after a crash)
         self._in_flight -= 1
+        self.connect_failures += connect_failed
         if throttled:
             self.throttled += 1
             if token == self._generation:  # the first refusal since the last cut
@@ -120,4 +156,6 @@ class Limiter:
     def stats(self) -> LimiterStats:
         """The current limit, calls in flight, refusals seen and pause left."""
         paused = max(0.0, self._paused_until - time.monotonic())
-        return LimiterStats(int(self._limit), self._in_flight, self.throttled, paused)
+        return LimiterStats(
+            int(self._limit), self._in_flight, self.throttled, paused, self.connect_failures
+        )

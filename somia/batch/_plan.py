@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import math
 import os
+import stat
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from pathlib import Path
@@ -15,25 +16,32 @@ from typing import Any
 import attrs
 
 from somia._async_client import AsyncSomiaClient
+from somia._redact import REDACTED
 from somia._validation import check_agent_id
 from somia.batch._limiter import Limiter, LimiterStats
-from somia.batch._output import Done, Writer, drop_failed, read_done
+from somia.batch._output import Done, Writer, drop_failed, drop_repeats, read_done
 from somia.batch._progress import Progress
 from somia.batch._rows import Row, Scan, read_rows, row_options, scan_input
-from somia.batch._state import RunState, StateError, request_fingerprint, state_path
-from somia.batch._turns import RowSettings, may_have_run
+from somia.batch._state import RunLock, RunState, StateError, request_fingerprint, state_path
+from somia.batch._turns import RowSettings
 
 __all__ = ["Plan", "finish", "prepare", "showing"]
 
 DEFAULT_CONCURRENCY = 64
 START_CONCURRENCY = 4
 DEFAULT_MAX_ATTEMPTS = 20
-_RETRY_OPTIONS = ("retries", "max_retry_after")  # the runner's own; the backoff is the client's
+# The runner's own: it retries by itself (its backoff and max_retry_after are the client's).
+_RETRY_OPTIONS = ("retries",)
+
+
+def _without_key(options: Mapping[str, Any]) -> str:
+    return repr({k: REDACTED if k == "api_key" else v for k, v in options.items()})
 
 
 @attrs.frozen
 class Plan:
-    """A checked run, ready to go: what the engines need."""
+    """A checked run, ready to go: what the engines need. It holds the output's lock until
+    `close()`."""
 
     input: Path
     output: Path
@@ -42,18 +50,24 @@ class Plan:
     done: Done
     agent_id: int | None
     options: Mapping[str, Any]
-    client_options: Mapping[str, Any]
+    client_options: Mapping[str, Any] = attrs.field(repr=_without_key)
     settings: RowSettings
     low: int
     high: int
     max_rate: float | None
+    lock: RunLock = attrs.field(repr=False)
+    repeats_dropped: int = 0
 
     def rows(self) -> Iterator[Row]:
-        """The rows not in the output yet, in input order."""
-        return read_rows(self.input, self.agent_id, self.options, self.done.marks)
+        """The rows not in the output yet, in input order, from the lines the scan checked."""
+        return read_rows(self.input, self.agent_id, self.options, self.done.marks, self.scan.size)
 
     def limiter(self) -> Limiter:
         return Limiter(self.low, self.high, START_CONCURRENCY, self.max_rate)
+
+    def close(self) -> None:
+        """Let go of the output's lock."""
+        self.lock.release()
 
 
 def _concurrency(value: int | tuple[int, int]) -> tuple[int, int]:
@@ -87,10 +101,12 @@ def prepare(
     max_attempts: int,
     deadline: float | None,
     retry_failed: bool,
+    repeats: bool = False,
     on_ray: bool = False,
 ) -> Plan:
-    """Check the arguments and the whole input, and find where the output stands; nothing
-    is sent. TypeError/ValueError (InputError, StateError) say what is wrong."""
+    """Check the arguments and the whole input, lock the output and find where it stands;
+    nothing is sent. TypeError/ValueError (InputError, StateError) say what is wrong, and
+    OSError what the file system refused."""
     low, high = _concurrency(concurrency)
     _positive("max_rate", max_rate)
     _positive("deadline", deadline)
@@ -112,23 +128,30 @@ def prepare(
     request_options = row_options(options)
     if agent_id is not None:
         check_agent_id(agent_id)
-    source, target = Path(input), Path(output)
-    if not source.is_file():
-        raise ValueError(f"{source}: no such input file")
-    if target.resolve() == source.resolve():
+    source, target = _input_file(input), _output_file(output)
+    if target.exists() and target.samefile(source):
         raise ValueError("the output cannot be the input")
-    scan = scan_input(source, agent_id, request_options)
-    fingerprint = request_fingerprint(agent_id, request_options)
-    state = _state(target, scan, fingerprint)
-    done = read_done(target, scan.lines)
-    if retry_failed and done.failed:
-        drop_failed(target, done)
-    started = time.time()
+    lock = RunLock(target)
+    try:
+        existing = _existing_state(target)
+        dropped = drop_repeats(target) if repeats and existing is not None else 0
+        done = read_done(target, existing.lines if existing is not None else 0)
+        scan = scan_input(source, agent_id, request_options, done if existing is not None else None)
+        fresh = RunState.new(
+            scan.sha256, request_fingerprint(agent_id, request_options), scan.rows, scan.lines
+        )
+        state = _continue(target, existing, fresh, scan) if existing else _start(target, fresh)
+        done.ids = None  # checked: its memory goes
+        if retry_failed and done.failed:
+            drop_failed(target, done)
+    except BaseException:
+        lock.release()
+        raise
     settings = RowSettings(
         state.run_id,
         max_attempts,
-        None if deadline is None else started + deadline,
-        checked._config.retry,  # the client's backoff
+        None if deadline is None else time.time() + deadline,
+        checked._config.retry,  # the client's backoff and max_retry_after
     )
     return Plan(
         source,
@@ -143,12 +166,69 @@ def prepare(
         low,
         high,
         max_rate,
+        lock,
+        dropped,
     )
 
 
-def _state(output: Path, scan: Scan, fingerprint: str) -> RunState:
+_KINDS = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a pipe"),
+    (stat.S_ISCHR, "a device"),
+    (stat.S_ISBLK, "a device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _kind(mode: int) -> str:
+    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
+
+
+def _input_file(input: str | os.PathLike[str]) -> Path:
+    """The input, a regular file: it is read twice (checked, then run), and on a resume
+    again."""
+    if os.fspath(input) == "-":
+        raise ValueError(
+            "the input cannot be standard input: a run checks its whole input before it "
+            "sends anything, and a resume reads it again; save the rows to a file"
+        )
+    source = Path(input)
+    try:
+        mode = source.stat().st_mode
+    except FileNotFoundError:
+        raise ValueError(f"{source}: no such input file") from None
+    if not stat.S_ISREG(mode):
+        raise ValueError(
+            f"{source}: the input is {_kind(mode)}, not a file: it is read twice, and again "
+            "on a resume; save the rows to a file"
+        )
+    return source
+
+
+def _output_file(output: str | os.PathLike[str]) -> Path:
+    """The output, a regular file or none yet, in a folder that exists."""
+    if os.fspath(output) == "-":
+        raise ValueError(
+            "the output cannot be standard output: a run is continued from its output file"
+        )
+    target = Path(output)
+    try:
+        mode = target.stat().st_mode
+    except FileNotFoundError:
+        if not target.parent.is_dir():
+            raise ValueError(f"{target}: its folder {target.parent} does not exist") from None
+        return target
+    if not stat.S_ISREG(mode):
+        raise ValueError(
+            f"{target}: the output is {_kind(mode)}, not a file: a run appends its rows to a "
+            "file, and is continued from it"
+        )
+    return target
+
+
+def _existing_state(output: Path) -> RunState | None:
+    """The state of the run an existing output belongs to; None for a new run."""
     path = state_path(output)
-    fresh = RunState.new(scan.sha256, fingerprint, scan.rows, scan.lines)
     has_rows = output.exists() and output.stat().st_size > 0
     if has_rows and not path.exists():
         raise StateError(
@@ -156,11 +236,28 @@ def _state(output: Path, scan: Scan, fingerprint: str) -> RunState:
             "run this command can continue; give a new --output"
         )
     if has_rows or (output.exists() and path.exists()):
-        state = RunState.load(path)
-        state.check(path, fresh)
-        return state
-    output.touch()  # first the output, then its state: a crash between leaves no state
-    fresh.save(path)
+        return RunState.load(path)
+    return None
+
+
+def _continue(output: Path, state: RunState, fresh: RunState, scan: Scan) -> RunState:
+    """The run of an existing output, once its input and rows are checked."""
+    state.check(state_path(output), fresh)
+    if scan.stranger_count:  # the same input, so the output was written by hand
+        more = scan.stranger_count - len(scan.strangers)
+        raise StateError(
+            f"{output}: "
+            + "; ".join(scan.strangers)
+            + (f" (and {more} more)" if more else "")
+            + ": an output line that is no row of the input; remove it, or give a new --output"
+        )
+    return state
+
+
+def _start(output: Path, fresh: RunState) -> RunState:
+    """A new run: its output, then its state (a crash between leaves no state)."""
+    output.touch()
+    fresh.save(state_path(output))
     return fresh
 
 
@@ -173,7 +270,7 @@ def finish(
     progress.row(ok)
     tally["sent"] += 1
     tally["turns"] += len(record["turns"])
-    if not ok and may_have_run(record["error"]):
+    if not ok and record["error"]["may_have_run"]:
         tally["may_have_run"] += 1
 
 

@@ -33,6 +33,7 @@ class Progress:
         self.total = total  # rows this run has to send
         self.done = self.failed = 0
         self._stream = stream or sys.stderr
+        self._on = on
         self._started = time.monotonic()
         self._bar: Any = None
         self.interval = LINE_SECONDS
@@ -52,6 +53,13 @@ class Progress:
                 )
                 self.interval = BAR_SECONDS
 
+    def note(self, text: str) -> None:
+        """Show one line of news (when progress is shown)."""
+        if self._bar is not None:
+            self._bar.write(f"somia batch: {text}", file=self._stream)
+        elif self._on:
+            print(f"somia batch: {text}", file=self._stream, flush=True)
+
     def row(self, ok: bool) -> None:
         """Count a row that ended."""
         self.done += 1
@@ -65,6 +73,8 @@ class Progress:
         figures = f"concurrency {stats.limit}, {stats.throttled} throttled (429/503)"
         if stats.paused:
             figures += f", paused {stats.paused:.0f} s (Retry-After)"
+        if stats.connect_failures:
+            figures += f", {stats.connect_failures} failed to connect"
         if self._bar is not None:
             self._bar.set_postfix_str(f"{self.failed} failed, {figures}", refresh=True)
             return

@@ -43,8 +43,8 @@ class LimiterActor:
     def __init__(self, low: int, high: int, start: int, max_rate: float | None) -> None:
         self.limiter = Limiter(low, high, start, max_rate)
 
-    async def acquire(self, lease: str | None = None) -> int:
-        return await self.limiter.acquire(lease)
+    async def acquire(self, lease: str | None = None, deadline: float | None = None) -> int | None:
+        return await self.limiter.acquire(lease, deadline)
 
     def release(self, token: int, kwargs: dict[str, Any]) -> None:
         self.limiter.release(token, **kwargs)
@@ -58,9 +58,10 @@ class _RemoteGate:
 
     def __init__(self, actor: Any) -> None:
         self.actor = actor
+        self.reached = False  # this worker's calls
 
-    async def acquire(self, lease: str | None = None) -> int:
-        token: int = await self.actor.acquire.remote(lease)
+    async def acquire(self, lease: str | None = None, deadline: float | None = None) -> int | None:
+        token: int | None = await self.actor.acquire.remote(lease, deadline)
         return token
 
     def release(self, token: int, **kwargs: Any) -> None:
@@ -77,8 +78,9 @@ class Worker:
         self.gate = _RemoteGate(gate)
         self.client: AsyncSomiaClient | None = None
 
-    async def run(self, row: Row) -> dict[str, Any] | tuple[str, int]:
-        """The row's output record, or (why, exit status) when the run must stop."""
+    async def run(self, row: Row) -> dict[str, Any] | tuple[str, int] | None:
+        """The row's output record, (why, exit status) when the run must stop, or None
+        when the deadline came first."""
         if self.client is None:
             self.client = AsyncSomiaClient(**self.client_options, retries=0)
         try:
@@ -91,9 +93,9 @@ class Worker:
         return os.getpid()
 
 
-def _workers(plan_high: int) -> int:
+def _workers(most: int) -> int:
     cpus = int(ray.cluster_resources().get("CPU", 1))  # type: ignore[no-untyped-call]
-    return max(1, min(cpus, plan_high))
+    return max(1, min(cpus, most))
 
 
 async def run_on_ray(
@@ -106,15 +108,16 @@ async def run_on_ray(
     make_limiter: Any = LimiterActor
     limiter = make_limiter.remote(plan.low, plan.high, START_CONCURRENCY, plan.max_rate)
     prefix = f"somia-batch-{plan.state.run_id[:12]}"
+    high = max(1, min(plan.high, progress.total))  # no more than rows left
     workers = [
         Worker.options(  # type: ignore[attr-defined]
             name=f"{prefix}-{index}",
             max_restarts=-1,
             max_task_retries=WORKER_TASK_RETRIES,
-            max_concurrency=plan.high,
+            max_concurrency=high,
             scheduling_strategy="SPREAD",
         ).remote(dict(plan.client_options), plan.settings, limiter)
-        for index in range(_workers(plan.high))
+        for index in range(_workers(high))
     ]
     rows = plan.rows()
     pending: dict[asyncio.Future[Any], Row] = {}
@@ -122,7 +125,7 @@ async def run_on_ray(
     turn = 0
     try:
         while True:
-            while stopped is None and len(pending) < plan.high and plan.settings.time_left() > 0:
+            while stopped is None and len(pending) < high and plan.settings.time_left() > 0:
                 row = next(rows, None)
                 if row is None:
                     break
@@ -145,7 +148,7 @@ async def run_on_ray(
                     result = record(row, None, [], None, exc)
                 if isinstance(result, tuple):
                     stopped = stopped or RunStopped(*result)
-                else:
+                elif result is not None:  # None: the deadline came first
                     finish(result, writer, progress, tally)
         stats: LimiterStats = await limiter.stats.remote()
         tally["throttled"] = stats.throttled

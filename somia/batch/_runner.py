@@ -39,8 +39,10 @@ class BatchSummary:
     `skipped` those it held before this run (a resume); `sent` the rows this run ran;
     `not_run` those still missing (an interrupted or stopped run: run it again).
     `may_have_run` counts the rows of this run that failed after their last turn may have
-    run (a dropped connection, a 5xx): `retry_failed=True` sends them again with the same
-    keys.
+    run (a dropped connection, a 5xx, an answer that could not be read): `retry_failed=True`
+    sends them again with the same keys. `torn_lines` counts torn last lines cut off the
+    output (a run stopped while writing one: its row runs again), `repeats_dropped` the
+    lines `drop_repeats=True` removed.
     """
 
     output: Path
@@ -56,6 +58,8 @@ class BatchSummary:
     may_have_run: int
     seconds: float
     stopped: str | None = None  # why the run stopped before its end
+    torn_lines: int = 0
+    repeats_dropped: int = 0
     exit_code: int = 0
     """The `somia batch` exit status: 0 every row ok, 1 some failed or not run, 3 the
     server could not be reached."""
@@ -70,6 +74,13 @@ class BatchSummary:
             f"({rate:.1f} rows/s), {self.throttled} throttled (429/503)"
             + (f", {self.skipped} rows already done" if self.skipped else ""),
         ]
+        if self.torn_lines:
+            lines.append(
+                "cut off the output's torn last line (a run stopped while writing it): its "
+                "row ran again"
+            )
+        if self.repeats_dropped:
+            lines.append(f"dropped {self.repeats_dropped} repeated lines (one line per row)")
         if self.stopped:
             lines.append(f"stopped: {self.stopped}")
         if self.not_run:
@@ -82,8 +93,9 @@ class BatchSummary:
         if self.not_run or self.may_have_run or self.skipped:
             lines.append(
                 "each turn's Idempotency-Key comes from this run, its row and its turn: a "
-                "server that honours keys replays what already ran; one that does not may "
-                "run again the turns in flight when a run stopped"
+                "server that honours keys replays what already ran; on one that does not, "
+                "the rows in flight when a run stopped are sent again from their first turn "
+                "(their finished turns run again, in a new session)"
             )
         return "\n".join(lines)
 
@@ -103,13 +115,15 @@ async def _local(plan: Plan, writer: Writer, progress: Progress, tally: dict[str
             except RunStopped as exc:
                 stopped.append(exc)
                 return
+            if record is None:  # the deadline came first
+                return
             finish(record, writer, progress, tally)
 
     client = AsyncSomiaClient(**plan.client_options, retries=0)
     async with client, showing(progress, lambda: _stats(limiter)):
         try:
             async with asyncio.TaskGroup() as group:
-                for _ in range(plan.high):
+                for _ in range(min(plan.high, progress.total)):  # no more than rows left
                     group.create_task(worker(client))
         except BaseExceptionGroup as group:  # the first worker's error, as it was raised
             raise group.exceptions[0] from None
@@ -134,6 +148,7 @@ async def arun_batch(
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     deadline: float | None = None,
     retry_failed: bool = False,
+    drop_repeats: bool = False,
     sort: bool = False,
     engine: Engine = "asyncio",
     ray_address: str | None = None,
@@ -163,13 +178,25 @@ async def arun_batch(
         max_attempts=max_attempts,
         deadline=deadline,
         retry_failed=retry_failed,
+        repeats=drop_repeats,
         on_ray=engine == "ray",
     )
+    try:
+        return await _run(plan, engine, ray_address, progress=progress, sort=sort)
+    finally:
+        plan.close()
+
+
+async def _run(
+    plan: Plan, engine: Engine, ray_address: str | None, *, progress: bool, sort: bool
+) -> BatchSummary:
     done = plan.done
     skipped = done.ok + done.failed
     pending = plan.scan.rows - skipped
     tally = {"sent": 0, "turns": 0, "throttled": 0, "may_have_run": 0}
     shown = Progress(pending, on=progress and pending > 0)
+    if done.torn:
+        shown.note("cut off the output's torn last line: its row runs again")
     started = time.monotonic()
     stopped: RunStopped | None = None
     try:
@@ -212,6 +239,8 @@ async def arun_batch(
         seconds=time.monotonic() - started,
         stopped=reason,
         exit_code=code,
+        torn_lines=done.torn,
+        repeats_dropped=plan.repeats_dropped,
     )
 
 
@@ -227,6 +256,7 @@ def run_batch(
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     deadline: float | None = None,
     retry_failed: bool = False,
+    drop_repeats: bool = False,
     sort: bool = False,
     engine: Engine = "asyncio",
     ray_address: str | None = None,
@@ -246,12 +276,17 @@ def run_batch(
         agent_id: The agent of rows that do not name one.
         options: Request options for every row (a row's own win).
         client_options: `AsyncSomiaClient` options (base URL, key, timeouts); by default
-            the environment's. The runner retries by itself: no `retries`.
+            the environment's. The runner retries by itself: no `retries`; it waits at
+            least `retry_backoff_seconds` between attempts, and a `Retry-After` longer
+            than `max_retry_after` fails the row.
         concurrency: The most turns at once, or `(min, max)`; it starts at 4 and adapts.
         max_rate: The most turns started per second, across all workers.
         max_attempts: Attempts per turn for refusals that ran nothing (429, 503, ...).
-        deadline: Seconds for the run: no row starts, and no refusal is retried, later.
+        deadline: Seconds for the run: no turn starts later; a row that cannot go on
+            before it is left for the next run.
         retry_failed: Send the failed rows again (same keys) and rewrite their lines.
+        drop_repeats: Keep one line per row of an output that holds some row twice (two
+            runs wrote it at once), an ok one where there is one.
         sort: Rewrite the output in input order at the end.
         engine: "asyncio" (this process) or "ray" (Ray workers; `pip install 'somia[ray]'`).
         ray_address: The Ray cluster to join (default: a local Ray).
@@ -271,6 +306,7 @@ def run_batch(
             max_attempts=max_attempts,
             deadline=deadline,
             retry_failed=retry_failed,
+            drop_repeats=drop_repeats,
             sort=sort,
             engine=engine,
             ray_address=ray_address,

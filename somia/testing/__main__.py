@@ -74,10 +74,10 @@ def _document(text: str) -> Document:
         raise argparse.ArgumentTypeError(f"cannot read {text}: {exc}") from None
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the fake server's command line."""
+def build_parser(prog: str = "python -m somia.testing") -> argparse.ArgumentParser:
+    """The argument parser of the fake server's command line (`prog` names the command)."""
     parser = argparse.ArgumentParser(
-        prog="python -m somia.testing",
+        prog=prog,
         description="Run a fake Somia Agent API server (agent 1 echoes its input).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (%(default)s)")
@@ -202,9 +202,9 @@ def make_fake(args: argparse.Namespace) -> FakeSomia:
     return fake
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, prog: str = "python -m somia.testing") -> int:
     """Run the fake server until SIGINT or SIGTERM; return the exit status."""
-    parser = build_parser()
+    parser = build_parser(prog)
     args = parser.parse_args(argv)
     try:
         fake = make_fake(args)
@@ -233,6 +233,17 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _announcement(fake: FakeSomia, url: str) -> str:
+    """The lines that say where the fake listens, and what to export to reach it (its key
+    only when it is the fake's published one: a key given with --api-key is not printed)."""
+    export = f"export SOMIA_BASE_URL={url}"
+    if fake.api_key == DEFAULT_API_KEY:
+        export += f" SOMIA_API_KEY={DEFAULT_API_KEY}"
+    if fake.api_key_header != DEFAULT_API_KEY_HEADER:
+        export += f" SOMIA_API_KEY_HEADER={fake.api_key_header}"
+    return f"Fake Somia server on {url} (api key header: {fake.api_key_header})\n{export}"
+
+
 async def _run(fake: FakeSomia, sock: socket.socket) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -243,8 +254,7 @@ async def _run(fake: FakeSomia, sock: socket.socket) -> None:
             signal.signal(signum, lambda *_: loop.call_soon_threadsafe(stop.set))
 
     def announce() -> None:
-        url = base_url_of(sock)
-        print(f"Fake Somia server on {url} (api key header: {fake.api_key_header})", flush=True)
+        print(_announcement(fake, base_url_of(sock)), flush=True)
 
     await serve(fake, sock, on_ready=announce, stop=stop)
 

@@ -195,7 +195,8 @@ class FakeServer:
             self._thread = None
             self._sock.close()
             self._sock = None
-            raise RuntimeError("the fake Somia server did not start") from self._error
+            why = f": {self._error}" if self._error is not None else ""
+            raise RuntimeError(f"the fake Somia server did not start{why}") from self._error
         return self
 
     def stop(self) -> None:

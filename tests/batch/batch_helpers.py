@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,31 @@ def run(server: FakeServer, source: Path, output: Path, **options: Any) -> Batch
     """A batch run against the fake server, agent 1 unless the rows say otherwise."""
     options.setdefault("agent_id", 1)
     return run_batch(source, output, client_options=connection(server), **options)
+
+
+class InThread:
+    """`call()` running in a daemon thread: a run that never ends fails its test (`result`
+    says so after `seconds`) instead of hanging the suite."""
+
+    def __init__(self, call: Callable[[], Any]) -> None:
+        self._outcome: list[Any] = []
+        self._done = threading.Event()
+
+        def target() -> None:
+            try:
+                self._outcome.append(call())
+            except BaseException as exc:  # handed to result()
+                self._outcome.append(exc)
+            self._done.set()
+
+        threading.Thread(target=target, daemon=True).start()
+
+    def result(self, seconds: float = 30.0) -> Any:
+        assert self._done.wait(seconds), f"still running after {seconds} s"
+        (outcome,) = self._outcome
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
 
 
 def assert_exactly_once(server: FakeServer, output: Path, rows: int, turns: int) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -80,7 +81,13 @@ def test_usage_errors_are_2_and_send_nothing(
 
 @pytest.mark.parametrize(
     "arguments",
-    [["--concurrency", "0"], ["--concurrency", "9:3"], ["--max-rate", "-1"], ["--agent-id", "x"]],
+    [
+        ["--concurrency", "0"],
+        ["--concurrency", "9:3"],
+        ["--max-rate", "-1"],
+        ["--agent-id", "x"],
+        ["--option", 'metadata={"a": NaN}'],
+    ],
 )
 def test_malformed_option_values_are_2(
     env: FakeServer, rows_file: Path, output: Path, arguments: list[str]
@@ -88,6 +95,66 @@ def test_malformed_option_values_are_2(
     with pytest.raises(SystemExit) as caught:
         batch(rows_file, output, *arguments)
     assert caught.value.code == 2
+
+
+def test_a_quoted_hint_comes_with_an_option_of_the_wrong_type(
+    env: FakeServer, rows_file: Path, output: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert batch(rows_file, output, "--agent-id", "1", "--option", "source=123") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("somia: error: --option: source")
+    assert """quote a string that reads as another type, as in --option 'source="123"'""" in err
+
+
+def test_max_retry_after_sets_the_longest_pause(
+    env: FakeServer, rows_file: Path, output: Path
+) -> None:
+    env.faults.fail_next(1, status=429, retry_after="2")
+    assert batch(rows_file, output, "--agent-id", "1", "--max-retry-after", "1") == 1
+    (failed,) = [r for r in read_output(output) if r["status"] == "failed"]
+    assert "longer than max_retry_after (1 s)" in failed["error"]["message"]
+
+
+def _fifo(path: Path) -> Path:
+    os.mkfifo(path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "message"),
+    [
+        (None, lambda tmp: tmp / "missing" / "out.jsonl", "its folder"),
+        (None, lambda tmp: tmp / ("x" * 300), "File name too long"),
+        (None, lambda tmp: tmp, "the output is a folder, not a file"),
+        (None, lambda tmp: Path(os.devnull), "the output is a device, not a file"),
+        (lambda tmp: Path("-"), None, "the input cannot be standard input"),
+        (lambda tmp: _fifo(tmp / "pipe"), None, "the input is a pipe, not a file"),
+        (lambda tmp: tmp / "nothing.jsonl", None, "no such input file"),
+    ],
+    ids=["no-folder", "long-name", "folder", "device", "stdin", "pipe", "missing"],
+)
+def test_files_that_cannot_serve_are_2_in_one_line(
+    env: FakeServer,
+    rows_file: Path,
+    output: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    source: object,
+    target: object,
+    message: str,
+) -> None:
+    given = source(tmp_path) if callable(source) else rows_file
+    written = target(tmp_path) if callable(target) else output
+
+    status = batch(given, written, "--agent-id", "1")
+
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.startswith("somia: error: ")
+    assert message in err
+    assert err.count("\n") == 1
+    assert not Path(os.devnull + ".state.json").exists()
+    assert env.requests == []
 
 
 def test_an_output_of_another_input_is_2(

@@ -128,3 +128,25 @@ def test_a_cancelled_waiter_leaves_its_place_to_the_next() -> None:
         return waiting.done()
 
     assert _run(scenario()) is True
+
+
+def test_every_wait_ends_at_the_deadline() -> None:
+    async def scenario() -> list[int | None]:
+        limiter = Limiter(1, 1, start=1, max_rate=1)
+        token = await limiter.acquire()
+        soon = time.time() + 0.1
+        waiting_for_a_slot = await limiter.acquire(deadline=soon)
+        limiter.release(token, ok=True)
+        waiting_for_the_rate = await limiter.acquire(deadline=time.time() + 0.1)  # 1 s apart
+        limiter.release(await limiter.acquire(), throttled=True, retry_after=30)
+        waiting_out_a_pause = await limiter.acquire(deadline=time.time() + 5)
+        return [
+            waiting_for_a_slot,
+            waiting_for_the_rate,
+            waiting_out_a_pause,
+            limiter.stats().in_flight,
+        ]
+
+    started = time.monotonic()
+    assert _run(scenario()) == [None, None, None, 0]
+    assert time.monotonic() - started < 5  # the pause past the deadline was not waited

@@ -9,6 +9,8 @@ import pytest
 from somia.batch import StateError, sort_output
 from somia.testing import FakeServer
 from tests.batch.batch_helpers import (
+    HoldingAgent,
+    InThread,
     assert_exactly_once,
     one_turn_rows,
     read_output,
@@ -54,7 +56,7 @@ def test_a_resume_sends_the_missing_rows_with_the_keys_they_had(
     assert output.read_text().startswith("".join(lines[:12]))
 
 
-def test_a_torn_last_line_is_cut_off_and_its_row_sent_again(
+def test_a_torn_last_line_is_cut_off_said_and_its_row_sent_again(
     somia_server: FakeServer, rows_file: Path, output: Path
 ) -> None:
     run(somia_server, rows_file, output)
@@ -62,9 +64,56 @@ def test_a_torn_last_line_is_cut_off_and_its_row_sent_again(
 
     again = run(somia_server, rows_file, output)
 
-    assert again.sent == 5
+    assert (again.sent, again.torn_lines) == (5, 1)
+    assert "cut off the output's torn last line" in again.describe()
     assert_exactly_once(somia_server, output, rows=20, turns=20)
     assert output.read_text().startswith("".join(lines[:15]))
+
+
+def test_a_whole_last_line_without_its_line_end_is_kept(
+    somia_server: FakeServer, rows_file: Path, output: Path
+) -> None:
+    run(somia_server, rows_file, output)
+    whole = output.read_text()
+    output.write_text(whole.removesuffix("\n"))
+
+    again = run(somia_server, rows_file, output)
+
+    assert (again.exit_code, again.sent, again.torn_lines) == (0, 0, 0)
+    assert output.read_text() == whole
+
+
+def test_rows_added_to_the_input_during_a_run_are_not_this_runs(
+    somia_server: FakeServer, rows_file: Path, output: Path
+) -> None:
+    agent = HoldingAgent("input 0")
+    somia_server.fake.register_agent(1, agent)
+    checked = rows_file.read_bytes()
+    running = InThread(lambda: run(somia_server, rows_file, output))
+    assert agent.started.wait(30)
+    write_rows(rows_file, one_turn_rows(23))  # 3 rows more, while the run runs
+    agent.release.set()
+    summary = running.result()
+    rows_file.write_bytes(checked)  # the input as the run checked it: it can be resumed
+    again = run(somia_server, rows_file, output)
+
+    assert (summary.rows, summary.ok, summary.not_run) == (20, 20, 0)
+    assert sorted(r["line"] for r in read_output(output)) == list(range(1, 21))
+    assert (again.exit_code, again.sent) == (0, 0)
+
+
+def test_an_output_row_whose_id_is_not_its_input_lines_is_refused(
+    somia_server: FakeServer, rows_file: Path, output: Path
+) -> None:
+    run(somia_server, rows_file, output, sort=True)
+    lines = output.read_text().splitlines(keepends=True)
+    lines[4] = lines[4].replace('"row-4"', '"row-40"')  # input line 5's row, another id
+    output.write_text("".join(lines))
+    somia_server.fake.clear_requests()
+
+    with pytest.raises(StateError, match="row of input line 5 does not have that line's id"):
+        run(somia_server, rows_file, output)
+    assert somia_server.requests == []
 
 
 def test_a_changed_input_is_refused(
@@ -169,8 +218,9 @@ def test_sort_as_an_option_of_the_run(
 @pytest.mark.parametrize(
     ("line", "error"),
     [
-        ("not json\n", "cannot be read"),
-        ('{"id": "x", "line": 99}\n', "no input line 99"),
+        ("not json\n", "line 21: not a row of somia batch"),
+        ('{"id": "x", "line": 9}\n', "line 21: not a row of somia batch"),
+        ('{"id": "x", "line": 99, "status": "ok"}\n', "no input line 99"),
         ('{"id": "row-0", "line": 1, "status": "ok"}\n', "input line 1 is there twice"),
     ],
 )

@@ -4,14 +4,18 @@ key, rows failed alone, runs stopped whole, multi-turn sessions, and what a pers
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import pytest
 
 from somia.batch import _progress, arun_batch, run_batch
+from somia.batch._plan import prepare
 from somia.testing import FakeServer
 from tests.batch.batch_helpers import (
     CountingAgent,
+    HoldingAgent,
+    InThread,
     assert_exactly_once,
     connection,
     one_turn_rows,
@@ -19,7 +23,7 @@ from tests.batch.batch_helpers import (
     run,
     write_rows,
 )
-from tests.harness import free_port
+from tests.harness import OK, ScriptedServer, free_port
 
 
 def test_every_row_gets_one_line_with_its_answer(
@@ -90,9 +94,43 @@ def test_503s_are_retried_until_max_attempts_then_the_row_fails(
     failed = [r for r in read_output(output) if r["status"] == "failed"]
     assert (summary.exit_code, summary.failed, summary.throttled) == (1, 1, 3)
     assert summary.may_have_run == 0  # a 503 ran nothing
-    assert failed[0]["error"]["type"] == "ServiceUnavailableError"
-    assert failed[0]["error"]["status_code"] == 503
+    error = failed[0]["error"]
+    assert (error["type"], error["status_code"], error["attempts"]) == (
+        "ServiceUnavailableError",
+        503,
+        3,
+    )
+    assert error["message"].endswith("(after 3 attempts)")
+    assert error["may_have_run"] is False
     assert failed[0]["turns"] == []
+
+
+def test_a_retry_after_of_0_still_waits_the_backoff(
+    somia_server: FakeServer, rows_file: Path, output: Path
+) -> None:
+    somia_server.faults.fail_next(1, status=429, retry_after="0")
+    options = {**connection(somia_server), "retry_backoff_seconds": 0.4}
+
+    run_batch(rows_file, output, agent_id=1, client_options=options, concurrency=1)
+
+    refused, again = somia_server.requests[:2]
+    assert refused.status == 429
+    assert again.headers["idempotency-key"] == refused.headers["idempotency-key"]
+    assert again.time - refused.time >= 0.3  # the backoff, less its jitter
+
+
+def test_a_retry_after_longer_than_max_retry_after_fails_its_row_at_once(
+    somia_server: FakeServer, rows_file: Path, output: Path
+) -> None:
+    somia_server.faults.fail_next(1, status=429, retry_after="100000")
+
+    summary = InThread(lambda: run(somia_server, rows_file, output, concurrency=1)).result()
+
+    failed = [r for r in read_output(output) if r["status"] == "failed"]
+    assert (summary.exit_code, summary.ok, summary.failed, summary.may_have_run) == (1, 19, 1, 0)
+    assert failed[0]["error"]["message"].endswith(
+        "(not retried: the server asked to wait 100000 s, longer than max_retry_after (60 s))"
+    )
 
 
 def test_a_503_with_attempts_left_is_retried_with_the_same_key(
@@ -160,14 +198,43 @@ def test_a_refused_key_stops_the_run_and_leaves_it_resumable(
     assert (again.exit_code, again.sent) == (0, 20)
 
 
-def test_an_unreachable_server_stops_the_run_with_status_3(rows_file: Path, output: Path) -> None:
+def test_an_unreachable_server_stops_the_run_after_a_few_attempts_with_status_3(
+    rows_file: Path,
+    output: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_progress, "LINE_SECONDS", 0.05)
     options = {"base_url": f"http://127.0.0.1:{free_port()}", "api_key": "sk-x"}
-    summary = run_batch(rows_file, output, agent_id=1, client_options=options, max_attempts=2)
+
+    summary = InThread(
+        lambda: run_batch(rows_file, output, agent_id=1, client_options=options, progress=True)
+    ).result()
 
     assert (summary.exit_code, summary.not_run) == (3, 20)
     assert summary.stopped is not None
     assert "could not be reached" in summary.stopped
+    assert summary.stopped.endswith("; 3 attempts)")  # not --max-attempts: nothing connected
     assert output.read_text() == ""
+    assert "failed to connect" in capsys.readouterr().err.splitlines()[-1]
+
+
+def test_an_answer_that_cannot_be_read_counts_as_may_have_run(
+    server: ScriptedServer, tmp_path: Path, output: Path
+) -> None:
+    server.script(OK)  # a 200 JSON answer to a streamed call: the turn may have run
+    source = write_rows(tmp_path / "in.jsonl", one_turn_rows(1))
+    options = {"base_url": server.base_url, "api_key": "sk-x"}
+
+    summary = run_batch(source, output, agent_id=1, client_options=options)
+
+    (failed,) = read_output(output)
+    assert (summary.exit_code, summary.failed, summary.may_have_run) == (1, 1, 1)
+    assert (failed["error"]["type"], failed["error"]["status_code"]) == (
+        "InvalidResponseError",
+        200,
+    )
+    assert failed["error"]["may_have_run"] is True
 
 
 def test_a_deadline_stops_starting_rows_and_a_run_again_finishes(
@@ -185,6 +252,74 @@ def test_a_deadline_stops_starting_rows_and_a_run_again_finishes(
     assert first.stopped == "the run's deadline passed"
     assert again.exit_code == 0
     assert_exactly_once(somia_server, output, rows=30, turns=30)
+
+
+def test_no_turn_starts_after_the_deadline_while_the_rate_spaces_starts(
+    somia_server: FakeServer, rows_file: Path, output: Path
+) -> None:
+    summary = InThread(
+        lambda: run(somia_server, rows_file, output, max_rate=0.5, deadline=1)
+    ).result(10)  # the second start is due 2 s in: after the deadline
+
+    assert (summary.exit_code, summary.sent, summary.not_run) == (1, 1, 19)
+    assert summary.stopped == "the run's deadline passed"
+    assert len(somia_server.requests) == 1
+
+
+def test_a_pause_past_the_deadline_ends_the_run_and_leaves_its_rows(
+    somia_server: FakeServer, rows_file: Path, output: Path
+) -> None:
+    somia_server.faults.fail_next(1, status=429, retry_after="30")
+
+    summary = InThread(lambda: run(somia_server, rows_file, output, deadline=1)).result(10)
+
+    assert (summary.exit_code, summary.failed) == (1, 0)  # the refused row is left, not failed
+    assert summary.ok + summary.not_run == 20
+    again = run(somia_server, rows_file, output)
+    assert again.exit_code == 0
+    assert_exactly_once(somia_server, output, rows=20, turns=20)
+
+
+def test_no_refused_turn_is_sent_again_after_the_deadline(
+    somia_server: FakeServer, rows_file: Path, output: Path
+) -> None:
+    somia_server.faults.fail_next(10_000, status=503)
+    started = time.time()
+
+    summary = InThread(lambda: run(somia_server, rows_file, output, deadline=1)).result(10)
+
+    assert (summary.ok, summary.failed, summary.not_run) == (0, 0, 20)
+    assert max(r.time for r in somia_server.requests) < started + 1.2
+    somia_server.faults.clear()
+
+
+def test_workers_are_no_more_than_the_rows_left(
+    somia_server: FakeServer, tmp_path: Path, output: Path
+) -> None:
+    agent = HoldingAgent("input 0")
+    somia_server.fake.register_agent(1, agent)
+    source = write_rows(tmp_path / "in.jsonl", one_turn_rows(3))
+    loop = asyncio.new_event_loop()
+    options = connection(somia_server)
+    running = InThread(
+        lambda: loop.run_until_complete(
+            arun_batch(source, output, agent_id=1, client_options=options, concurrency=300_000)
+        )
+    )
+    assert agent.started.wait(30)
+
+    async def tasks() -> int:
+        return len(asyncio.all_tasks())
+
+    try:
+        count = asyncio.run_coroutine_threadsafe(tasks(), loop).result(30)
+    finally:
+        agent.release.set()
+    summary = running.result()
+    loop.close()
+
+    assert summary.exit_code == 0
+    assert count <= 5  # the run, its progress ticker, 3 workers
 
 
 def test_concurrency_grows_from_four_and_never_passes_its_maximum(
@@ -251,6 +386,27 @@ def test_bad_arguments_are_refused_before_anything_is_written(
         run(somia_server, rows_file, output, **options)
     assert not output.exists()
     assert somia_server.requests == []
+
+
+def test_no_repr_of_a_run_shows_the_key(
+    somia_server: FakeServer, rows_file: Path, output: Path
+) -> None:
+    plan = prepare(
+        rows_file,
+        output,
+        agent_id=1,
+        options=None,
+        client_options=connection(somia_server),
+        concurrency=4,
+        max_rate=None,
+        max_attempts=3,
+        deadline=None,
+        retry_failed=False,
+    )
+    plan.close()
+
+    assert somia_server.api_key not in repr(plan)
+    assert "'api_key': '<redacted>'" in repr(plan)
 
 
 def test_the_runner_keeps_its_retries_to_itself(

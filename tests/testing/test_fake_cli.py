@@ -83,6 +83,17 @@ def test_the_cli_serves_until_sigterm_and_logs_without_the_key(run_cli: Callable
 
 
 @pytest.mark.slow
+def test_the_cli_prints_the_variables_to_export(run_cli: Callable[..., Cli]) -> None:
+    cli = run_cli()
+    assert cli.proc.stdout is not None
+
+    export = cli.proc.stdout.readline()
+    cli.stop()
+
+    assert export == f"export SOMIA_BASE_URL={cli.base_url} SOMIA_API_KEY=sk-fake-somia\n"
+
+
+@pytest.mark.slow
 def test_the_cli_stops_on_sigint(run_cli: Callable[..., Cli]) -> None:
     cli = run_cli()
 
@@ -128,8 +139,11 @@ def test_cli_flags_configure_the_key_header_agents_and_faults(run_cli: Callable[
             events: list[Event] = []
             with pytest.raises(httpx.RemoteProtocolError):
                 events.extend(iter_events(response))
+    assert cli.proc.stdout is not None
+    export = cli.proc.stdout.readline()  # a key given is not printed
     cli.stop()
 
+    assert export == f"export SOMIA_BASE_URL={cli.base_url} SOMIA_API_KEY_HEADER=apikey\n"
     assert cli.header == "apikey"
     assert (failed.status_code, failed.headers["retry-after"]) == (503, "7")
     assert len(events) == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sys
 import time
 import uuid
 from typing import Any
@@ -50,6 +51,14 @@ def test_stopped_server_refuses_connections() -> None:
 def test_starting_a_running_server_again_is_an_error(somia_server: FakeServer) -> None:
     with pytest.raises(RuntimeError, match="already running"):
         somia_server.start()
+
+
+def test_without_the_testing_extra_start_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # as if `somia[testing]` were missing
+    with pytest.raises(RuntimeError, match=r"did not start: .* pip install 'somia\[testing\]'"):
+        FakeServer().start()
 
 
 def test_a_busy_port_fails_to_start(somia_server: FakeServer) -> None:
