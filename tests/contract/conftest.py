@@ -20,6 +20,7 @@ import pytest
 from somia.testing import FakeServer, FakeSomia, echo_agent
 from tests.contract.answer_audit import AnswerAudit
 from tests.contract.ledger import Exchange
+from tests.contract.model import GROUPS
 from tests.contract.report import cost, matrix_text, one_page, write
 from tests.contract.runner import AnswerCheck, ContractRun
 from tests.contract.settings import SettingsError, Target, check_reachable, target_from_env
@@ -27,6 +28,7 @@ from tests.contract.settings import SettingsError, Target, check_reachable, targ
 LIVE = pytest.StashKey[Target]()
 RUN = pytest.StashKey[ContractRun]()
 FOLDER = pytest.StashKey[Path]()
+SELECTED = pytest.StashKey[tuple[str, ...]]()
 FAKE_KEY = "sk-contract-fake"
 OTHER_AGENT = 2
 
@@ -65,6 +67,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items[:] = kept
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Note the groups the session will run: the run keeps paid turns for their probes."""
+    groups: set[str] = set()
+    for item in session.items:
+        if item.get_closest_marker("contract_suite"):
+            callspec = getattr(item, "callspec", None)
+            group = None if callspec is None else callspec.params.get("group")
+            groups |= set(GROUPS) if group is None else {group}
+    session.config.stash[SELECTED] = tuple(g for g in GROUPS if g in groups)
+
+
 @pytest.fixture(scope="session")
 def contract_server() -> Iterator[FakeServer]:
     """The fake the suite runs against without --live: agents 1 and 2 exist."""
@@ -99,6 +112,7 @@ def contract(
         target = Target(server.base_url, server.api_key, 1, other_agent_id=OTHER_AGENT)
         run = ContractRun(target, answer_checks=[_audited(answer_audit)])
         folder = tmp_path_factory.mktemp("contract-report")
+    run.groups = config.stash.get(SELECTED, GROUPS)
     config.stash[RUN] = run
     config.stash[FOLDER] = folder
     try:

@@ -89,12 +89,22 @@ def test_against_the_fake_it_exits_0_prints_the_matrix_and_writes_the_report(
     assert f"; report: {folder}" in out
     summary = out.splitlines()[-2]
     assert summary.startswith("contract: ")
-    assert " of 20 paid turns spent (an honest deployment: at most 14)" in summary
+    assert (
+        "; an honest deployment: at most 20 (12 planned, up to 8 generated, 10 spare); " in summary
+    )
     report = json.loads((folder / "contract-report.json").read_text())
     assert report["turns_spent"] <= report["honest_turns"] <= 20
     assert report["keywords"]["missing"] == []
     statuses = {p["status"] for p in report["promises"]}
     assert statuses == {"passed", "not provokable", "left out for budget"}
+    # Spare turns are left out only once the budget is spent, and spent on them last.
+    assert report["turns_spent"] == 20
+    assert summary.startswith(
+        f"contract: 20 of 20 paid turns spent (media 4, generated {report['spent_on']['generated']}, accept "
+    )
+    left = [p for p in report["promises"] if p["status"] == "left out for budget"]
+    assert {p["group"] for p in left} == {"accept"}
+    assert all(p["reason"].startswith("all 20 paid turns of the budget were spent") for p in left)
     junit = ET.parse(folder / "contract-junit.xml").getroot()
     cases = junit.findall("./testsuite/testcase")
     assert len(cases) == len(report["promises"])
