@@ -3,8 +3,9 @@
 `pytest tests/contract` (in `make test`) holds the fake server to the document, and tests the
 suite itself against broken servers. `pytest tests/contract --live` (`make contract`) holds
 the deployment the variables name (settings.py) to it: only the suite's own tests run, a
-missing variable or an unreachable base URL ends the session with status 2, and the terminal
-summary gives the matrix, the one-page report, the cost and the report folder.
+missing variable, an unreachable base URL or a refused key ends the session with status 2,
+and the terminal summary gives the matrix, the one-page report, the cost and the report
+folder.
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ from somia.testing import FakeServer, FakeSomia, echo_agent
 from tests.contract.answer_audit import AnswerAudit
 from tests.contract.ledger import Exchange
 from tests.contract.model import GROUPS
+from tests.contract.preflight import check_key
 from tests.contract.report import cost, matrix_text, one_page, write
 from tests.contract.runner import AnswerCheck, ContractRun
 from tests.contract.settings import SettingsError, Target, check_reachable, target_from_env
 
-LIVE = pytest.StashKey[Target]()
+LIVE = pytest.StashKey[ContractRun]()
+"""The live run, made (and its key checked) when pytest starts."""
 RUN = pytest.StashKey[ContractRun]()
 FOLDER = pytest.StashKey[Path]()
 SELECTED = pytest.StashKey[tuple[str, ...]]()
@@ -47,12 +50,23 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "fake_only: checks only the fake's run can pass")
     if not config.getoption("--live", default=False):
         return
+    run = None
     try:
         target = target_from_env()
         check_reachable(target)
+        run = ContractRun(target)
+        check_key(run)
     except SettingsError as exc:
+        if run is not None:
+            run.close()
         pytest.exit(f"make contract: {exc}", returncode=2)
-    config.stash[LIVE] = target
+    config.stash[LIVE] = run
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    run = config.stash.get(LIVE, None)
+    if run is not None:
+        run.close()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -105,7 +119,7 @@ def contract(
     """The session's contract run: every group test reads its findings from it."""
     config = request.config
     if LIVE in config.stash:
-        run = ContractRun(config.stash[LIVE])
+        run = config.stash[LIVE]
         folder = _folder()
     else:
         server: FakeServer = request.getfixturevalue("contract_server")

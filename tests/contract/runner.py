@@ -201,7 +201,9 @@ class ContractRun:
     def no_room(self, room: int) -> str:
         spent, budget = self.ledger.turns_spent, self.target.budget
         if spent >= budget:
-            return f"all {budget} paid turns of the budget were spent (SOMIA_CONTRACT_BUDGET)"
+            return (
+                f"all {budget} paid turns of the budget were spent; SOMIA_CONTRACT_BUDGET raises it"
+            )
         return (
             f"{spent} of {budget} paid turns spent, the other {budget - spent} kept for "
             "planned promises not yet tried"
