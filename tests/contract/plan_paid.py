@@ -61,10 +61,8 @@ class PaidGroups(PlannerBase):
             for index, media in enumerate(order):
                 accept = pool.take(media)
                 tried.add((op.id, media, accept))
-                rules = self.doc.media_rules(op)
-                when = ", ".join(f"{k}: {v!r}" for k, v in rules[media].items()) or "any body"
                 promise = (
-                    f"a valid turn ({when}) is answered 200 with {media}, "
+                    f"a valid turn ({self.when(op, media)}) is answered 200 with {media}, "
                     f"under Accept: {accept or '(none)'}"
                 )
                 turn = self.turn("media", op, f"turn-{index + 1}", promise, media, accept, index)
@@ -112,6 +110,11 @@ class PaidGroups(PlannerBase):
         expect = Expect(200, media=media)
         return self.add(group, op, slug, promise, request, expect, paid=True, needs=needs, **more)
 
+    def when(self, op: Operation, media: str) -> str:
+        """The body fields that choose `media` (`x-somia-when`), in words."""
+        rules = self.doc.media_rules(op)[media]
+        return ", ".join(f"{k}: {v!r}" for k, v in rules.items()) or "any body"
+
     def accept(self, ops: list[Operation]) -> None:
         """Each answer form of each operation under each `Accept` value a client may send,
         beyond the media turns: first one turn for each (form, Accept) pair no media turn
@@ -136,8 +139,7 @@ class PaidGroups(PlannerBase):
         for number, (op, media, accept) in enumerate(required + spare):
             names = [part.split("/")[-1].replace("*", "any") for part in (accept or "").split(", ")]
             slug = f"{media.split('/')[-1]}-under-{'+'.join(names) if accept else 'none'}"
-            when = ", ".join(f"{k}: {v!r}" for k, v in self.doc.media_rules(op)[media].items())
-            promise = f"a valid turn ({when or 'any body'}) is answered {media} under Accept: "
+            promise = f"a valid turn ({self.when(op, media)}) is answered {media} under Accept: "
             promise += accept or "(none)"
             self.turn(
                 "accept", op, slug, promise, media, accept, number, spare=number >= len(required)
