@@ -203,6 +203,7 @@ def run_broken(
     the suite follows `document` as the fake does."""
     with serving(breakage, document=document, **dict(fake or {})) as server:
         run = ContractRun(fake_target(server, **target), document=document)
+        run.groups = groups or GROUPS
         try:
             for group in groups or GROUPS:
                 run.run_group(group)

@@ -3,8 +3,9 @@
 `pytest tests/contract` (in `make test`) holds the fake server to the document, and tests the
 suite itself against broken servers. `pytest tests/contract --live` (`make contract`) holds
 the deployment the variables name (settings.py) to it: only the suite's own tests run, a
-missing variable or an unreachable base URL ends the session with status 2, and the terminal
-summary gives the matrix, the one-page report, the cost and the report folder.
+missing variable, an unreachable base URL or a refused key ends the session with status 2,
+and the terminal summary gives the matrix, the one-page report, the cost and the report
+folder.
 """
 
 from __future__ import annotations
@@ -20,13 +21,17 @@ import pytest
 from somia.testing import FakeServer, FakeSomia, echo_agent
 from tests.contract.answer_audit import AnswerAudit
 from tests.contract.ledger import Exchange
+from tests.contract.model import GROUPS
+from tests.contract.preflight import check_key
 from tests.contract.report import cost, matrix_text, one_page, write
 from tests.contract.runner import AnswerCheck, ContractRun
 from tests.contract.settings import SettingsError, Target, check_reachable, target_from_env
 
-LIVE = pytest.StashKey[Target]()
+LIVE = pytest.StashKey[ContractRun]()
+"""The live run, made (and its key checked) when pytest starts."""
 RUN = pytest.StashKey[ContractRun]()
 FOLDER = pytest.StashKey[Path]()
+SELECTED = pytest.StashKey[tuple[str, ...]]()
 FAKE_KEY = "sk-contract-fake"
 OTHER_AGENT = 2
 
@@ -45,12 +50,23 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "fake_only: checks only the fake's run can pass")
     if not config.getoption("--live", default=False):
         return
+    run = None
     try:
         target = target_from_env()
         check_reachable(target)
+        run = ContractRun(target)
+        check_key(run)
     except SettingsError as exc:
+        if run is not None:
+            run.close()
         pytest.exit(f"make contract: {exc}", returncode=2)
-    config.stash[LIVE] = target
+    config.stash[LIVE] = run
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    run = config.stash.get(LIVE, None)
+    if run is not None:
+        run.close()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -63,6 +79,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     ]
     config.hook.pytest_deselected(items=[item for item in items if item not in kept])
     items[:] = kept
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Note the groups the session will run: the run keeps paid turns for their probes."""
+    groups: set[str] = set()
+    for item in session.items:
+        if item.get_closest_marker("contract_suite"):
+            callspec = getattr(item, "callspec", None)
+            group = None if callspec is None else callspec.params.get("group")
+            groups |= set(GROUPS) if group is None else {group}
+    session.config.stash[SELECTED] = tuple(g for g in GROUPS if g in groups)
 
 
 @pytest.fixture(scope="session")
@@ -92,13 +119,14 @@ def contract(
     """The session's contract run: every group test reads its findings from it."""
     config = request.config
     if LIVE in config.stash:
-        run = ContractRun(config.stash[LIVE])
+        run = config.stash[LIVE]
         folder = _folder()
     else:
         server: FakeServer = request.getfixturevalue("contract_server")
         target = Target(server.base_url, server.api_key, 1, other_agent_id=OTHER_AGENT)
         run = ContractRun(target, answer_checks=[_audited(answer_audit)])
         folder = tmp_path_factory.mktemp("contract-report")
+    run.groups = config.stash.get(SELECTED, GROUPS)
     config.stash[RUN] = run
     config.stash[FOLDER] = folder
     try:

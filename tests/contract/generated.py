@@ -2,7 +2,8 @@
 workflows, sent through the run's ledger, with the paid turns the rest of the run left.
 
 They give way: the phases get at most `GENERATED_TURNS` paid turns and never more than the
-budget has left, and end quietly when they are spent (a planned probe never waits for them).
+budget has left beyond the turns kept for the planned probes not yet sent (`reserved()`), and
+end quietly when they are spent (a planned probe never waits for them).
 """
 
 from __future__ import annotations
@@ -71,11 +72,13 @@ def schema_for(run: ContractRun) -> BaseSchema:
 
 
 def run_generated(run: ContractRun) -> None:
-    allowance = min(GENERATED_TURNS, run.target.budget - run.ledger.turns_spent)
+    allowance = min(GENERATED_TURNS, run.target.budget - run.ledger.turns_spent - run.reserved())
     watches = [w for w in run.plan.watches if w.group == "generated"]
-    if allowance <= 0 or run.stopped is not None:
+    if run.stopped is not None:
+        return
+    if allowance <= 0:
         for watch in watches:
-            run.left_out[watch.id] = "the budget left no paid turns for generated requests"
+            run.left_out[watch.id] = run.no_room(allowance)
         return
     phase = _Phase(run, allowance)
     with contextlib.suppress(_GiveWay):
@@ -85,6 +88,11 @@ def run_generated(run: ContractRun) -> None:
         for watch in watches:
             if watch.check == "stateful":
                 phase.stateful(watch.id)
+    for watch in watches:
+        if not run.seen.get(watch.id) and run.stopped is None:
+            run.left_out[watch.id] = (
+                f"the {allowance} paid turns of the generated phases were spent"
+            )
     run.notes.append(
         f"generated requests: {phase.sent} sent, {run.ledger.turns_spent - phase.start} paid "
         f"turns of the {allowance} they could spend"

@@ -14,6 +14,7 @@ import gzip
 import json
 import shlex
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -116,6 +117,8 @@ class Ledger:
         self.started = time.monotonic()
         self.requests_sent = 0
         self.turns_spent = 0
+        self.spent_on: Counter[str] = Counter()
+        """The paid turns spent per group of promises."""
         self.client = httpx.Client(timeout=target.request_timeout, follow_redirects=False)
 
     def close(self) -> None:
@@ -150,6 +153,7 @@ class Ledger:
             exchange = self._send_once(request, probe)
             if ran_a_turn(exchange.status):
                 self.turns_spent += 1
+                self.spent_on[group_of(probe)] += 1
             wait = _retry_after(exchange)
             if wait is None or attempt == _TRIES - 1 or self.elapsed + wait > self.target.deadline:
                 return exchange
@@ -187,9 +191,10 @@ class Ledger:
             exchange.events = events
         return exchange
 
-    def refund(self) -> None:
-        """Give back the turn of an answer known to have run nothing (a replay)."""
+    def refund(self, probe: str) -> None:
+        """Give back the turn of `probe`'s answer, known to have run nothing (a replay)."""
         self.turns_spent -= 1
+        self.spent_on[group_of(probe)] -= 1
 
     def reproduce(self, exchange: Exchange) -> str:
         """A `curl` command that sends the same request; the key shows as `$SOMIA_API_KEY`."""
@@ -220,6 +225,12 @@ class Ledger:
             for piece in text.split(key)
         ]
         return '"' + f"${KEY_VARIABLE}".join(escaped) + '"'
+
+
+def group_of(probe: str) -> str:
+    """The group of a probe's or a watched rule's id (`operation/group/slug`)."""
+    parts = probe.split("/")
+    return parts[1] if len(parts) > 2 else probe
 
 
 def _retry_after(exchange: Exchange) -> float | None:

@@ -18,10 +18,13 @@ GROUPS = (
     "refusals",
     "media",
     "idempotency",
-    "stream",
     "generated",
+    "accept",
+    "stream",
 )
-"""The groups of promises, in the order a run takes them: those that cost nothing first."""
+"""The groups of promises, in the order a run takes them: those that cost nothing first; the
+generated phases before "accept", whose spare turns take what the budget has left; "stream"
+last, as it holds every streamed answer of the run."""
 
 NOT_PROVOKABLE = "not provokable"
 LEFT_OUT = "left out for budget"
@@ -107,6 +110,9 @@ class Probe:
     tells_honour: str | None = None
     """Sent whatever this replay probe found: when it found the key not honoured, a 200
     agrees (the deployment ignores keys) and the conflict status shows the replay wrong."""
+    spare: bool = False
+    """A paid turn sent only with turns nothing else planned needs: left out for budget (not a
+    failure) once the budget is spent."""
 
 
 @dataclass(frozen=True)
@@ -155,8 +161,12 @@ class Plan:
         return [probe for probe in self.probes if probe.group == group]
 
     def paid(self) -> int:
-        """The paid turns an honest deployment spends on the probes."""
-        return sum(probe.paid for probe in self.probes)
+        """The paid turns an honest deployment spends on the probes every run sends."""
+        return sum(probe.paid and not probe.spare for probe in self.probes)
+
+    def spares(self) -> int:
+        """The spare paid turns, sent with what the budget has left."""
+        return sum(probe.spare for probe in self.probes)
 
     def fingerprint(self) -> list[tuple[str, str]]:
         """The plan in a comparable form: each promise's id and text."""

@@ -7,11 +7,13 @@ For every operation, through `somia._document`:
 - bounds: each parameter and body field at the edges of each keyword of its schema;
 - refusals: each documented status, by the recipe of its `x-somia-refusals` rule, or a
   "not provokable" row saying why not;
-- media: one paid turn per media type of the `200` (its `x-somia-when`), under the `Accept`
-  values a client may send, carrying every optional field;
+- media: one paid turn per media type of the `200` (its `x-somia-when`), each under another
+  `Accept` value a client may send, carrying every optional field;
 - idempotency: the same key again (a replay), and with another body, path and operation;
-- stream: the `x-somia-stream` rules, watched on every event of every stream;
-- generated: schemathesis' requests, with the turns the budget leaves.
+- generated: schemathesis' requests, with the turns the budget leaves;
+- accept: each answer form under each `Accept` value: one turn for each (form, Accept) pair
+  the media turns left untried, then spare turns (every operation) with what is left;
+- stream: the `x-somia-stream` rules, watched on every event of every stream.
 
 Nothing here names a field, a status or a header of the document: a new parameter, bound,
 status with a recipe, security scheme or operation gives new probes with no edit.
@@ -51,8 +53,7 @@ class _Planner(FreeGroups, PaidGroups):
             self.ownership(op)
             self.idempotency(op)
             self.stream(op)
-        for op in ops:
-            self.accepts_rows(op)
+        self.accept(ops)
         for op in ops:
             self.watch(
                 "generated",

@@ -27,10 +27,9 @@ class PlannerBase:
         self.recipes = Recipes(doc, target)
         self.plan = Plan()
         self.turns: dict[str, list[Probe]] = {}
-        self.accepts: tuple[AcceptPool, dict[tuple[str, str], set[str | None]]] = (
-            AcceptPool([]),
-            {},
-        )
+        self.accepts: tuple[AcceptPool, set[tuple[str, str, str | None]]] = (AcceptPool([]), set())
+        """The Accept values, and the (operation, media type, Accept) the media turns tried."""
+        self.turns_planned = 0
         self._ids: set[str] = set()
 
     def add(

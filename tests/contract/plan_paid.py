@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from somia._document import EVENT_STREAM, Operation
-from tests.contract.model import LEFT_OUT, Expect, Probe, Ref, Request
+from tests.contract.model import Expect, Probe, Ref, Request
 from tests.contract.plan_base import PlannerBase
 from tests.contract.turns import AcceptPool, another_body, turn_body
 
@@ -51,56 +51,99 @@ class PaidGroups(PlannerBase):
     # media: the paid turns
 
     def media(self, ops: list[Operation]) -> None:
+        """One paid turn per operation and answer form, each under another `Accept` value."""
         pool = AcceptPool([media for op in ops for media in self.doc.media_rules(op)])
-        tried: dict[tuple[str, str], set[str | None]] = {}
+        tried: set[tuple[str, str, str | None]] = set()
         for op in self.runnable(ops):
-            rules = self.doc.media_rules(op)
-            source = self.source(op)
-            order = list(rules)
-            if source is not None:  # continue the other form: each link works for both
+            order = list(self.doc.media_rules(op))
+            if self.source(op) is not None:  # continue the other form: each link works for both
                 order = order[1:] + order[:1]
             for index, media in enumerate(order):
-                path: dict[str, Any] = {}
-                needs: tuple[str, ...] = ()
-                own = self.target.resources("own")
-                for parameter in self.recipes.parameters(op, "path"):
-                    name = parameter["name"]
-                    if parameter.get("x-somia-resource") in own and (
-                        source is None or name not in source[1]
-                    ):
-                        path[name] = own[parameter["x-somia-resource"]]
-                    else:
-                        assert source is not None
-                        earlier = self.turns[source[0]][index % len(self.turns[source[0]])]
-                        path[name] = Ref("link", source[1][name], earlier.id)
-                        needs = (earlier.id,)
-                number = sum(len(turns) for turns in self.turns.values())
-                body = turn_body(self.doc, op, number, rules[media], self.target.pipeline_version)
                 accept = pool.take(media)
-                tried.setdefault((op.id, media), set()).add(accept)
-                headers: dict[str, Any] = {}
-                key = self.doc.idempotency(op)
-                probe_id = f"{op.id}/media/turn-{index + 1}"
-                if key is not None:
-                    headers[key.header] = Ref("key", probe_id)
-                when = ", ".join(f"{k}: {v!r}" for k, v in rules[media].items()) or "any body"
-                request = Request(op.id, path, headers, body=body, accept=accept)
+                tried.add((op.id, media, accept))
                 promise = (
-                    f"a valid turn ({when}) is answered 200 with {media}, "
+                    f"a valid turn ({self.when(op, media)}) is answered 200 with {media}, "
                     f"under Accept: {accept or '(none)'}"
                 )
-                turn = self.add(
-                    "media",
-                    op,
-                    f"turn-{index + 1}",
-                    promise,
-                    request,
-                    Expect(200, media=media),
-                    paid=True,
-                    needs=needs,
-                )
+                turn = self.turn("media", op, f"turn-{index + 1}", promise, media, accept, index)
                 self.turns.setdefault(op.id, []).append(turn)
         self.accepts = (pool, tried)
+
+    def turn(
+        self,
+        group: str,
+        op: Operation,
+        slug: str,
+        promise: str,
+        media: str,
+        accept: str | None,
+        index: int,
+        **more: Any,
+    ) -> Probe:
+        """Add a paid turn of `op` answered with `media`, under `accept`: its body carries the
+        next candidates of the optional fields; a path parameter the target does not name
+        comes from the link of an earlier turn (its `index`-th)."""
+        path: dict[str, Any] = {}
+        needs: tuple[str, ...] = ()
+        own = self.target.resources("own")
+        source = self.source(op)
+        for parameter in self.recipes.parameters(op, "path"):
+            name = parameter["name"]
+            if parameter.get("x-somia-resource") in own and (
+                source is None or name not in source[1]
+            ):
+                path[name] = own[parameter["x-somia-resource"]]
+            else:
+                assert source is not None
+                earlier = self.turns[source[0]][index % len(self.turns[source[0]])]
+                path[name] = Ref("link", source[1][name], earlier.id)
+                needs = (earlier.id,)
+        number = self.turns_planned
+        self.turns_planned += 1
+        when = self.doc.media_rules(op)[media]
+        body = turn_body(self.doc, op, number, when, self.target.pipeline_version)
+        headers: dict[str, Any] = {}
+        key = self.doc.idempotency(op)
+        if key is not None:
+            headers[key.header] = Ref("key", f"{op.id}/{group}/{slug}")
+        request = Request(op.id, path, headers, body=body, accept=accept)
+        expect = Expect(200, media=media)
+        return self.add(group, op, slug, promise, request, expect, paid=True, needs=needs, **more)
+
+    def when(self, op: Operation, media: str) -> str:
+        """The body fields that choose `media` (`x-somia-when`), in words."""
+        rules = self.doc.media_rules(op)[media]
+        return ", ".join(f"{k}: {v!r}" for k, v in rules.items()) or "any body"
+
+    def accept(self, ops: list[Operation]) -> None:
+        """Each answer form of each operation under each `Accept` value a client may send,
+        beyond the media turns: first one turn for each (form, Accept) pair no media turn
+        tried, the operations taking turns; then, as spares, the other operations."""
+        pool, tried = self.accepts
+        pairs = {(media, accept) for _, media, accept in tried}
+        runnable = self.runnable(ops)
+        required: list[tuple[Operation, str, str | None]] = []
+        spare: list[tuple[Operation, str, str | None]] = []
+        for accept in pool.values:
+            for media in dict.fromkeys(m for op in runnable for m in self.doc.media_rules(op)):
+                having = [op for op in runnable if media in self.doc.media_rules(op)]
+                shift = sum(m == media for _, m, _ in required) % len(having)
+                for op in having[shift:] + having[:shift]:
+                    if (op.id, media, accept) in tried:
+                        continue
+                    if (media, accept) in pairs:
+                        spare.append((op, media, accept))
+                    else:
+                        pairs.add((media, accept))
+                        required.append((op, media, accept))
+        for number, (op, media, accept) in enumerate(required + spare):
+            names = [part.split("/")[-1].replace("*", "any") for part in (accept or "").split(", ")]
+            slug = f"{media.split('/')[-1]}-under-{'+'.join(names) if accept else 'none'}"
+            promise = f"a valid turn ({self.when(op, media)}) is answered {media} under Accept: "
+            promise += accept or "(none)"
+            self.turn(
+                "accept", op, slug, promise, media, accept, number, spare=number >= len(required)
+            )
 
     def runnable(self, ops: list[Operation]) -> list[Operation]:
         """The operations with a 200 to provoke, those a link feeds after their sources."""
@@ -159,9 +202,7 @@ class PaidGroups(PlannerBase):
             )
             return
         first = turns[0]
-        pool, tried = self.accepts
-        accept = pool.take(first.expect.media or "")
-        tried.setdefault((op.id, first.expect.media or ""), set()).add(accept)
+        accept = self.accepts[0].take(first.expect.media or "")
         replay = self.add(
             "idempotency",
             op,
@@ -285,20 +326,6 @@ class PaidGroups(PlannerBase):
             expect = Expect(self.recipes.status["not-found"], "not-found")
         request = first.request.with_(path={**first.request.path, name: other})
         return [(f"other-{name}", f"with another {name} ({other})", request, expect, ())]
-
-    def accepts_rows(self, op: Operation) -> None:
-        pool, tried = self.accepts
-        for media in self.doc.media_rules(op):
-            for accept in pool.values:
-                if accept not in tried.get((op.id, media), set()):
-                    self.row(
-                        "media",
-                        op,
-                        f"accept-{media}-{accept}",
-                        f"answers {media} under Accept: {accept or '(none)'}",
-                        "each Accept value is tried once across the paid turns and replays",
-                        LEFT_OUT,
-                    )
 
     # stream
 

@@ -30,20 +30,30 @@ def hide_key(run: ContractRun, text: str) -> str:
 
 
 def cost(run: ContractRun) -> str:
-    """The cost line: turns, requests, time."""
+    """The cost line: turns (per group), requests, time."""
+    groups = ", ".join(f"{group} {n}" for group, n in run.ledger.spent_on.items() if n)
     return (
-        f"{run.ledger.turns_spent} of {run.target.budget} paid turns spent "
-        f"(an honest deployment: at most {honest_turns(run)}), "
+        f"{run.ledger.turns_spent} of {run.target.budget} paid turns spent"
+        f"{f' ({groups})' if groups else ''}; an honest deployment: {spent_by_honest(run)}; "
         f"{run.ledger.requests_sent} requests sent, {run.seconds:.1f} s"
     )
 
 
 def honest_turns(run: ContractRun) -> int:
-    """The most paid turns an honest deployment spends: the planned paid probes and the
-    generated phases' share."""
+    """The most paid turns an honest deployment spends before the spare turns: the planned
+    paid probes and the generated phases' share."""
     from tests.contract.generated import GENERATED_TURNS
 
     return min(run.plan.paid() + GENERATED_TURNS, run.target.budget)
+
+
+def spent_by_honest(run: ContractRun) -> str:
+    """What an honest deployment spends, and on what."""
+    from tests.contract.generated import GENERATED_TURNS
+
+    paid, spares = run.plan.paid(), run.plan.spares()
+    most = min(paid + GENERATED_TURNS + spares, run.target.budget)
+    return f"at most {most} ({paid} planned, up to {GENERATED_TURNS} generated, {spares} spare)"
 
 
 def counts(rows: list[Line]) -> str:
@@ -111,6 +121,8 @@ def as_json(run: ContractRun) -> dict[str, Any]:
         "budget": run.target.budget,
         "turns_spent": run.ledger.turns_spent,
         "honest_turns": honest_turns(run),
+        "spare_turns": run.plan.spares(),
+        "spent_on": dict(run.ledger.spent_on),
         "requests_sent": run.ledger.requests_sent,
         "seconds": round(run.seconds, 3),
         "stopped": None if run.stopped is None else run.stopped.line,
@@ -155,8 +167,13 @@ def as_junit(run: ContractRun) -> ET.Element:
             name=group,
             tests=str(len(mine)),
             failures=str(sum(row.status == FAILED for row in mine)),
-            errors=str(sum(row.status in ("not run", "left out for budget") for row in mine)),
-            skipped=str(sum(row.status == "not provokable" for row in mine)),
+            errors=str(
+                sum(
+                    row.status in ("not run", "left out for budget") and not row.excused
+                    for row in mine
+                )
+            ),
+            skipped=str(sum(row.excused for row in mine)),
         )
         for row in mine:
             case = ET.SubElement(
@@ -170,8 +187,8 @@ def as_junit(run: ContractRun) -> ET.Element:
                         message=f"expected {finding.expected}, got {finding.got}"[:500],
                     )
                     failure.text = f"{finding.detail}\nreproduce: {finding.reproduce}"
-            elif row.status == "not provokable":
-                ET.SubElement(case, "skipped", message=row.reason)
+            elif row.excused:
+                ET.SubElement(case, "skipped", message=f"{row.status}: {row.reason}")
             elif row.status != "passed":
                 ET.SubElement(case, "error", message=f"{row.status}: {row.reason}")
     return suites

@@ -57,6 +57,13 @@ class Line(Row):
     """One line of the matrix: a promise, its outcome, and the findings that broke it."""
 
     findings: tuple[Finding, ...] = ()
+    spare: bool = False
+    """A spare turn's promise: left out for budget only once the budget is spent."""
+
+    @property
+    def excused(self) -> bool:
+        """Not tried, and rightly: not provokable, or a spare turn the budget had no room for."""
+        return self.status == NOT_PROVOKABLE or (self.spare and self.status == LEFT_OUT)
 
 
 class ContractRun:
@@ -85,6 +92,8 @@ class ContractRun:
         """Watched promises the budget left out, with the reason."""
         self.stopped: StopRun | None = None
         self.groups_run: list[str] = []
+        self.groups: tuple[str, ...] = GROUPS
+        """The groups this run will run (a session's selection): turns are kept for them."""
         self.seconds = 0.0
         """The time the run's groups took (the session may run other tests between them)."""
 
@@ -138,6 +147,11 @@ class ContractRun:
             return Outcome(
                 NOT_PROVOKABLE, "the deployment does not honour Idempotency-Key (optional)"
             )
+        if probe.spare:
+            cost = 1 + sum(self.plan.probe(need).paid for need in self.unrun(probe.needs))
+            room = self.target.budget - self.ledger.turns_spent - self.reserved()
+            if cost > room:
+                return Outcome(LEFT_OUT, self.no_room(room))
         try:
             request = self.build(probe.request)
         except _Unresolved as exc:
@@ -163,6 +177,39 @@ class ContractRun:
                 traceback.format_exc(),
             )
         return Outcome(FAILED if len(self.findings) > before else PASSED, exchange=exchange)
+
+    # The budget.
+
+    def unrun(self, ids: Sequence[str]) -> list[str]:
+        """`ids` and the probes they need, transitively, that have not run yet."""
+        found: list[str] = []
+        for probe_id in ids:
+            if probe_id not in self.outcomes and probe_id not in found:
+                found += [*self.unrun(self.plan.probe(probe_id).needs), probe_id]
+        return list(dict.fromkeys(found))
+
+    def reserved(self) -> int:
+        """The paid turns kept for the run's planned probes (spares aside) not yet sent: one
+        each that an honest deployment pays for, and one more while any free one is left
+        (the ledger sends nothing once the budget is spent)."""
+        waiting = self.unrun(
+            [p.id for p in self.plan.probes if p.group in self.groups and not p.spare]
+        )
+        paid = sum(self.plan.probe(probe_id).paid for probe_id in waiting)
+        return paid + (paid < len(waiting))
+
+    def no_room(self, room: int) -> str:
+        spent, budget = self.ledger.turns_spent, self.target.budget
+        if spent >= budget:
+            return (
+                f"all {budget} paid turns of the budget were spent; SOMIA_CONTRACT_BUDGET raises it"
+            )
+        return (
+            f"{spent} of {budget} paid turns spent, the other {budget - spent} kept for "
+            "planned promises not yet tried"
+            if room <= 0
+            else f"{room} paid turns left, fewer than it needs"
+        )
 
     # Building requests.
 
@@ -303,7 +350,7 @@ class ContractRun:
         same = _answer_of(first) == _answer_of(exchange)
         self.honoured[probe.id] = same
         if same:
-            self.ledger.refund()  # a replay runs nothing
+            self.ledger.refund(probe.id)  # a replay runs nothing
             return
         self.notes.append(
             f"idempotency not honoured (optional in the document): {probe.id} sent a turn's "
@@ -370,7 +417,7 @@ class ContractRun:
             outcome = self.outcomes.get(probe.id, Outcome(NOT_RUN, "never sent"))
             found = tuple(failed.get(probe.id, []))
             promise = probe.id, probe.group, probe.operation, probe.promise
-            lines.append(Line(*promise, outcome.status, outcome.reason, found))
+            lines.append(Line(*promise, outcome.status, outcome.reason, found, probe.spare))
         for watch in self.plan.watches:
             found = tuple(failed.get(watch.id, []))
             seen = self.seen.get(watch.id, 0)
@@ -381,7 +428,8 @@ class ContractRun:
             elif not seen and self.stopped is not None:
                 status, reason = LEFT_OUT, self.stopped.line
             promise = watch.id, watch.group, watch.operation, watch.promise
-            lines.append(Line(*promise, status, reason, found))
+            # The generated phases only ever take what the budget leaves, as spare turns do.
+            lines.append(Line(*promise, status, reason, found, watch.id in self.left_out))
         lines += [Line(*vars(row).values()) for row in self.plan.rows]
         order = {group: index for index, group in enumerate(GROUPS)}
         return sorted(lines, key=lambda line: order[line.group])
@@ -392,7 +440,7 @@ class ContractRun:
         return [
             line
             for line in self.matrix()
-            if line.status in (NOT_RUN, LEFT_OUT) and line.id not in rows
+            if line.status in (NOT_RUN, LEFT_OUT) and line.id not in rows and not line.excused
         ]
 
     def keywords(self) -> tuple[set[str], set[str]]:

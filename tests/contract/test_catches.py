@@ -137,6 +137,12 @@ def _accept_chooses_the_form(request: Request, fake: FakeSomia) -> None:
         request.body = json.dumps({**body, "stream": False}).encode()
 
 
+def _no_accept_means_json(request: Request, fake: FakeSomia) -> None:
+    body = request.json()
+    if "accept" not in request.headers and isinstance(body, dict) and body.get("stream") is True:
+        request.body = json.dumps({**body, "stream": False}).encode()
+
+
 # Streams.
 
 
@@ -305,6 +311,12 @@ CASES: list[tuple[str, Breakage, str, set[str]]] = [
         {f"{CREATE}/media/turn-2"},
     ),
     (
+        "no-accept-means-json",
+        Breakage(before=_no_accept_means_json),
+        "accept",
+        {f"{op}/accept/event-stream-under-none" for op in (CREATE, INTERACT)},
+    ),
+    (
         "error-then-more-events",
         _streams(lambda events: [events[0], ERROR_EVENT, *events[1:]]),
         "stream",
@@ -379,6 +391,18 @@ def test_the_suite_fails_on_the_check_of_the_broken_promise(
     failed = {_base(check) for check in failed_checks(run)}
     assert failed == expected, "\n".join(finding.line for finding in run.findings)
     assert all(finding.group == group for finding in run.findings)
+
+
+def test_an_honest_run_leaves_a_promise_out_for_budget_only_once_the_budget_is_spent() -> None:
+    run = run_broken(None)
+
+    left = [line for line in run.matrix() if line.status == "left out for budget"]
+    assert run.findings == []
+    assert run.not_run() == []
+    assert not left or run.ledger.turns_spent == run.target.budget, (
+        f"{run.ledger.turns_spent} of {run.target.budget} spent, yet left out: "
+        + ", ".join(line.promise for line in left)
+    )
 
 
 def test_a_validation_refusal_with_another_status_fails_each_bound() -> None:

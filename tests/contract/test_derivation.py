@@ -181,7 +181,7 @@ def test_an_added_operation_gets_every_group_of_promises(tmp_path: Path) -> None
     broken = run_broken(_serve_v2(with_auth=False), "security", document=path)
 
     groups = {p.group for p in plan.probes if p.operation == "startSession"}
-    assert groups == {"security", "precedence", "bounds", "refusals", "media"}
+    assert groups == {"security", "precedence", "bounds", "refusals", "media", "accept"}
     assert {w.group for w in plan.watches if w.operation == "startSession"} == {
         "stream",
         "generated",

@@ -66,6 +66,28 @@ def test_an_unreachable_base_url_exits_2(tmp_path: Path) -> None:
     assert "SOMIA_CONTRACT_BASE_URL http://127.0.0.1:9 is unreachable" in done.stderr
 
 
+def test_a_refused_key_exits_2_with_one_line_that_never_shows_the_key(tmp_path: Path) -> None:
+    wrong = "sk-somia-not-this-key"
+    with serving() as server:
+        done = make_contract(
+            tmp_path,
+            SOMIA_CONTRACT_BASE_URL=server.base_url,
+            SOMIA_API_KEY=wrong,
+            SOMIA_AGENT_ID="1",
+        )
+        sent = len(server.requests)
+
+    assert done.returncode == 2, done.stdout[-3000:] + done.stderr
+    assert "make contract: SOMIA_API_KEY was refused (401) on POST /api/v1/external/agent/" in (
+        done.stderr
+    )
+    assert "where a valid key gets 4" in done.stderr
+    assert "FAIL" not in done.stdout + done.stderr
+    assert wrong not in done.stdout + done.stderr
+    assert sent == 2  # the base URL answers; the one request that tells
+    assert not tmp_path.exists() or not any(tmp_path.iterdir())
+
+
 def test_against_the_fake_it_exits_0_prints_the_matrix_and_writes_the_report(
     tmp_path: Path,
 ) -> None:
@@ -89,12 +111,23 @@ def test_against_the_fake_it_exits_0_prints_the_matrix_and_writes_the_report(
     assert f"; report: {folder}" in out
     summary = out.splitlines()[-2]
     assert summary.startswith("contract: ")
-    assert " of 20 paid turns spent (an honest deployment: at most 14)" in summary
+    assert (
+        "; an honest deployment: at most 20 (12 planned, up to 8 generated, 10 spare); " in summary
+    )
     report = json.loads((folder / "contract-report.json").read_text())
     assert report["turns_spent"] <= report["honest_turns"] <= 20
     assert report["keywords"]["missing"] == []
     statuses = {p["status"] for p in report["promises"]}
     assert statuses == {"passed", "not provokable", "left out for budget"}
+    # Spare turns are left out only once the budget is spent, and spent on them last.
+    assert report["turns_spent"] == 20
+    generated = report["spent_on"]["generated"]
+    assert summary.startswith(
+        f"contract: 20 of 20 paid turns spent (media 4, generated {generated}, "
+    )
+    left = [p for p in report["promises"] if p["status"] == "left out for budget"]
+    assert {p["group"] for p in left} == {"accept"}
+    assert all(p["reason"].startswith("all 20 paid turns of the budget were spent") for p in left)
     junit = ET.parse(folder / "contract-junit.xml").getroot()
     cases = junit.findall("./testsuite/testcase")
     assert len(cases) == len(report["promises"])
