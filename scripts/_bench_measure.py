@@ -36,6 +36,8 @@ class Plan:
     rounds: int  # rows 1, 3 and 8
     json_calls: int  # calls per block (rows 1 and 8)
     stream_events: int  # events per stream (row 3)
+    memory_bytes: int  # the long stream of row 5 (its short one is a tenth)
+    memory_rounds: int
     import_rounds: int  # row 6
     batch_rows: int  # row 9
 

@@ -1,17 +1,20 @@
-"""Rows 1, 3 and 6 of `python -m scripts.bench`, each a function of the run's sizes (and a
+"""Rows 1, 3, 5 and 6 of `python -m scripts.bench`, each a function of the run's sizes (and a
 server's URL): 1 a JSON call (sync, async, sync through a given httpx2 client); 3 client CPU
-per streamed event; 6 import time. The baseline is raw httpx (raw httpx2 for 1c; with
-httpx-sse and json.loads for streams).
+per streamed event; 5 a long stream's peak memory; 6 import time. The baseline is raw httpx
+(raw httpx2 for 1c; with httpx-sse and json.loads for streams), or for row 5 the SDK on a
+stream a tenth as long.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import subprocess
 import sys
 import tempfile
+import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +25,7 @@ from scripts._bench_measure import (
     AGENT,
     API_KEY,
     JSON_BODY,
+    MB,
     PATH,
     STREAM_BODY,
     Plan,
@@ -111,7 +115,7 @@ def rows_json(plan: Plan, server: str) -> list[Row]:
     return [sync, asynchronous, given]
 
 
-# --- 3: consuming a stream ---------------------------------------------------------------------
+# --- 3, 5: consuming a stream ----------------------------------------------------------------
 
 
 def consume_ours(client: SomiaClient) -> int:
@@ -165,6 +169,47 @@ def row_stream_cpu(plan: Plan, server: str, *, per_chunk: int) -> Row:
 
 def rows_stream(plan: Plan, server: str) -> list[Row]:
     return [row_stream_cpu(plan, server, per_chunk=n) for n in (1, BATCHED_EVENTS)]
+
+
+def row_memory(plan: Plan, server: str) -> Row:
+    """Peak memory reading a long stream against one a tenth as long: flat if the SDK keeps
+    only the unfinished line and the current event."""
+    size = 4000  # characters per message: events of about 4 KB keep tracemalloc's cost low
+    events = plan.memory_bytes // (size + 80)
+
+    def peak_bytes(client: SomiaClient) -> float:
+        """Peak traced Python memory above what was held before, consuming one stream."""
+        gc.collect()
+        before = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        consume_ours(client)
+        return float(tracemalloc.get_traced_memory()[1] - before)
+
+    url = f"{server}/stream/{{}}/{size}/1"
+    tracemalloc.start()
+    try:
+        with (
+            SomiaClient(base_url=url.format(events // 10), api_key=API_KEY) as small,
+            SomiaClient(base_url=url.format(events), api_key=API_KEY) as large,
+        ):
+            consume_ours(small)
+            got = rounds(
+                plan.memory_rounds,
+                {"large": lambda: peak_bytes(large), "small": lambda: peak_bytes(small)},
+            )
+    finally:
+        tracemalloc.stop()
+    large_mb = plan.memory_bytes / MB
+    return Row(
+        "5",
+        f"peak Python memory (tracemalloc) consuming a {large_mb:g} MB stream of 4 KB events "
+        f"vs a {large_mb / 10:g} MB one (SomiaClient at both sizes)",
+        f"{median(got['large']) / 1024:.0f} KiB @ {large_mb:g} MB",
+        f"{median(got['small']) / 1024:.0f} KiB @ {large_mb / 10:g} MB",
+        ratios(got["large"], got["small"]),
+        "≤ 1.25 (flat)",
+        lambda ratio: ratio <= 1.25,
+    )
 
 
 # --- 6: import time -------------------------------------------------------------------------

@@ -6,8 +6,9 @@ median of the rounds, with their min and max, and a target for that median. Clie
 `time.process_time()`; the loopback servers run in their own processes
 (scripts/_bench_server.py, and `python -m somia.testing` for row 9), so their CPU is never
 the client's. The rows are those docs/performance.md reports: scripts/_bench_rows.py (1 a
-JSON call, 3 a stream's events, 6 import time), scripts/_bench_trace_rows.py (8: tracing off
-and on) and scripts/_bench_batch.py (9: the batch runner against a plain asyncio loop).
+JSON call, 3 a stream's events, 5 a long stream's memory, 6 import time),
+scripts/_bench_trace_rows.py (8: tracing off and on) and scripts/_bench_batch.py (9: the
+batch runner against a plain asyncio loop).
 
     python -m scripts.bench                  # the full run (a few minutes on 2 cores)
     python -m scripts.bench --smoke          # tiny sizes, one round, no targets
@@ -31,12 +32,28 @@ from importlib import metadata
 from pathlib import Path
 
 from scripts._bench_batch import rows_batch
-from scripts._bench_measure import ROOT, Plan, Row, bench_server, spread
-from scripts._bench_rows import row_import, rows_json, rows_stream
+from scripts._bench_measure import MB, ROOT, Plan, Row, bench_server, spread
+from scripts._bench_rows import row_import, row_memory, rows_json, rows_stream
 from scripts._bench_trace_rows import rows_tracing
 
-FULL = Plan(rounds=31, json_calls=100, stream_events=5000, import_rounds=31, batch_rows=100_000)
-SMOKE = Plan(rounds=1, json_calls=20, stream_events=200, import_rounds=1, batch_rows=200)
+FULL = Plan(
+    rounds=31,
+    json_calls=100,
+    stream_events=5000,
+    memory_bytes=100 * MB,
+    memory_rounds=3,
+    import_rounds=31,
+    batch_rows=100_000,
+)
+SMOKE = Plan(
+    rounds=1,
+    json_calls=20,
+    stream_events=200,
+    memory_bytes=MB,
+    memory_rounds=1,
+    import_rounds=1,
+    batch_rows=200,
+)
 
 
 def failed_row(key: str, exc: Exception) -> Row:
@@ -97,6 +114,7 @@ def run_rows(plan: Plan, only: set[str]) -> list[Row]:
     with bench_server() as server:
         timed("1", lambda: rows_json(plan, server))
         timed("3", lambda: rows_stream(plan, server))
+        timed("5", lambda: [row_memory(plan, server)])
     timed("6", lambda: [row_import(plan)])
     timed("9", lambda: rows_batch(plan))
     with bench_server() as server:  # last: row 8b sets (then removes) a tracer provider
@@ -123,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     text = (
         f"{machine()}\n\n{render(rows, args.smoke)}\n\n"
         f"{mode}, {time.perf_counter() - started:.0f} s; ratios are ours / baseline "
-        "(row 9b: large / small)\n"
+        "(rows 5 and 9b: large / small)\n"
     )
     print(text)
     args.output.write_text(text)
