@@ -118,12 +118,13 @@ async def _turn(
 
 
 async def run_row(
-    client: AsyncSomiaClient, row: Row, settings: RowSettings, gate: Gate
+    client: AsyncSomiaClient, row: Row, settings: RowSettings, gate: Gate, lease: str = ""
 ) -> dict[str, Any] | None:
     """Run every turn of `row`; return its output record, or None when one of its turns
     could not start before the run's deadline (the row is left for the next run).
-    RunStopped when the run must stop."""
-    lease = str(row.line)
+    RunStopped when the run must stop. The row's limiter slot is leased by `lease` (its
+    input line by default): a rerun of the row (a retried Ray task) takes it back."""
+    lease = lease or str(row.line)
     session_id: str | None = None
     turns: list[dict[str, Any]] = []
     answer: AgentSessionResponse | None = None
