@@ -27,7 +27,7 @@ from somia._streaming import AsyncStream
 from somia.batch._rows import Row
 from somia.batch._state import turn_key
 
-__all__ = ["Gate", "RowSettings", "RunStopped", "may_have_run", "record", "run_row"]
+__all__ = ["Gate", "RowSettings", "RunStopped", "error_of", "may_have_run", "record", "run_row"]
 
 EXIT_UNREACHABLE = 3
 
@@ -82,7 +82,9 @@ UNREACHED_ATTEMPTS = 3
 one call and two retries); then the run stops with exit status 3."""
 
 
-def _error(exc: BaseException, attempts: int, note: str) -> dict[str, Any]:
+def error_of(exc: BaseException, attempts: int, note: str = "") -> dict[str, Any]:
+    """The `error` of an output line: what failed, after how many attempts, and whether
+    the turn may have run."""
     message = str(exc)
     return {
         "type": type(exc).__name__,
@@ -227,5 +229,5 @@ def record(
         "session_id": session_id,
         "message": answer.message if error is None and answer is not None else None,
         "turns": turns,
-        "error": None if error is None else _error(error, attempts, note),
+        "error": None if error is None else error_of(error, attempts, note),
     }
