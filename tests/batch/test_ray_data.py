@@ -168,10 +168,13 @@ def test_bad_options_are_refused_when_the_mapper_is_made(
 # Ray Data 2.60's own DataContext() sets deprecated fields of its own (not ours to fix).
 @pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.data.context")
 def test_a_ray_data_pipeline_answers_every_row_once_and_a_rerun_runs_nothing(
-    somia_server: FakeServer,
+    somia_server: FakeServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import ray.data
 
+    # Read by Ray Data in the driver: without it, each pipeline collects usage data and
+    # queries a Prometheus on localhost:9090, logging a traceback when there is none.
+    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
     ray.data.DataContext.get_current().enable_progress_bars = False
     agent = CountingAgent(0.02)
     somia_server.fake.register_agent(1, agent)
