@@ -16,6 +16,7 @@ import sys
 from typing import Any
 
 from somia._cli_turns import EXIT_INTERRUPTED, EXIT_USAGE, fail
+from somia.batch._rows import not_json
 
 __all__ = ["add_parser", "run"]
 
@@ -58,9 +59,13 @@ def _option(text: str) -> tuple[str, Any]:
     if not sep or not name:
         raise argparse.ArgumentTypeError(f"expected NAME=JSON, got {text!r}")
     try:
-        return name, json.loads(value)
-    except ValueError:
+        return name, json.loads(value, parse_constant=not_json)
+    except json.JSONDecodeError:
         return name, value  # a bare word is a string: --option source=nightly
+    except ValueError as exc:  # NaN or an infinity: alone a word, inside JSON an error
+        if value in ("NaN", "Infinity", "-Infinity"):
+            return name, value
+        raise argparse.ArgumentTypeError(f"{name}: {exc}") from None
 
 
 def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 import attrs
 
-from somia._bridge import BODY_FIELDS, check_body
+from somia._bridge import BODY_FIELDS, check_body, encode_json
 from somia._validation import check_agent_id
 from somia.batch._output import Done, id_hash
 
@@ -96,6 +96,8 @@ def row_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
     if problem:
         raise ValueError(problem)
     check_body(options)
+    for name, value in options.items():  # NaN and the infinities are not JSON
+        encode_json(value, name)
     return options
 
 
@@ -156,6 +158,11 @@ def check_row(data: Any, line: int, agent_id: int | None, options: Mapping[str, 
     return Row(row_id, line, tuple(turns), agent, merged)
 
 
+def not_json(constant: str) -> Any:
+    """Refuse what Python's json reads but JSON lacks (NaN, Infinity, -Infinity)."""
+    raise ValueError(f"not JSON ({constant} is not a JSON value)")
+
+
 def _json(raw: bytes) -> Any:
     """The JSON value of one input line; ValueError says where it is not JSON."""
     try:
@@ -163,7 +170,7 @@ def _json(raw: bytes) -> Any:
     except UnicodeDecodeError as exc:
         raise ValueError(f"not UTF-8 text (byte {exc.start + 1})") from None
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=not_json)
     except json.JSONDecodeError as exc:  # its line and column count within the JSON text
         if exc.pos >= len(text.rstrip("\r\n")):
             where = "at the end of the line (a row is one whole line of JSON)"

@@ -81,7 +81,13 @@ def test_usage_errors_are_2_and_send_nothing(
 
 @pytest.mark.parametrize(
     "arguments",
-    [["--concurrency", "0"], ["--concurrency", "9:3"], ["--max-rate", "-1"], ["--agent-id", "x"]],
+    [
+        ["--concurrency", "0"],
+        ["--concurrency", "9:3"],
+        ["--max-rate", "-1"],
+        ["--agent-id", "x"],
+        ["--option", 'metadata={"a": NaN}'],
+    ],
 )
 def test_malformed_option_values_are_2(
     env: FakeServer, rows_file: Path, output: Path, arguments: list[str]

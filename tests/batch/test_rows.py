@@ -33,6 +33,9 @@ from tests.batch.batch_helpers import read_output, run, write_rows
         ('{"id": "x", "input_data": 1, "agent_id": "7"}', "agent_id must be an int"),
         ('{"id": "x", "input_data": 1, "pipeline_version": ""}', "pipeline_version"),
         ('{"id": "x", "input_data": 1, "tags": "one"}', "tags"),
+        ('{"id": "x", "turns": ["a", Infinity]}', "not JSON (Infinity is not a JSON value)"),
+        ('{"id": "x", "input_data": NaN}', "not JSON (NaN is not a JSON value)"),
+        ('{"id": "x", "input_data": 1, "metadata": {"a": -Infinity}}', "not JSON (-Infinity"),
     ],
 )
 def test_a_bad_row_is_refused_with_its_line_and_nothing_is_sent(
@@ -124,3 +127,15 @@ def test_a_row_names_its_agent_and_options_and_blank_lines_are_skipped(
     assert summary.exit_code == 0
     assert seen == {"tags": ["mine"], "source": "nightly"}
     assert [(r["line"], r["message"]) for r in read_output(output)] == [(2, "done")]
+
+
+def test_run_options_that_are_not_json_are_refused_before_anything_is_sent(
+    somia_server: FakeServer, tmp_path: Path, output: Path
+) -> None:
+    source = write_rows(tmp_path / "in.jsonl", ['{"id": 1, "input_data": "a"}'])
+
+    with pytest.raises(TypeError, match="^metadata is not JSON-serialisable"):
+        run(somia_server, source, output, options={"metadata": {"a": float("nan")}})
+
+    assert somia_server.requests == []
+    assert not output.exists()
