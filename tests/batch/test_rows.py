@@ -134,7 +134,7 @@ def test_run_options_that_are_not_json_are_refused_before_anything_is_sent(
 ) -> None:
     source = write_rows(tmp_path / "in.jsonl", ['{"id": 1, "input_data": "a"}'])
 
-    with pytest.raises(TypeError, match="^metadata is not JSON-serialisable"):
+    with pytest.raises(TypeError, match=r"^metadata is not JSON-serialisable"):
         run(somia_server, source, output, options={"metadata": {"a": float("nan")}})
 
     assert somia_server.requests == []
