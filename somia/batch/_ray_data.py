@@ -17,6 +17,7 @@ from collections.abc import Coroutine, Mapping
 from typing import Any, TypeVar
 
 from somia._async_client import AsyncSomiaClient
+from somia._bridge import encode_json
 from somia._validation import check_agent_id, check_idempotency_key
 from somia.batch._limiter import Limiter
 from somia.batch._plan import (
@@ -192,7 +193,9 @@ class SomiaMapper:
                 row = check_row(data, index, self.agent_id, self.options)
                 if row.id_json in seen:
                     raise ValueError(f"id {row.id_json} repeats row {seen[row.id_json]}'s")
-            except ValueError as exc:
+                for value in row.turns:  # a column's NaN or infinity is no JSON
+                    encode_json(value, "input_data")
+            except (TypeError, ValueError) as exc:
                 records[index] = _failed(exc)
                 continue
             seen[row.id_json] = index

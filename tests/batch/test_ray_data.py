@@ -106,19 +106,21 @@ def test_failed_rows_are_output_rows_and_the_others_run(
     make: Make, somia_server: FakeServer
 ) -> None:
     somia_server.faults.fail_next(1, status=422)
-    batch = {"id": [1, 1, 2, True, 3], "input_data": ["a", "b", None, "c", "d"]}
+    nan = {"score": float("nan")}
+    batch = {"id": [1, 1, 2, True, 4, 3], "input_data": ["a", "b", None, "c", nan, "d"]}
 
     rows = _records(make(turns_in_flight=1)(batch))
 
     errors = [r["error"] for r in rows]
-    assert [r["status"] for r in rows] == ["failed"] * 4 + ["ok"]
+    assert [r["status"] for r in rows] == ["failed"] * 5 + ["ok"]
     assert errors[0]["status_code"] == 422
     assert errors[0]["may_have_run"] is False
     assert "repeats row 0" in errors[1]["message"]
     assert "neither" in errors[2]["message"]
     assert "must be a string or an integer" in errors[3]["message"]
-    assert all(e["attempts"] == 0 and not e["may_have_run"] for e in errors[1:4])
-    assert rows[4]["message"] == "You said: d"
+    assert "not JSON-serialisable" in errors[4]["message"]
+    assert all(e["attempts"] == 0 and not e["may_have_run"] for e in errors[1:5])
+    assert rows[5]["message"] == "You said: d"
     assert len(somia_server.fake.turns_run) == 1  # the 422 ran nothing
 
 
