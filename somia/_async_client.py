@@ -180,8 +180,11 @@ class AsyncSomiaClient(BaseClient["AsyncHTTPClient", "AsyncAgentSessionsClient"]
                     call.log_response(response, attempt, started)
                     ok = call.accepts(response)
                     if ok and call.stream:
-                        call.keep_read_timeout(response, deadline)
-                        return response  # its AsyncStream reads it
+                        late = call.began(response, attempt, deadline)
+                        if late is None:
+                            return response  # its AsyncStream reads it
+                        await response.aclose()  # its idle timeout ran out as it began
+                        raise late
                     response = await self._read(response, call, attempt, deadline)
                     if ok:
                         return response
@@ -199,7 +202,7 @@ class AsyncSomiaClient(BaseClient["AsyncHTTPClient", "AsyncAgentSessionsClient"]
     ) -> httpx.Response:
         """The whole body (the answer, or an error's details), read within the deadline."""
         try:
-            if deadline is None:
+            if deadline is None or response.is_stream_consumed:  # or read by its transport
                 await response.aread()
                 return response
             deadline.answered(response)

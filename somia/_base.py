@@ -119,8 +119,11 @@ class PreparedCall:
         return self.config.redact
 
     def deadline(self) -> Deadline | None:
-        """The total timeout's clock, started now (None without a total timeout)."""
-        return None if self.total_timeout is None else Deadline(self.total_timeout)
+        """The call's time limits, started now: its total timeout, and a stream's idle timeout
+        for each attempt's answer to start (None without either)."""
+        if self.total_timeout is None and self.idle_timeout is None:
+            return None
+        return Deadline(self.total_timeout, self.idle_timeout)
 
     def build(
         self,
@@ -176,17 +179,29 @@ class PreparedCall:
                 (time.monotonic() - started) * 1000,
             )
 
-    def keep_read_timeout(self, response: httpx.Response, deadline: Deadline | None) -> None:
-        """A stream's events are read under the read timeout, not what the deadline left of
-        it when the request was sent, or under the idle timeout when that is shorter."""
-        capped = deadline is not None
+    def began(
+        self, response: httpx.Response, attempt: int, deadline: Deadline | None
+    ) -> SomiaError | None:
+        """A stream's answer began on `response`: its events are read under the read timeout,
+        not what the deadline left of it when the request was sent, or under the idle timeout
+        when that is shorter. The error to raise (after closing `response`) instead when its
+        idle timeout ran out meanwhile: its socket was shut down."""
+        capped = False
+        if deadline is not None:
+            deadline.settle()
+            if deadline.head_out:
+                return deadline.late_error(self.what, attempt + 1)
+            capped = "read" in deadline.capped
         stream_read_timeout(response, self.timeout.read, self.idle_timeout, capped=capped)
+        return None
 
     def after_failure(self, exc: httpx.HTTPError, attempt: int, deadline: Deadline | None) -> float:
         """The wait before retrying after `exc`; raises the SDK's error instead when the
         call must not, or can no longer, be retried."""
         if deadline is not None:
             deadline.settle()  # the attempt is over
+            if deadline.head_out:  # the watchdog shut it down: a stream's answer was late
+                raise deadline.late_error(self.what, attempt + 1) from exc
         if deadline is not None and deadline.cut_short(exc):
             # Once the request went out, the turn may have run.
             reading = deadline.sent or timeout_phase(exc) == "read"
@@ -215,6 +230,8 @@ class PreparedCall:
         self, exc: httpx.HTTPError, attempt: int, deadline: Deadline | None
     ) -> SomiaError:
         """The error for a failure while an answer's body was read (raise it `from exc`)."""
+        if deadline is not None and deadline.late():
+            return deadline.late_error(self.what, attempt + 1)
         if deadline is not None and deadline.cut_short(exc):
             return deadline.expired(self.what, attempt + 1, reading=True)
         return translate_transport_error(exc, what=self.what, redact=self.redact)
@@ -313,7 +330,7 @@ def prepare_call(
         headers = merge_headers(*layers)
     else:  # the usual case: the call's own few headers, all distinct
         headers = {**wire_headers, **ACCEPT_STREAM} if stream else wire_headers
-    timeout, total_timeout = call_timeouts(config, options)
+    timeout, total_timeout, idle_timeout = call_timeouts(config, options, stream=stream)
     return PreparedCall(
         config=config,
         url=config.base_url + path,
@@ -323,7 +340,7 @@ def prepare_call(
         total_timeout=total_timeout,
         stream=stream,
         what=f"POST {path}",
-        idle_timeout=stream_idle_timeout(config, options, timeout) if stream else None,
+        idle_timeout=idle_timeout,
     )
 
 
@@ -345,26 +362,23 @@ def extra_headers(config: ClientConfig, options: Mapping[str, Any]) -> dict[str,
 
 
 def call_timeouts(
-    config: ClientConfig, options: Mapping[str, Any]
-) -> tuple[httpx.Timeout, float | None]:
-    """The call's per-attempt timeout and total timeout: its own, else the client's."""
-    timeout, total = options.get("timeout"), options.get("total_timeout")
-    return (
-        config.timeout if timeout is None else check_timeout("timeout", timeout),
-        config.total_timeout if total is None else check_total_timeout("total_timeout", total),
-    )
+    config: ClientConfig, options: Mapping[str, Any], *, stream: bool
+) -> tuple[httpx.Timeout, float | None, float | None]:
+    """The call's per-attempt timeout, total timeout and, for a stream, idle timeout in
+    seconds: its own, else the client's. Each given one is checked, streaming or not.
 
-
-def stream_idle_timeout(
-    config: ClientConfig, options: Mapping[str, Any], timeout: httpx.Timeout
-) -> float | None:
-    """The call's `stream_idle_timeout` in seconds (its own, else the client's; "read": its
-    read timeout), or None."""
+    None per call means the client's `timeout` and `total_timeout`, but no idle timeout
+    (`stream_idle_timeout=None` turns it off for the call); "read" is the read timeout."""
+    given, total = options.get("timeout"), options.get("total_timeout")
+    timeout = config.timeout if given is None else check_timeout("timeout", given)
+    total = config.total_timeout if total is None else check_total_timeout("total_timeout", total)
     if "stream_idle_timeout" in options:
         idle = check_idle_timeout("stream_idle_timeout", options["stream_idle_timeout"])
     else:
         idle = config.stream_idle_timeout
-    return timeout.read if idle == "read" else idle
+    if not stream:
+        return timeout, total, None
+    return timeout, total, timeout.read if idle == "read" else idle
 
 
 def _merge_extra_body(

@@ -144,8 +144,11 @@ class SomiaClient(BaseClient["SyncHTTPClient", "AgentSessionsClient"]):
                     call.log_response(response, attempt, started)
                     ok = call.accepts(response)
                     if ok and call.stream:
-                        call.keep_read_timeout(response, deadline)
-                        return response  # its Stream reads it
+                        late = call.began(response, attempt, deadline)
+                        if late is None:
+                            return response  # its Stream reads it
+                        response.close()  # its idle timeout ran out as it began
+                        raise late
                     response = self._read(response, call, attempt, deadline)
                     if ok:
                         return response
@@ -161,7 +164,7 @@ class SomiaClient(BaseClient["SyncHTTPClient", "AgentSessionsClient"]):
     ) -> httpx.Response:
         """The whole body (the answer, or an error's details), read within the deadline."""
         try:
-            if deadline is None:
+            if deadline is None or response.is_stream_consumed:  # or read by its transport
                 response.read()
                 return response
             deadline.answered(response)

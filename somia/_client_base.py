@@ -66,12 +66,13 @@ class BaseClient(Generic[HttpT, SessionsT]):
                 "apikey").
             timeout: Seconds for each phase of each attempt (connect, read, write, pool),
                 or an `httpx.Timeout` (or `httpx2.Timeout`). A stream's events are read
-                under its read timeout.
+                under its read timeout. Every timeout is above 0 and at most 2,000,000 s.
             total_timeout: Seconds for a whole call, however slowly the server sends: every
                 attempt, the waits between them and the answer (a JSON answer whole, a
                 stream's up to its response head). None: no limit.
             stream_idle_timeout: Seconds a stream may go without an event of its answer (a
-                chunk, an error, the end), whatever else the server sends; the time your
+                chunk, an error, the end), whatever else the server sends, and each
+                attempt's answer may take to start once its request is sent; the time your
                 loop body takes does not count. "read": the read timeout. None: no limit.
             retries: Retries of a call the agent certainly did not run (a connection that
                 failed before sending, a connect or pool timeout, 408, 429, 503); 0 turns

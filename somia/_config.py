@@ -27,6 +27,7 @@ from somia._pool import SDK_HEADERS
 from somia._redact import Redactor
 from somia._retry import RetryPolicy
 from somia._validation import (
+    MAX_TIMEOUT,
     check_api_key,
     check_base_url,
     check_count,
@@ -65,13 +66,13 @@ class ClientOptions(TypedDict, total=False):
 
 
 def positive_seconds(text: str) -> float:
-    """A command-line number of seconds: finite and above 0."""
+    """A command-line number of seconds: above 0 and at most `MAX_TIMEOUT`."""
     try:
         value = float(text)
     except ValueError:
         value = float("nan")
-    if not (value > 0 and value != float("inf")):
-        raise ValueError(f"not a positive number of seconds: {text!r}")
+    if not (0 < value <= MAX_TIMEOUT):  # NaN fails both
+        raise ValueError(f"not a positive number of seconds, at most {MAX_TIMEOUT:.0f}: {text!r}")
     return value
 
 

@@ -237,7 +237,9 @@ class StreamInterruptedError(TransportError):
 class StreamTimeoutError(StreamInterruptedError, RequestTimeoutError):
     """A stream stalled: no event of its answer (a chunk, an error or the end) arrived within
     its `stream_idle_timeout`, whatever else the server sent meanwhile (comments, events of
-    other kinds), or no byte within the read timeout.
+    other kinds), or no byte within the read timeout. Raised by the call itself, with no event
+    received, when its answer did not start within the idle timeout after the request was sent
+    (a response head trickling in byte by byte).
 
     The message says how long the stream was idle and how many events it had delivered
     (`events_received`); `stream.reopen()` fetches the whole answer again.

@@ -302,16 +302,19 @@ def _socket_of(stream: Any) -> Any:
 
 
 def trace_attempt(
-    http: httpx.Client | httpx.AsyncClient, attempt: Any
+    http: httpx.Client | httpx.AsyncClient, attempt: Any, find: Callable[[], Any]
 ) -> Trace | Callable[[str, dict[str, Any]], Awaitable[None]]:
     """A `trace` extension that records, on `attempt`, the network stream of each new
-    connection the request opens (`attempt.streams`) and whether the request went out whole
-    (`attempt.sent`). httpcore awaits it for an async client."""
+    connection the request opens (`attempt.streams`), tells it when the request starts going
+    out (`attempt.sending(find)`) and whether it went out whole (`attempt.sent`). httpcore
+    awaits it for an async client."""
     streams = attempt.streams
 
     def trace(name: str, info: dict[str, Any]) -> None:
         if name in _NEW_STREAM_EVENTS:
             streams.append(info.get("return_value"))
+        elif name.endswith(".send_request_headers.started"):
+            attempt.sending(find)
         elif name.endswith(".send_request_body.complete"):
             attempt.sent = True
 

@@ -1,5 +1,6 @@
-"""Time limits that hold however slowly bytes trickle in: a call's total timeout (`Deadline`)
-and a stream's idle timeout (an `Alarm` per stream).
+"""Time limits that hold however slowly bytes trickle in: a call's total timeout and the wait
+for a stream's answer to start (`Deadline`), and a stream's idle timeout (an `Alarm` per
+stream).
 
 httpcore applies its timeouts to each read, and any byte restarts them. So one watchdog
 thread per process keeps the alarms of the waits in progress, in a heap ordered by expiry,
@@ -20,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from somia._errors import RequestTimeoutError
+from somia._errors import RequestTimeoutError, StreamTimeoutError
 from somia._http import (
     capped_timeout,
     interrupt,
@@ -192,36 +193,54 @@ def stream_read_timeout(
 class _Attempt:
     """What an attempt in flight uses, for the watchdog to find its socket."""
 
-    __slots__ = ("http", "request", "response", "sent", "streams")
+    __slots__ = ("head", "http", "request", "response", "sent", "streams", "wait")
 
-    def __init__(self, http: httpx.Client | httpx.AsyncClient, request: httpx.Request) -> None:
+    def __init__(
+        self, http: httpx.Client | httpx.AsyncClient, request: httpx.Request, wait: float | None
+    ) -> None:
         self.http = http
         self.request = request
         self.streams: list[Any] = []  # network streams of the new connections it opened
         self.response: httpx.Response | None = None  # once its answer began
         self.sent = False  # the request went out whole: the turn may have run
+        self.wait = wait  # how long its answer may take to start once it is sent (a stream's)
+        self.head: Alarm | None = None  # that wait's alarm, armed when sending starts
+
+    def sending(self, find: Callable[[], Any]) -> None:
+        """The request starts going out: from now on, its answer has `wait` seconds to start
+        (`find`: the attempt's socket, for the watchdog)."""
+        if self.wait is not None:
+            self.head = Alarm(find, retry=_LOOK_AGAIN)
+            self.head.expires = time.monotonic() + self.wait
+            watch(self.head)
 
 
 class Deadline:
-    """The total timeout of one call (`total_timeout`), started when the call starts.
+    """The time limits of one call, started when the call starts: its total timeout
+    (`total_timeout`), and for a stream, the wait for each attempt's answer to start.
 
-    It bounds every attempt and the waits between them, until the answer starts (a
-    stream's response head) or, for a JSON answer, until it is read whole. Each attempt's
-    timeouts are capped to the time left (`cap`), and the watchdog interrupts the attempt in
-    flight when the time is up, however slowly its bytes come.
+    The total timeout bounds every attempt and the waits between them, until the answer starts
+    (a stream's response head) or, for a JSON answer, until it is read whole. Each attempt's
+    timeouts are capped to the time left (`cap`). A stream's idle timeout (`idle`) bounds each
+    attempt from when its request starts going out until its answer starts (or, for an error
+    status, is read whole): bytes of a response head are not events. The watchdog interrupts
+    the attempt in flight when either is up, however slowly its bytes come.
     """
 
-    __slots__ = ("_attempt", "alarm", "capped", "expires", "sent", "total")
+    __slots__ = ("_attempt", "alarm", "capped", "expires", "head_out", "idle", "sent", "total")
 
-    def __init__(self, total: float) -> None:
+    def __init__(self, total: float | None, idle: float | None = None) -> None:
         self.total = total
-        self.expires = time.monotonic() + total
+        self.idle = idle
+        self.head_out = False  # the last attempt's answer did not start within `idle`
+        self.expires = INF if total is None else time.monotonic() + total
         self.capped: tuple[str, ...] = ()  # the phases the last cap() shortened
         self.sent = False  # the last attempt's request went out whole
         self._attempt: _Attempt | None = None  # the attempt in flight
         self.alarm = Alarm(self._socket, retry=_LOOK_AGAIN)
-        self.alarm.expires = self.expires
-        watch(self.alarm)
+        if total is not None:
+            self.alarm.expires = self.expires
+            watch(self.alarm)
 
     def left(self) -> float:
         """Seconds left (negative once expired)."""
@@ -229,6 +248,8 @@ class Deadline:
 
     def cap(self, timeout: httpx.Timeout, what: str, attempts: int) -> httpx.Timeout:
         """`timeout` with each phase capped to the time left; raises once none is left."""
+        if self.total is None:
+            return timeout
         left = self.left()
         if left <= 0:
             raise self.expired(what, attempts)
@@ -237,8 +258,8 @@ class Deadline:
 
     def begin(self, http: httpx.Client | httpx.AsyncClient, request: httpx.Request) -> None:
         """Watch the attempt about to send `request` on `http`."""
-        attempt = _Attempt(http, request)
-        request.extensions["trace"] = trace_attempt(http, attempt)
+        attempt = _Attempt(http, request, self.idle)
+        request.extensions["trace"] = trace_attempt(http, attempt, self._socket)
         with _dog().lock:
             self._attempt = attempt
 
@@ -249,16 +270,24 @@ class Deadline:
                 self._attempt.response = response
 
     def settle(self) -> None:
-        """The attempt is over: call this before its connection goes back to the pool."""
+        """The attempt is over, or its stream began: call this before its connection goes
+        back to the pool, or to the stream. `head_out` then says whether its answer was late."""
         with _dog().lock:
-            if self._attempt is not None:
-                self.sent = self._attempt.sent
+            attempt = self._attempt
+            if attempt is not None:
+                self.sent = attempt.sent
+                head = attempt.head
+                if head is not None:
+                    self.head_out = head.fired
+                    if not head.stopped:
+                        unwatch(head)
             self._attempt = None
 
     def stop(self) -> None:
         """The call is over (answered, or failed): never interrupt anything of it again."""
-        unwatch(self.alarm)
-        self._attempt = None
+        self.settle()
+        if not self.alarm.stopped:
+            unwatch(self.alarm)
 
     def _socket(self) -> Any:
         # Called by the watchdog, holding its lock.
@@ -272,6 +301,14 @@ class Deadline:
     def cut_short(self, exc: BaseException) -> bool:
         """Whether `exc` ended an attempt because the total timeout ran out."""
         return self.alarm.fired or timeout_phase(exc) in self.capped
+
+    def late(self) -> bool:
+        """Whether the attempt in flight (or the last, settled) was interrupted because its
+        answer did not start within the stream's idle timeout."""
+        attempt = self._attempt
+        if attempt is not None and attempt.head is not None:
+            return attempt.head.fired
+        return self.head_out
 
     def fits(self, delay: float) -> bool:
         """Whether a wait of `delay` seconds leaves time for another attempt."""
@@ -299,3 +336,19 @@ class Deadline:
         if reading:
             text += "; it ran out while reading the answer, so the turn may have run"
         return RequestTimeoutError(text)
+
+    def late_error(self, what: str, attempts: int) -> StreamTimeoutError:
+        """The error for a stream whose answer did not start within its idle timeout."""
+        tries = f" (attempt {attempts})" if attempts > 1 else ""
+        attempt = self._attempt
+        if self.sent or (attempt is not None and attempt.sent):
+            sent = "the request was sent, so the turn may have run"
+        else:
+            sent = "the request was still being sent"
+        return StreamTimeoutError(
+            f"{what}: no answer came within its stream_idle_timeout of {self.idle:g} s after "
+            f"the request started going out{tries} (bytes of a response head are not "
+            f"events); {sent}",
+            events_received=0,
+            last_chunk=None,
+        )

@@ -19,7 +19,6 @@ from somia._base import (
     call_timeouts,
     extra_headers,
     idempotency_key,
-    stream_idle_timeout,
 )
 from somia._bridge import encode_json, idempotency_header
 from somia._config import ClientConfig
@@ -76,7 +75,7 @@ def prepare_request(
     if stream:
         layers.append(ACCEPT_STREAM)
     layers.append(extra_headers(config, options))
-    timeout, total_timeout = call_timeouts(config, options)
+    timeout, total_timeout, idle_timeout = call_timeouts(config, options, stream=stream)
     return PreparedCall(
         config=config,
         url=config.base_url + relative,
@@ -88,7 +87,7 @@ def prepare_request(
         what=f"{verb} {relative.partition('?')[0]}",  # a query may hold a secret
         method=verb,
         parse=json_from_response,
-        idle_timeout=stream_idle_timeout(config, options, timeout) if stream else None,
+        idle_timeout=idle_timeout,
     )
 
 

@@ -41,37 +41,51 @@ def check_session_id(session_id: object) -> str:
     return checked
 
 
-def check_timeout(name: str, timeout: object) -> httpx.Timeout:
-    """A positive number of seconds (or an httpx or httpx2 Timeout) as an httpx.Timeout."""
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
-        given = as_timeout(timeout)
-        if given is not None:
-            return given
-        raise TypeError(f"{name} must be a number of seconds, not {type(timeout).__name__}")
-    if not (math.isfinite(timeout) and timeout > 0):
-        raise ValueError(f"{name} must be a positive number of seconds, not {timeout}")
-    return httpx.Timeout(float(timeout))
+# The longest timeout of any kind the SDK accepts: 2,000,000 s (about 23 days), below 2**31
+# milliseconds, the limit of 32-bit millisecond waits (Windows, poll), and far below the limits
+# of sockets (about 292 years, OverflowError past them) and threads: no wait the SDK hands to
+# httpx, httpcore, asyncio or the watchdog can overflow. Longer is no limit: say None.
+MAX_TIMEOUT = 2_000_000.0
+_SECONDS = f"a number of seconds above 0 and at most {MAX_TIMEOUT:.0f}"
 
 
-def check_total_timeout(name: str, value: object) -> float | None:
-    """None (no limit) or a positive, finite number of seconds."""
-    if value is None:
-        return None
+def _seconds(name: str, value: object, *, more: str = "") -> float:
+    """A number of seconds within (0, MAX_TIMEOUT]: TypeError for anything but an int or
+    float (bool and str included), ValueError for a number out of range."""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{name} must be a number of seconds or None, not {type(value).__name__}")
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a positive number of seconds, not {value}")
+        raise TypeError(f"{name} must be {_SECONDS}{more}, not {type(value).__name__} {value!r}")
+    if not (0 < value <= MAX_TIMEOUT):  # NaN fails both comparisons
+        raise ValueError(f"{name} must be {_SECONDS}{more}, not {value!r}")
     return float(value)
 
 
+def check_timeout(name: str, timeout: object) -> httpx.Timeout:
+    """A number of seconds, or an httpx (or httpx2) Timeout whose phases are each such a
+    number or None (no limit), as an httpx.Timeout."""
+    given = None if isinstance(timeout, int | float) else as_timeout(timeout)
+    if given is None:
+        return httpx.Timeout(_seconds(name, timeout, more=", or an httpx.Timeout"))
+    for phase in ("connect", "read", "write", "pool"):
+        value = getattr(given, phase)
+        if value is not None:
+            _seconds(f"{name}.{phase}", value, more=", or None")
+    return given
+
+
+def check_total_timeout(name: str, value: object) -> float | None:
+    """None (no limit) or a number of seconds (see `MAX_TIMEOUT`)."""
+    return None if value is None else _seconds(name, value, more=", or None")
+
+
 def check_idle_timeout(name: str, value: object) -> float | Literal["read"] | None:
-    """A stream idle timeout: "read" (the read timeout), None (none), or a positive, finite
-    number of seconds."""
+    """A stream idle timeout: "read" (the read timeout), None (none), or a number of seconds
+    (see `MAX_TIMEOUT`). A str other than "read" is of the wrong type, as "5" is for the other
+    timeouts."""
+    if value is None:
+        return None
     if value == "read" and isinstance(value, str):
         return "read"
-    if isinstance(value, str):
-        raise ValueError(f'{name} must be a number of seconds, "read" or None, not {value!r}')
-    return check_total_timeout(name, value)
+    return _seconds(name, value, more=', "read", or None')
 
 
 def check_count(name: str, value: object) -> int:

@@ -24,6 +24,7 @@ from tests.harness import (
     Repeat,
     ScriptedServer,
     Sdk,
+    Trickle,
     chunk,
     client_options,
     loopback_tls,
@@ -106,6 +107,41 @@ def test_answer_events_keep_a_slow_stream_alive(server: ScriptedServer, sdk: Sdk
     events, error, _ = _read(sdk, server, stream_idle_timeout=1.5, client={"timeout": 30.0})
     assert error is None
     assert [event.event_type for event in events] == ["chunk"] * 4 + ["end"]
+
+
+TRICKLED_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nX-Padding: " + b"x" * 100
+
+
+def test_a_streams_head_trickled_byte_by_byte_ends_at_the_default_idle_timeout(
+    server: ScriptedServer, sdk: Sdk
+) -> None:
+    # Each byte restarts the read timeout (1 s): without the idle timeout counting from the
+    # request, the call would wait the 35 s the head takes.
+    server.script(Trickle(TRICKLED_HEAD, every=0.3))
+    with sdk.connect(server.base_url, timeout=1.0) as driver:
+        started = time.monotonic()
+        with pytest.raises(somia.StreamTimeoutError) as caught:
+            driver.call("create_session", 1, stream=True)
+        took = time.monotonic() - started
+    assert took < 1.0 + TOLERANCE
+    message = str(caught.value)
+    assert "no answer came within its stream_idle_timeout of 1 s after the request" in message
+    assert "the turn may have run" in message
+    assert caught.value.events_received == 0
+
+
+def test_a_streams_trickled_head_on_a_reused_connection_ends_at_its_idle_timeout(
+    server: ScriptedServer, sdk: Sdk
+) -> None:
+    # The end comes with the last event, so the first connection is kept for the second call.
+    server.script(Events([chunk("Yo"), END], finish="with-last"), Trickle(TRICKLED_HEAD, every=0.1))
+    with sdk.connect(server.base_url, timeout=30.0) as driver:
+        driver.events("create_session", 1)
+        started = time.monotonic()
+        with pytest.raises(somia.StreamTimeoutError):
+            driver.call("create_session", 1, stream=True, stream_idle_timeout=0.5)
+        assert time.monotonic() - started < 0.5 + TOLERANCE
+    assert server.received[1].connection == server.received[0].connection
 
 
 def test_none_turns_the_idle_timeout_off(server: ScriptedServer, sdk: Sdk) -> None:
@@ -219,7 +255,7 @@ def test_the_clients_idle_timeout_holds_and_its_copies_and_calls_may_change_it(
 
 
 @pytest.mark.parametrize(
-    ("value", "error"), [("soon", ValueError), (0, ValueError), (True, TypeError)]
+    ("value", "error"), [("soon", TypeError), (0, ValueError), (True, TypeError)]
 )
 def test_a_bad_idle_timeout_of_a_client_is_refused_naming_it(
     value: object, error: type[Exception]

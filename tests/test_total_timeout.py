@@ -105,6 +105,20 @@ def test_a_per_call_total_timeout_overrides_the_clients(server: ScriptedServer, 
     assert "total timeout of 0.4 s" in str(error)
 
 
+def test_a_per_call_total_timeout_of_none_keeps_the_clients(
+    server: ScriptedServer, sdk: Sdk
+) -> None:
+    # As documented (docs/timeouts.md): None on a call means the client's, not "no limit".
+    server.script(Stall(5.0))
+    error, took = _timed(
+        lambda: sdk.call(
+            server.base_url, "create_session", 1, client={"total_timeout": 0.4}, total_timeout=None
+        )
+    )
+    assert took < 3.0
+    assert "total timeout of 0.4 s" in str(error)
+
+
 def test_a_json_answer_trickling_past_the_total_timeout_is_cut(
     server: ScriptedServer, sdk: Sdk
 ) -> None:

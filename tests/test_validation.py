@@ -6,12 +6,14 @@ import math
 import warnings
 from collections.abc import Callable
 from types import ModuleType
+from typing import Any
 
 import httpx
 import pytest
 
 from somia import SomiaClient
 from somia._validation import (
+    MAX_TIMEOUT,
     check_agent_id,
     check_api_key,
     check_base_url,
@@ -25,6 +27,7 @@ from somia._validation import (
     warn_if_plain_http,
 )
 from somia.testing import FakeServer
+from tests.harness import OK, SESSION, ScriptedServer
 
 # -- agent_id -------------------------------------------------------------------------------
 
@@ -252,6 +255,77 @@ def test_a_negative_or_mistyped_count_or_delay_is_refused_naming_it(
 ) -> None:
     with pytest.raises(error, match="some_option"):
         check("some_option", value)
+
+
+# The same mistake is the same error, whichever timeout option it is given to: a value of the
+# wrong type (a str, a bool) is a TypeError, a number out of range a ValueError, including
+# the absurdly large ones sockets and event loops refuse only once a call is made.
+BAD_TIMEOUTS = [
+    ("5", TypeError),
+    ("soon", TypeError),
+    (True, TypeError),
+    ([5], TypeError),
+    (0, ValueError),
+    (-1, ValueError),
+    (math.nan, ValueError),
+    (math.inf, ValueError),
+    (1e10, ValueError),
+    (MAX_TIMEOUT * 1.5, ValueError),
+]
+
+
+@pytest.mark.parametrize("option", ["timeout", "total_timeout", "stream_idle_timeout"])
+@pytest.mark.parametrize(("value", "error"), BAD_TIMEOUTS)
+def test_a_bad_timeout_is_one_error_class_per_mistake_wherever_it_is_given(
+    server: ScriptedServer, option: str, value: object, error: type[Exception]
+) -> None:
+    given: dict[str, Any] = {option: value}
+    with pytest.raises(error, match=option):
+        SomiaClient(base_url=server.base_url, api_key="sk-k", **given)
+    with SomiaClient(base_url=server.base_url, api_key="sk-k") as client:
+        with pytest.raises(error, match=option):
+            client.with_options(**given)
+        for stream in (False, True):
+            with pytest.raises(error, match=option):
+                client.sessions.create_session(1, stream=stream, **given)
+    assert server.received == []  # refused before any request
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        httpx.Timeout(-1),
+        httpx.Timeout(math.nan),
+        httpx.Timeout(5.0, read=1e10),
+        httpx.Timeout(5.0, pool=0),
+        httpx.Timeout(5.0, connect=math.inf),
+    ],
+)
+def test_an_httpx_timeout_with_a_bad_phase_is_a_value_error_naming_the_phase(
+    server: ScriptedServer, value: httpx.Timeout
+) -> None:
+    phase = r"timeout\.(connect|read|write|pool)"
+    with pytest.raises(ValueError, match=phase):
+        SomiaClient(base_url=server.base_url, api_key="sk-k", timeout=value)
+    with SomiaClient(base_url=server.base_url, api_key="sk-k") as client:
+        with pytest.raises(ValueError, match=phase):
+            client.with_options(timeout=value)
+        with pytest.raises(ValueError, match=phase):
+            client.sessions.create_session(1, timeout=value)
+    assert server.received == []
+
+
+def test_timeouts_up_to_the_bound_and_phases_without_a_limit_are_accepted(
+    server: ScriptedServer,
+) -> None:
+    server.script(OK)
+    options: dict[str, Any] = {
+        "timeout": httpx.Timeout(MAX_TIMEOUT, pool=None),
+        "total_timeout": MAX_TIMEOUT,
+    }
+    with SomiaClient(base_url=server.base_url, api_key="sk-k", **options) as client:
+        answer = client.sessions.create_session(1, stream_idle_timeout=MAX_TIMEOUT)
+    assert answer.session_id == SESSION["session_id"]
 
 
 # -- headers --------------------------------------------------------------------------------
