@@ -16,7 +16,6 @@ import sys
 from typing import Any
 
 from somia._cli_turns import EXIT_INTERRUPTED, EXIT_USAGE, fail
-from somia.batch._rows import not_json
 
 __all__ = ["add_parser", "run"]
 
@@ -58,6 +57,8 @@ def _option(text: str) -> tuple[str, Any]:
     name, sep, value = text.partition("=")
     if not sep or not name:
         raise argparse.ArgumentTypeError(f"expected NAME=JSON, got {text!r}")
+    from somia.batch._rows import not_json  # here: _rows loads httpx, the command must not
+
     try:
         return name, json.loads(value, parse_constant=not_json)
     except json.JSONDecodeError:
