@@ -42,7 +42,14 @@ def test_both_artifacts_carry_the_license_and_the_wheel_no_developer_extra(dist:
     with tarfile.open(sdist) as archive:
         assert any(n.endswith("/LICENSE") for n in archive.getnames())
     assert metadata["License-Expression"] == "MIT"
-    assert metadata.get_all("Provides-Extra") == ["batch", "httpx2", "otel", "ray", "testing"]
+    assert metadata.get_all("Provides-Extra") == [
+        "batch",
+        "httpx2",
+        "otel",
+        "ray",
+        "ray-data",
+        "testing",
+    ]
     urls = {url.split(",")[0] for url in metadata.get_all("Project-URL") or []}
     assert urls == {"Source", "Documentation", "Changelog", "Issues"}
 

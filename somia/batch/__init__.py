@@ -9,7 +9,8 @@ not enough. The `somia batch` command runs the same code.
 
 Each input line is a row: `{"id": ..., "input_data": ...}`, or `{"id": ..., "turns":
 [...]}` for a session of several turns. Each output line is a row's result, written as the
-row ends. Running the same call again continues where it stopped. See docs/batch.md.
+row ends. Running the same call again continues where it stopped. `SomiaMapper` runs the
+same turns as a step of a Ray Data pipeline (`Dataset.map_batches`). See docs/batch.md.
 
 The names load when first used, so that the `somia` command starts without the runner.
 """
@@ -21,15 +22,27 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from somia.batch._output import sort_output
+    from somia.batch._ray_data import FailedRowError, SomiaMapper
     from somia.batch._rows import InputError
     from somia.batch._runner import BatchSummary, arun_batch, run_batch
     from somia.batch._state import StateError
 
-__all__ = ["BatchSummary", "InputError", "StateError", "arun_batch", "run_batch", "sort_output"]
+__all__ = [
+    "BatchSummary",
+    "FailedRowError",
+    "InputError",
+    "SomiaMapper",
+    "StateError",
+    "arun_batch",
+    "run_batch",
+    "sort_output",
+]
 
 _WHERE = {
     "BatchSummary": "somia.batch._runner",
+    "FailedRowError": "somia.batch._ray_data",
     "InputError": "somia.batch._rows",
+    "SomiaMapper": "somia.batch._ray_data",
     "StateError": "somia.batch._state",
     "arun_batch": "somia.batch._runner",
     "run_batch": "somia.batch._runner",

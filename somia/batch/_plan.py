@@ -17,6 +17,7 @@ import attrs
 
 from somia._async_client import AsyncSomiaClient
 from somia._redact import REDACTED
+from somia._retry import RetryPolicy
 from somia._validation import check_agent_id
 from somia.batch._limiter import Limiter, LimiterStats
 from somia.batch._output import Done, Writer, drop_failed, drop_repeats, read_done
@@ -25,7 +26,7 @@ from somia.batch._rows import Row, Scan, read_rows, row_options, scan_input
 from somia.batch._state import RunLock, RunState, StateError, request_fingerprint, state_path
 from somia.batch._turns import RowSettings
 
-__all__ = ["Plan", "finish", "prepare", "showing"]
+__all__ = ["Plan", "check_client_options", "finish", "prepare", "showing"]
 
 DEFAULT_CONCURRENCY = 64
 START_CONCURRENCY = 4
@@ -89,6 +90,28 @@ def _positive(name: str, value: float | None) -> None:
         raise ValueError(f"{name} must be positive, not {value}")
 
 
+def check_client_options(
+    client_options: Mapping[str, Any] | None, *, on_ray: bool
+) -> tuple[dict[str, Any], RetryPolicy]:
+    """The options the runner's clients are built with, checked as a client checks them (no
+    connection is opened), and their backoff and max_retry_after. On Ray, neither the key
+    nor an http client: each worker makes its own client, the key from its environment."""
+    client_options = dict(client_options or {})
+    taken = [name for name in _RETRY_OPTIONS if name in client_options]
+    if taken:
+        raise ValueError(f"{taken[0]} is the runner's: it retries by itself (max_attempts)")
+    if on_ray and "api_key" in client_options:
+        raise ValueError(
+            "Ray workers read SOMIA_API_KEY from their own environment: "
+            "the key is never sent to them"
+        )
+    if on_ray and "http_client" in client_options:
+        raise ValueError("Ray workers make their own http clients")
+    stand_in = {"api_key": "stand-in"} if on_ray else {}  # Ray's workers have the key
+    checked = AsyncSomiaClient(**{**client_options, **stand_in})
+    return client_options, checked._config.retry
+
+
 def prepare(
     input: str | os.PathLike[str],
     output: str | os.PathLike[str],
@@ -112,19 +135,7 @@ def prepare(
     _positive("deadline", deadline)
     if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
         raise ValueError(f"max_attempts must be an int of 1 or more, not {max_attempts!r}")
-    client_options = dict(client_options or {})
-    taken = [name for name in _RETRY_OPTIONS if name in client_options]
-    if taken:
-        raise ValueError(f"{taken[0]} is the runner's: it retries by itself (max_attempts)")
-    if on_ray and "api_key" in client_options:
-        raise ValueError(
-            "the Ray engine's workers read SOMIA_API_KEY from their own environment: "
-            "the key is never sent to them"
-        )
-    if on_ray and "http_client" in client_options:
-        raise ValueError("the Ray engine's workers make their own http clients")
-    # Checked as a client checks them (no connection is opened); Ray's workers have the key.
-    checked = AsyncSomiaClient(**{**client_options, **({"api_key": "stand-in"} if on_ray else {})})
+    client_options, backoff = check_client_options(client_options, on_ray=on_ray)
     request_options = row_options(options)
     if agent_id is not None:
         check_agent_id(agent_id)
@@ -151,7 +162,7 @@ def prepare(
         state.run_id,
         max_attempts,
         None if deadline is None else time.time() + deadline,
-        checked._config.retry,  # the client's backoff and max_retry_after
+        backoff,
     )
     return Plan(
         source,

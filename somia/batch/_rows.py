@@ -22,7 +22,15 @@ from somia._bridge import BODY_FIELDS, check_body, encode_json
 from somia._validation import check_agent_id
 from somia.batch._output import Done, id_hash
 
-__all__ = ["InputError", "Row", "Scan", "read_rows", "row_options", "scan_input"]
+__all__ = [
+    "InputError",
+    "Row",
+    "Scan",
+    "check_row",
+    "read_rows",
+    "row_options",
+    "scan_input",
+]
 
 # The row's own keys; every other key must be a documented request option.
 _ROW_KEYS = frozenset({"id", "input_data", "turns", "agent_id"})
@@ -108,7 +116,12 @@ def parse_row(
     """The row on input line `line` (None for a blank line); ValueError says what is wrong."""
     if not raw.strip():
         return None
-    data = _json(raw)
+    return check_row(_json(raw), line, agent_id, options)
+
+
+def check_row(data: Any, line: int, agent_id: int | None, options: Mapping[str, Any]) -> Row:
+    """The row `data` (a decoded input line, or a Ray Data row) is; ValueError says what
+    is wrong."""
     if not isinstance(data, dict):
         raise ValueError(f"a row must be a JSON object, not {_JSON_TYPES[type(data)]}")
     if "id" not in data:

@@ -27,7 +27,7 @@ from somia._streaming import AsyncStream
 from somia.batch._rows import Row
 from somia.batch._state import turn_key
 
-__all__ = ["Gate", "RowSettings", "RunStopped", "may_have_run", "record", "run_row"]
+__all__ = ["Gate", "RowSettings", "RunStopped", "error_of", "may_have_run", "record", "run_row"]
 
 EXIT_UNREACHABLE = 3
 
@@ -82,7 +82,9 @@ UNREACHED_ATTEMPTS = 3
 one call and two retries); then the run stops with exit status 3."""
 
 
-def _error(exc: BaseException, attempts: int, note: str) -> dict[str, Any]:
+def error_of(exc: BaseException, attempts: int, note: str = "") -> dict[str, Any]:
+    """The `error` of an output line: what failed, after how many attempts, and whether
+    the turn may have run."""
     message = str(exc)
     return {
         "type": type(exc).__name__,
@@ -118,12 +120,13 @@ async def _turn(
 
 
 async def run_row(
-    client: AsyncSomiaClient, row: Row, settings: RowSettings, gate: Gate
+    client: AsyncSomiaClient, row: Row, settings: RowSettings, gate: Gate, lease: str = ""
 ) -> dict[str, Any] | None:
     """Run every turn of `row`; return its output record, or None when one of its turns
     could not start before the run's deadline (the row is left for the next run).
-    RunStopped when the run must stop."""
-    lease = str(row.line)
+    RunStopped when the run must stop. The row's limiter slot is leased by `lease` (its
+    input line by default): a rerun of the row (a retried Ray task) takes it back."""
+    lease = lease or str(row.line)
     session_id: str | None = None
     turns: list[dict[str, Any]] = []
     answer: AgentSessionResponse | None = None
@@ -226,5 +229,5 @@ def record(
         "session_id": session_id,
         "message": answer.message if error is None and answer is not None else None,
         "turns": turns,
-        "error": None if error is None else _error(error, attempts, note),
+        "error": None if error is None else error_of(error, attempts, note),
     }
