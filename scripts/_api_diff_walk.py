@@ -10,16 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from _api_diff_schema import (
-    DOC_KEYS,
-    Change,
-    Json,
-    SchemaWalk,
-    _canon,
-    _Place,
-    type_label,
-)
-
+from scripts._api_diff_kinds import Change
+from scripts._api_diff_schema import DOC_KEYS, Json, SchemaWalk, _canon, _Place, type_label
 from somia._document import METHODS, Document, DocumentError
 
 

@@ -1,6 +1,6 @@
-"""Row 9 of scripts/bench.py: `somia.batch` against a plain asyncio loop over the same
+"""Row 9 of `python -m scripts.bench`: `somia.batch` against a plain asyncio loop over the same
 one-turn rows, at the same concurrency, against the fake server in its own process with a
-fixed per-turn latency. Each run is a process of its own (this file, run as a script), for
+fixed per-turn latency. Each run is a process of its own (this module, run with -m), for
 its rows per second and its peak memory (ru_maxrss).
 """
 
@@ -16,16 +16,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+from scripts._bench_measure import API_KEY, MB, ROOT, Plan, Row, serving
+
 CONCURRENCY = 32
 LATENCY = 0.1  # seconds per turn at the fake server
-KEY = "sk-bench-0123456789"
 
 
 async def _plain(url: str, rows: int) -> None:
     """What a user writes without the runner: workers over the rows, one client."""
     from somia import AsyncSomiaClient
 
-    async with AsyncSomiaClient(base_url=url, api_key=KEY, retries=0) as client:
+    async with AsyncSomiaClient(base_url=url, api_key=API_KEY, retries=0) as client:
         todo = iter(range(rows))
 
         async def worker() -> None:
@@ -48,7 +49,7 @@ def _child(mode: str, rows: int, url: str) -> dict[str, Any]:
         else:
             from somia.batch import run_batch
 
-            options = {"base_url": url, "api_key": KEY}
+            options = {"base_url": url, "api_key": API_KEY}
             summary = run_batch(
                 source,
                 Path(folder, "out.jsonl"),
@@ -64,7 +65,8 @@ def _child(mode: str, rows: int, url: str) -> dict[str, Any]:
 
 def _measure(mode: str, rows: int, url: str) -> dict[str, Any]:
     done = subprocess.run(
-        [sys.executable, __file__, mode, str(rows), url],
+        [sys.executable, "-m", "scripts._bench_batch", mode, str(rows), url],
+        cwd=ROOT,
         capture_output=True,
         text=True,
         check=True,
@@ -74,26 +76,11 @@ def _measure(mode: str, rows: int, url: str) -> dict[str, Any]:
     return result
 
 
-def rows_batch(plan: Any) -> list[Any]:
-    from _bench_measure import MB, Row, serving
-
+def rows_batch(plan: Plan) -> list[Row]:
     from somia.batch._rows import INDEX_BYTES_PER_ROW
 
-    command = [
-        sys.executable,
-        "-m",
-        "somia.testing",
-        "--port",
-        "0",
-        "--api-key",
-        KEY,
-        "--log-level",
-        "WARNING",
-        "--turn-latency",
-        str(LATENCY),
-        "--max-requests",
-        "0",
-    ]
+    command = [sys.executable, "-m", "somia.testing", "--port", "0", "--api-key", API_KEY]
+    command += ["--log-level", "WARNING", "--turn-latency", str(LATENCY), "--max-requests", "0"]
     many, few = plan.batch_rows, plan.batch_rows // 10
     with serving(command) as url:
         ours = _measure("batch", many, url)

@@ -1,8 +1,5 @@
-"""The measuring side of scripts/bench.py: a run's sizes, the table's rows, alternating
-rounds and their ratios, and the loopback server processes.
-
-Imported as a top-level module: scripts/ is on sys.path when `python scripts/bench.py` runs.
-"""
+"""The measuring side of `python -m scripts.bench`: a run's sizes, the table's rows, the one
+timing helper (sides measured in rotating order, round after round) and the loopback servers."""
 
 from __future__ import annotations
 
@@ -15,12 +12,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from _server_process import first_line, stop
+from scripts._server_process import first_line, stop
 
 ROOT = Path(__file__).resolve().parent.parent
 API_KEY = "sk-bench-0123456789"
@@ -38,21 +35,10 @@ class Plan:
 
     rounds: int  # rows 1, 3 and 8
     json_calls: int  # calls per block (rows 1 and 8)
-    decoder_bytes: int  # row 2
-    decoder_rounds: int
     stream_events: int  # events per stream (row 3)
-    stream_size: int  # characters per event's message (rows 3 and 4)
-    latency_events: int  # row 4
-    latency_rounds: int
-    pace_us: int  # row 4
-    memory_small: int  # bytes (row 5)
-    memory_large: int
+    memory_bytes: int  # the long stream of row 5 (its short one is a tenth)
     memory_rounds: int
     import_rounds: int  # row 6
-    import_warmups: int
-    concurrent: int  # row 7
-    concurrent_rounds: int
-    concurrent_warmup: int
     batch_rows: int  # row 9
 
 
@@ -79,52 +65,24 @@ class Row:
         return "yes" if self.check(statistics.median(self.ratios)) else "**no**"
 
 
-def alternate(
-    rounds: int, ours: Callable[[], float], baseline: Callable[[], float]
-) -> tuple[list[float], list[float]]:
-    """Run both `rounds` times, ours first in even rounds and the baseline first in odd ones;
-    their results per round."""
-    mine: list[float] = []
-    theirs: list[float] = []
-    for index in range(rounds):
-        if index % 2 == 0:
-            mine.append(ours())
-            theirs.append(baseline())
-        else:
-            theirs.append(baseline())
-            mine.append(ours())
-    return mine, theirs
+def rounds(count: int, sides: dict[str, Callable[[], float]]) -> dict[str, list[float]]:
+    """Each side's results over `count` rounds: every side once per round, the order rotating
+    from round to round (two sides alternate which goes first), so that a machine busy for a
+    while slows every side alike."""
+    names = list(sides)
+    results: dict[str, list[float]] = {name: [] for name in names}
+    for index in range(count):
+        turn = index % len(names)
+        for name in names[turn:] + names[:turn]:
+            results[name].append(sides[name]())
+    return results
 
 
-async def alternate_async(
-    rounds: int, ours: Callable[[], Awaitable[float]], baseline: Callable[[], Awaitable[float]]
-) -> tuple[list[float], list[float]]:
-    """`alternate` for coroutines, in one event loop."""
-    mine: list[float] = []
-    theirs: list[float] = []
-    for index in range(rounds):
-        if index % 2 == 0:
-            mine.append(await ours())
-            theirs.append(await baseline())
-        else:
-            theirs.append(await baseline())
-            mine.append(await ours())
-    return mine, theirs
-
-
-def cpu_of(work: Callable[[], object]) -> float:
+def cpu(work: Callable[[], object]) -> float:
     """Client CPU seconds of `work()` (this process, every thread)."""
     gc.collect()
     start = time.process_time()
     work()
-    return time.process_time() - start
-
-
-async def cpu_of_async(work: Callable[[], Awaitable[object]]) -> float:
-    """Client CPU seconds of `await work()`."""
-    gc.collect()
-    start = time.process_time()
-    await work()
     return time.process_time() - start
 
 
@@ -165,16 +123,4 @@ def serving(command: list[str]) -> Iterator[str]:
 
 def bench_server() -> contextlib.AbstractContextManager[str]:
     """scripts/_bench_server.py, in its own process so that its CPU is never the client's."""
-    script = str(ROOT / "scripts" / "_bench_server.py")
-    return serving([sys.executable, script, "--port", "0", "--max-seconds", "900"])
-
-
-def fake_server() -> contextlib.AbstractContextManager[str]:
-    """`python -m somia.testing`, in its own process."""
-    options = ["--port", "0", "--api-key", API_KEY, "--log-level", "WARNING"]
-    return serving([sys.executable, "-m", "somia.testing", *options])
-
-
-def stream_url(server: str, events: int, size: int, *, pace_us: int = 0, per_chunk: int = 1) -> str:
-    """The base URL of a stream scenario of scripts/_bench_server.py."""
-    return f"{server}/stream/{events}/{size}/{pace_us}/{per_chunk}"
+    return serving([sys.executable, "-m", "scripts._bench_server"])

@@ -1,35 +1,31 @@
-"""The loopback server of `scripts/bench.py`, run as its own process so that its CPU is not
-counted as the client's: `python scripts/_bench_server.py --port 0`.
+"""The loopback server of `python -m scripts.bench`, run as its own process so that its CPU
+is not counted as the client's: `python -m scripts._bench_server`.
 
 A minimal HTTP/1.1 server on raw asyncio (keep-alive, Content-Length request bodies). The
 request path chooses the answer; the SDK appends its own path to a base URL, so a base URL
-such as `http://127.0.0.1:PORT/stream/2000/120/0/1` selects a scenario for every call:
+such as `http://127.0.0.1:PORT/stream/2000/120/1` selects a scenario for every call:
 
 - `POST /json/...`: a session answer as JSON (Content-Length).
-- `POST /stream/EVENTS/SIZE/PACE_US/PER_CHUNK/...`: a `text/event-stream` body, chunked:
-  EVENTS chunk events whose message has SIZE characters, then `data: true`. PER_CHUNK
-  events share one HTTP chunk (1: one chunk per event, as a streaming ASGI server sends
-  them). With PACE_US > 0 the events are written one by one, PACE_US microseconds apart,
-  each carrying `"t"`: `time.monotonic_ns()` (system-wide on Linux) taken just before its
-  write.
+- `POST /stream/EVENTS/SIZE/PER_CHUNK/...`: a `text/event-stream` body, chunked: EVENTS
+  chunk events whose message has SIZE characters, then `data: true`. PER_CHUNK events share
+  one HTTP chunk (1: one chunk per event, as a streaming ASGI server sends them).
 
-It prints `bench server on http://127.0.0.1:PORT` once listening, binds 127.0.0.1 only, and
-exits on SIGTERM/SIGINT, when its parent process goes away, or after `--max-seconds`.
+It prints `bench server on http://127.0.0.1:PORT` once listening on a free port, binds
+127.0.0.1 only, and exits on SIGTERM/SIGINT, when its parent process goes away, or after
+15 minutes.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import json
 import os
+import re
 import signal
-import sys
-import time
 
 _SESSION = "s-bench-0001"
-_MAX_REQUESTS_PER_CONNECTION = 10_000_000
+_MAX_SECONDS = 900  # a run of the bench takes minutes
 _MAX_EVENTS = 50_000_000
 _WRITE_BYTES = 64 * 1024
 _VOCABULARY = ("token", "stream", "agent", "wörld", "naïve", "の", "💡", "data", "and", "the")
@@ -86,19 +82,11 @@ def message_text(size: int, seed: int) -> str:
     return "".join(words)[:size]
 
 
-def event_bytes(size: int, seed: int, stamp: int | None = None) -> bytes:
+def event_bytes(size: int, seed: int) -> bytes:
     """One chunk event of the stream, SSE-framed."""
-    chunk: dict[str, object] = {
-        "session_id": _SESSION,
-        "message": message_text(size, seed),
-        "history": [],
-        "pending": True,
-    }
-    if stamp is not None:
-        chunk["t"] = stamp
-    return (
-        b"data: " + json.dumps(chunk, ensure_ascii=False, separators=(",", ":")).encode() + b"\n\n"
-    )
+    chunk: dict[str, object] = {"session_id": _SESSION, "message": message_text(size, seed)}
+    chunk |= {"history": [], "pending": True}
+    return b"data: %s\n\n" % json.dumps(chunk, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def framed(payload: bytes) -> bytes:
@@ -106,9 +94,7 @@ def framed(payload: bytes) -> bytes:
     return b"%x\r\n%s\r\n" % (len(payload), payload)
 
 
-async def _write_unpaced(
-    writer: asyncio.StreamWriter, events: int, size: int, per_chunk: int
-) -> None:
+async def _write(writer: asyncio.StreamWriter, events: int, size: int, per_chunk: int) -> None:
     pieces = [event_bytes(size, seed) for seed in range(_MESSAGES)]
     per_chunk = max(1, min(per_chunk, events))
     units = [
@@ -126,54 +112,15 @@ async def _write_unpaced(
         writer.write(framed(b"".join(pieces[i % _MESSAGES] for i in range(rest))))
 
 
-async def _write_paced(writer: asyncio.StreamWriter, events: int, size: int, pace: float) -> None:
-    prefix, _, suffix = event_bytes(size, 0, stamp=0).rpartition(b"0")
-    for index in range(events):
-        if index:
-            await asyncio.sleep(pace)
-        stamp = time.monotonic_ns()
-        writer.write(framed(prefix + str(stamp).encode() + suffix))
-        await writer.drain()
-
-
-async def _stream(writer: asyncio.StreamWriter, params: list[str]) -> bool:
-    try:
-        events, size, pace_us, per_chunk = (int(value) for value in params[:4])
-    except ValueError:
-        return False
-    if not (0 <= events <= _MAX_EVENTS and 1 <= size <= 10_000_000 and pace_us >= 0):
-        return False
-    if per_chunk < 1:
-        return False
-    writer.write(_STREAM_HEAD)
-    if pace_us:
-        await _write_paced(writer, events, size, pace_us / 1e6)
-    else:
-        await _write_unpaced(writer, events, size, per_chunk)
-    writer.write(framed(_END) + _LAST_CHUNK)
-    await writer.drain()
-    return True
-
-
-def _parse_head(head: bytes) -> tuple[str, int]:
-    """Path and Content-Length of a request head."""
-    lines = head.decode("latin-1").split("\r\n")
-    parts = lines[0].split(" ")
-    path = parts[1] if len(parts) == 3 else ""
-    length = 0
-    for line in lines[1:]:
-        name, _, value = line.partition(":")
-        if name.strip().lower() == "content-length":
-            length = int(value.strip())
-    return path, length
-
-
 async def _answer(writer: asyncio.StreamWriter, path: str) -> None:
-    segments = path.split("?", 1)[0].strip("/").split("/")
-    if segments[0] == "json":
+    kind, *params = path.split("?", 1)[0].strip("/").split("/")
+    if kind == "json":
         writer.write(_JSON_HEAD + JSON_BODY)
-    elif segments[0] == "stream" and await _stream(writer, segments[1:]):
-        return
+    elif kind == "stream" and len(params) >= 3 and all(p.isdigit() for p in params[:3]):
+        events, size, per_chunk = (int(value) for value in params[:3])
+        writer.write(_STREAM_HEAD)
+        await _write(writer, min(events, _MAX_EVENTS), max(size, 1), max(per_chunk, 1))
+        writer.write(framed(_END) + _LAST_CHUNK)
     else:
         writer.write(_NOT_FOUND)
     await writer.drain()
@@ -181,20 +128,20 @@ async def _answer(writer: asyncio.StreamWriter, path: str) -> None:
 
 async def _connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     try:
-        for _ in range(_MAX_REQUESTS_PER_CONNECTION):
+        while True:
             head = await reader.readuntil(b"\r\n\r\n")
-            path, length = _parse_head(head)
+            length = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)
             if length:
-                await reader.readexactly(length)
-            await _answer(writer, path)
-    except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError, ValueError):
+                await reader.readexactly(int(length.group(1)))
+            await _answer(writer, head.split(b" ", 2)[1].decode("latin-1"))
+    except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError, IndexError):
         pass
     finally:
         writer.close()
 
 
-async def _watch_parent(stop: asyncio.Event, parent: int, max_seconds: float) -> None:
-    for _ in range(max(1, int(max_seconds * 2))):
+async def _watch_parent(stop: asyncio.Event, parent: int) -> None:
+    for _ in range(_MAX_SECONDS * 2):
         if os.getppid() != parent:
             break
         with contextlib.suppress(TimeoutError):
@@ -203,29 +150,20 @@ async def _watch_parent(stop: asyncio.Event, parent: int, max_seconds: float) ->
     stop.set()
 
 
-async def serve(port: int, max_seconds: float) -> None:
-    """Serve on 127.0.0.1:`port` until a signal, the parent's exit or `max_seconds`."""
+async def serve() -> None:
+    """Serve on a free port of 127.0.0.1 until a signal, the parent's exit or `_MAX_SECONDS`."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    server = await asyncio.start_server(_connection, "127.0.0.1", port, backlog=4096)
+    server = await asyncio.start_server(_connection, "127.0.0.1", 0, backlog=4096)
     bound = server.sockets[0].getsockname()[1]
     print(f"bench server on http://127.0.0.1:{bound}", flush=True)
-    watcher = asyncio.create_task(_watch_parent(stop, os.getppid(), max_seconds))
+    watcher = asyncio.create_task(_watch_parent(stop, os.getppid()))
     async with server:
         await stop.wait()
     watcher.cancel()
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--port", type=int, default=0, help="port, 0 for any free one")
-    parser.add_argument("--max-seconds", type=float, default=1800.0, help="exit after this long")
-    args = parser.parse_args(argv)
-    asyncio.run(serve(args.port, args.max_seconds))
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    asyncio.run(serve())

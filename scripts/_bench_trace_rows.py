@@ -1,4 +1,4 @@
-"""Row 8 of scripts/bench.py: what OpenTelemetry tracing (somia/_tracing.py) costs a JSON call.
+"""Row 8 of the bench: what OpenTelemetry tracing (somia/_tracing.py) costs a JSON call.
 
 8a: tracing off in its costliest form (opentelemetry-api imported, no provider set) against
 the same call with no tracing hook at all (the client as it was before tracing).
@@ -13,14 +13,15 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from functools import partial
 
-from _bench_measure import AGENT, API_KEY, Plan, Row, cpu_of, median, micros, ratios
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.util._once import Once
 
+from scripts._bench_measure import AGENT, API_KEY, Plan, Row, cpu, median, micros, ratios, rounds
 from somia import SessionAnswer, SomiaClient
 from somia._base import session_from_response
 from somia._tracing import start_span
@@ -74,9 +75,8 @@ def call_in_a_bare_span(client: SomiaClient) -> object:
 def _tracing_rounds(
     plan: Plan, server: str, exporter: InMemorySpanExporter | None = None
 ) -> dict[str, list[float]]:
-    """CPU per block of calls, by kind, each kind in turn in every round (the order rotating
-    from round to round): SomiaClient's ("somia"), the untraced client's ("untraced") and,
-    when tracing, the untraced call inside a bare SDK span ("bare")."""
+    """CPU per block of calls, by kind: SomiaClient's ("somia"), the untraced client's
+    ("untraced") and, when tracing, the untraced call inside a bare SDK span ("bare")."""
     base_url = f"{server}/json"
     with (
         SomiaClient(base_url=base_url, api_key=API_KEY) as client,
@@ -90,20 +90,14 @@ def _tracing_rounds(
             calls["bare"] = lambda: call_in_a_bare_span(untraced)
 
         def block(call: Callable[[], object]) -> float:
-            seconds = cpu_of(lambda: [call() for _ in range(plan.json_calls)])
+            seconds = cpu(lambda: [call() for _ in range(plan.json_calls)])
             if exporter is not None:
                 exporter.clear()  # memory stays flat; clearing is outside the timing
             return seconds
 
-        names = list(calls)
-        results: dict[str, list[float]] = {name: [] for name in names}
-        for name in names:
-            block(calls[name])  # warm-up
-        for index in range(plan.rounds):
-            turn = index % len(names)
-            for name in names[turn:] + names[:turn]:
-                results[name].append(block(calls[name]))
-        return results
+        for call in calls.values():
+            block(call)  # warm-up
+        return rounds(plan.rounds, {name: partial(block, call) for name, call in calls.items()})
 
 
 def hook_seconds(calls: int = 100_000) -> float:

@@ -1,8 +1,8 @@
 """What changed in the OpenAPI document, and which changes break users of the SDK.
 
-    python scripts/api_diff.py --base REF            # openapi/somia.yaml at a git ref -> now
-    python scripts/api_diff.py OLD NEW               # two documents (YAML or JSON)
-    python scripts/api_diff.py --base REF --fail-on warning --changelog
+    python -m scripts.api_diff --base REF            # openapi/somia.yaml at a git ref -> now
+    python -m scripts.api_diff OLD NEW               # two documents (YAML or JSON)
+    python -m scripts.api_diff --base REF --fail-on warning --changelog
 
 Prints one line per change, each with its level: `breaking` (fails the gate), `warning` (may
 break some users) or `info`. Exit status: 0 when nothing reaches `--fail-on` (breaking by
@@ -21,21 +21,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from _api_diff_schema import KINDS, Change
-from _api_diff_walk import Walk
-
+from scripts._api_diff_kinds import KINDS, Change
+from scripts._api_diff_walk import Walk
+from somia import __version__
 from somia._document import DocumentError, parse
-
-__all__ = [
-    "KINDS",
-    "Change",
-    "DocumentError",
-    "changelog",
-    "compare",
-    "load",
-    "next_version",
-    "report",
-]
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "openapi" / "somia.yaml"
@@ -99,26 +88,16 @@ def _sdk_namer() -> Callable[[Change], str]:
     def ident(name: str) -> str:
         return str(PythonIdentifier(name, prefix="field_"))
 
-    # The one status table in somia._errors; statuses outside it fall back to a base class.
-    (table,) = [
-        value
-        for value in vars(_errors).values()
-        if isinstance(value, dict)
-        and value
-        and all(isinstance(k, int) and isinstance(v, type) for k, v in value.items())
-    ]
-
     def methods(ops: tuple[str, ...]) -> str:
         return " and ".join(f"`{ident(op)}`" for op in ops) if ops else "every operation"
 
     def status(code: str) -> str:
         if not code.isdigit() or int(code) < 400:
             return f"status {code} (not an error)"
-        cls = table.get(int(code))
-        if cls is not None:
-            return f"status {code} (raises `{cls.__name__}`)"
-        fallback = _errors.status_code_to_error(int(code)).__name__
-        return f"status {code} (no exception class of its own: raises `{fallback}`)"
+        cls = _errors.status_code_to_error(int(code)).__name__
+        if int(code) in _errors._BY_STATUS:
+            return f"status {code} (raises `{cls}`)"
+        return f"status {code} (no exception class of its own: raises `{cls}`)"
 
     def field(side: str, base: str, root: bool, names: tuple[str, ...], ops: str) -> str:
         names = names or ("",)
@@ -240,12 +219,6 @@ def _at_ref(ref: str, spec: Path) -> str:
     return shown.stdout
 
 
-def _version() -> str:
-    text = (ROOT / "somia" / "_version.py").read_text()
-    match = re.search(r'__version__ = "([^"]+)"', text)
-    return match.group(1) if match else "0.0.0"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("documents", nargs="*", metavar="DOC", help="OLD NEW, without --base")
@@ -273,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join([summary(changes), *report(changes)] if changes else report(changes)))
     if args.changelog and changes:
         print("\nChangelog draft:\n")
-        print("\n".join(changelog(changes, version=_version())))
+        print("\n".join(changelog(changes, version=__version__)))
     return 1 if failed(changes, args.fail_on) else 0
 
 

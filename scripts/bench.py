@@ -1,19 +1,18 @@
 """make bench: what the SDK costs, measured against raw httpx and httpx-sse, in one table.
 
-Every row is a ratio against a baseline measured alternately in the same process and run
-(ours first in even rounds, the baseline first in odd ones): the median of the rounds, with
-their min and max, and a target for that median. Client CPU is `time.process_time()`; the
-loopback servers run in their own processes (scripts/_bench_server.py, and
-`python -m somia.testing` for row 7), so their CPU is never the client's.
+Every row is a ratio against a baseline measured in the same process and run, the sides
+taking turns to go first from round to round (`rounds` in scripts/_bench_measure.py): the
+median of the rounds, with their min and max, and a target for that median. Client CPU is
+`time.process_time()`; the loopback servers run in their own processes
+(scripts/_bench_server.py, and `python -m somia.testing` for row 9), so their CPU is never
+the client's. The rows are those docs/performance.md reports: scripts/_bench_rows.py (1 a
+JSON call, 3 a stream's events, 5 a long stream's memory, 6 import time),
+scripts/_bench_trace_rows.py (8: tracing off and on) and scripts/_bench_batch.py (9: the
+batch runner against a plain asyncio loop).
 
-This file holds the CLI, the sizes of each mode and the table; the measuring helpers are in
-scripts/_bench_measure.py, the rows in scripts/_bench_rows.py (1 to 7) and
-scripts/_bench_trace_rows.py (8: OpenTelemetry tracing off and on), scripts/_bench_batch.py
-(9: the batch runner against a plain asyncio loop).
-
-    python scripts/bench.py                  # the full run (a few minutes on 2 cores)
-    python scripts/bench.py --smoke          # tiny sizes, one round, no targets
-    python scripts/bench.py --only 2,3       # some rows only
+    python -m scripts.bench                  # the full run (a few minutes on 2 cores)
+    python -m scripts.bench --smoke          # tiny sizes, one round, no targets
+    python -m scripts.bench --only 1,3       # some rows only
 """
 
 from __future__ import annotations
@@ -32,60 +31,27 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-# scripts/, on sys.path when this file runs as a script
-from _bench_batch import rows_batch
-from _bench_measure import MB, ROOT, Plan, Row, bench_server, spread
-from _bench_rows import (
-    row_concurrent,
-    row_decoder,
-    row_import,
-    row_latency,
-    row_memory,
-    row_stream_cpu,
-    rows_json,
-)
-from _bench_trace_rows import rows_tracing
-
-BATCHED_EVENTS = 256  # events per HTTP chunk in row 3b
+from scripts._bench_batch import rows_batch
+from scripts._bench_measure import MB, ROOT, Plan, Row, bench_server, spread
+from scripts._bench_rows import row_import, row_memory, rows_json, rows_stream
+from scripts._bench_trace_rows import rows_tracing
 
 FULL = Plan(
     rounds=31,
     json_calls=100,
-    decoder_bytes=50 * MB,
-    decoder_rounds=9,
     stream_events=5000,
-    stream_size=40,
-    latency_events=400,
-    latency_rounds=5,
-    pace_us=1000,
-    memory_small=10 * MB,
-    memory_large=100 * MB,
+    memory_bytes=100 * MB,
     memory_rounds=3,
     import_rounds=31,
-    import_warmups=2,
-    concurrent=1000,
-    concurrent_rounds=3,
-    concurrent_warmup=50,
     batch_rows=100_000,
 )
 SMOKE = Plan(
     rounds=1,
     json_calls=20,
-    decoder_bytes=MB // 2,
-    decoder_rounds=1,
     stream_events=200,
-    stream_size=40,
-    latency_events=20,
-    latency_rounds=1,
-    pace_us=1000,
-    memory_small=MB // 10,
-    memory_large=MB,
+    memory_bytes=MB,
     memory_rounds=1,
     import_rounds=1,
-    import_warmups=1,
-    concurrent=20,
-    concurrent_rounds=1,
-    concurrent_warmup=0,
     batch_rows=200,
 )
 
@@ -147,18 +113,9 @@ def run_rows(plan: Plan, only: set[str]) -> list[Row]:
 
     with bench_server() as server:
         timed("1", lambda: rows_json(plan, server))
-        timed("2", lambda: [row_decoder(plan)])
-        timed(
-            "3",
-            lambda: [
-                row_stream_cpu(plan, server, per_chunk=1),
-                row_stream_cpu(plan, server, per_chunk=BATCHED_EVENTS),
-            ],
-        )
-        timed("4", lambda: [row_latency(plan, server)])
+        timed("3", lambda: rows_stream(plan, server))
         timed("5", lambda: [row_memory(plan, server)])
     timed("6", lambda: [row_import(plan)])
-    timed("7", lambda: [row_concurrent(plan)])
     timed("9", lambda: rows_batch(plan))
     with bench_server() as server:  # last: row 8b sets (then removes) a tracer provider
         timed("8", lambda: rows_tracing(plan, server))
@@ -174,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Measure the SDK against httpx and httpx-sse.")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, one round, no targets")
     parser.add_argument("--output", type=Path, default=ROOT / "bench-results.md")
-    parser.add_argument("--only", default="", help="comma-separated rows, e.g. 2,3")
+    parser.add_argument("--only", default="", help="comma-separated rows, e.g. 1,3")
     args = parser.parse_args(argv)
     plan = SMOKE if args.smoke else FULL
     only = {key.strip() for key in args.only.split(",") if key.strip()}
@@ -184,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     text = (
         f"{machine()}\n\n{render(rows, args.smoke)}\n\n"
         f"{mode}, {time.perf_counter() - started:.0f} s; ratios are ours / baseline "
-        "(row 2: throughput, baseline time / ours; row 5: large / small)\n"
+        "(rows 5 and 9b: large / small)\n"
     )
     print(text)
     args.output.write_text(text)

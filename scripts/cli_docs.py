@@ -1,7 +1,7 @@
 """Write the reference half of docs/cli.md from the command line's own parsers.
 
-    python scripts/cli_docs.py           # rewrite docs/cli.md below its marker (make cli-docs)
-    python scripts/cli_docs.py --check   # exit 1 when the committed page differs
+    python -m scripts.cli_docs           # rewrite docs/cli.md below its marker (make cli-docs)
+    python -m scripts.cli_docs --check   # exit 1 when the committed page differs
 
 Everything above the marker line is written by hand; everything below it comes from
 `somia._cli.build_parser()` and the fake server's parser, so a flag renamed or added in the

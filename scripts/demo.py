@@ -12,7 +12,7 @@ import shlex
 import subprocess
 import sys
 
-from _server_process import first_line, stop
+from scripts._server_process import first_line, stop
 
 SOMIA = [sys.executable, "-m", "somia"]
 FAKE_KEY = "sk-fake-somia"  # the fake server's default key

@@ -1,7 +1,7 @@
 """Regenerate the low-level client in generated/somia_api from openapi/somia.yaml.
 
-    python scripts/generate.py           # rewrite generated/somia_api
-    python scripts/generate.py --check   # regenerate into a temporary folder, diff, exit 1 on drift
+    python -m scripts.generate           # rewrite generated/somia_api
+    python -m scripts.generate --check   # regenerate into a temporary folder, diff, exit 1 on drift
 
 The generator and the formatter it runs are pinned in pyproject.toml; this script refuses to run
 with other versions, because their output is committed.
@@ -13,18 +13,16 @@ import argparse
 import difflib
 import hashlib
 import os
-import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import tomllib
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _facts import FactsError, compile_facts
-
+from scripts._facts import FactsError, compile_facts
 from somia._document import normalised, parse
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,38 +56,16 @@ def _bin_dir() -> Path:
     return Path(sys.executable).parent
 
 
-def _dev_requirements() -> list[str]:
-    """The dev requirements: a PEP 735 `dev` group, else the `dev` extra."""
-    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    group = pyproject.get("dependency-groups", {}).get("dev")
-    if group is None:
-        group = pyproject["project"]["optional-dependencies"]["dev"]
-    return [item for item in group if isinstance(item, str)]  # not {include-group = ...}
-
-
-def _pinned(name: str) -> str:
-    for requirement in _dev_requirements():
-        match = re.fullmatch(rf"{re.escape(name)}==([\w.]+)", requirement)
-        if match:
-            return match.group(1)
-    raise SystemExit(f"pyproject.toml does not pin {name} with == in its dev requirements")
-
-
-def _installed(tool: str) -> str:
-    out = subprocess.run(
-        [str(_bin_dir() / tool), "--version"], capture_output=True, text=True, check=True
-    ).stdout
-    match = re.search(r"(\d+\.\d+\.\d+)", out)
-    if not match:
-        raise SystemExit(f"cannot read the version of {tool} from {out!r}")
-    return match.group(1)
-
-
 def _check_versions() -> None:
-    for tool, dist in (("openapi-python-client", "openapi-python-client"), ("ruff", "ruff")):
-        want, have = _pinned(dist), _installed(tool)
+    """The generator and ruff in this venv are the versions the dev group pins with ==."""
+    group = tomllib.loads((ROOT / "pyproject.toml").read_text())["dependency-groups"]["dev"]
+    for name in ("openapi-python-client", "ruff"):
+        pins = [r for r in group if isinstance(r, str) and r.startswith(f"{name}==")]
+        if not pins:
+            raise SystemExit(f"pyproject.toml does not pin {name} with == in its dev group")
+        want, have = pins[0].removeprefix(f"{name}=="), metadata.version(name)
         if want != have:
-            raise SystemExit(f"{tool} {have} is installed but {want} is pinned: run `make install`")
+            raise SystemExit(f"{name} {have} is installed but {want} is pinned: run `make install`")
 
 
 def generate(into: Path, spec: Path = SPEC) -> Path:
@@ -213,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
             print("generated/somia_api matches openapi/somia.yaml")
             return 0
         if (TARGET / DOCUMENT).exists():  # what changed since the last generation
-            from api_diff import report_files  # scripts/ is on sys.path when run as a script
+            from scripts.api_diff import report_files
 
             print("\n".join(report_files(TARGET / DOCUMENT, fresh / DOCUMENT)))
         if TARGET.exists():

@@ -1,7 +1,7 @@
 """`make release-check`: what a release ships, checked, and its Python surface gated.
 
-    python scripts/release_check.py               # against the last release in releases.toml
-    python scripts/release_check.py --base REF    # against another git ref
+    python -m scripts.release_check               # against the last release in releases.toml
+    python -m scripts.release_check --base REF    # against another git ref
 
 Builds the sdist and the wheel into dist/ (the build backend is pinned in pyproject.toml),
 runs `twine check --strict`, `check-wheel-contents` and `validate-pyproject`, installs the
@@ -26,9 +26,10 @@ import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
-import api_diff
-from _server_process import announced_url, stop
 from packaging.version import Version
+
+from scripts import api_diff
+from scripts._server_process import announced_url, stop
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

@@ -18,7 +18,6 @@ import importlib.util
 import json
 import socket
 import ssl
-import sys
 import threading
 import time
 from collections import deque
@@ -624,21 +623,6 @@ def _async_twin(stack: ModuleType, http: Any) -> Any:
 
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def load_script(name: str, *, as_name: str | None = None) -> ModuleType:
-    """A module of scripts/ (a folder, not a package), loaded from its file: `name` without
-    ".py". scripts/ goes on sys.path, since its modules import their siblings."""
-    scripts = str(ROOT / "scripts")
-    if scripts not in sys.path:
-        sys.path.insert(0, scripts)
-    spec = importlib.util.spec_from_file_location(as_name or name, ROOT / "scripts" / f"{name}.py")
-    assert spec
-    assert spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def client_options(**overrides: Any) -> dict[str, Any]:

@@ -14,14 +14,13 @@ from typing import Any
 import pytest
 import yaml
 
-from somia._document import shipped
-from tests.harness import load_script
+from scripts import api_diff, generate
+from scripts._api_diff_kinds import KINDS, Change
+from somia._document import DocumentError, shipped
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRIPTS = ROOT / "scripts"
 
 
-api_diff = load_script("api_diff")
 Doc = dict[str, Any]
 
 
@@ -444,13 +443,13 @@ def test_a_status_written_as_a_number_is_the_same_status() -> None:
 
 def test_a_parameter_without_a_name_is_a_document_error() -> None:
     new = _edited(lambda d: _create(d)["parameters"].append({"in": "query"}))
-    with pytest.raises(api_diff.DocumentError, match="a malformed document"):
+    with pytest.raises(DocumentError, match="a malformed document"):
         api_diff.compare(OLD, new)
 
 
 def test_a_ref_that_leads_nowhere_is_a_document_error() -> None:
     new = _edited(lambda d: d["components"]["schemas"].pop("Answer"))
-    with pytest.raises(api_diff.DocumentError, match="leads nowhere"):
+    with pytest.raises(DocumentError, match="leads nowhere"):
         api_diff.compare(OLD, new)
 
 
@@ -621,7 +620,7 @@ def test_the_suggested_bump_follows_the_worst_change(
     level: str, version: str, suggested: str
 ) -> None:
     kind = {"breaking": "status-removed", "warning": "deprecated", "info": "status-added"}[level]
-    changes = [api_diff.Change(kind, "status 404", "removed")]
+    changes = [Change(kind, "status 404", "removed")]
     assert api_diff.bump(changes, version) == suggested
     assert api_diff.bump([], version) == f"none: no change to the API ({version} stays)"
 
@@ -774,7 +773,6 @@ def test_the_draft_names_parameters_by_keyword_and_headers_by_name() -> None:
 def test_make_generate_prints_the_report_before_regenerating(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    generate = load_script("generate", as_name="somia_generate_main")
     target = tmp_path / "somia_api"
     target.mkdir()
     older = copy.deepcopy(shipped().data)
@@ -803,4 +801,4 @@ def test_the_docs_table_of_kinds_is_the_code_s() -> None:
             for kind in re.findall(r"`([a-z-]+)`", cell):
                 assert kind not in table, f"{kind} is listed twice"
                 table[kind] = level
-    assert table == {kind: level for kind, (level, _) in api_diff.KINDS.items()}
+    assert table == {kind: level for kind, (level, _) in KINDS.items()}

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_demo_streams_two_turns_in_one_session_shows_an_error_and_stops_the_server() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SOMIA_")}
     result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "demo.py")],
+        [sys.executable, "-m", "scripts.demo"],
         capture_output=True,
         text=True,
         timeout=60,

@@ -21,10 +21,10 @@ import pytest
 from sybil import Example, Sybil
 from sybil.parsers.markdown import CodeBlockParser
 
+from scripts import _server_process as server_process
 from somia import SomiaClient
 from somia.testing.__main__ import DEFAULT_PORT
 from somia.testing._fake import DEFAULT_API_KEY
-from tests.harness import load_script
 
 pytestmark = pytest.mark.slow  # each block runs in a process of its own
 
@@ -48,8 +48,6 @@ EXAMPLE_SESSION = "550e8400-e29b-41d4-a716-446655440000"
 # A shell block runs when it is made of these commands and neither serves nor waits for input.
 SHELL_COMMANDS = {"export", "somia", "echo", "opentelemetry-instrument"}
 NOT_RUN_SHELL = ("somia fake-server", "somia chat")
-
-server_process = load_script("_server_process")
 
 
 def _language(example: Example) -> str:

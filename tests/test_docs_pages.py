@@ -11,11 +11,10 @@ from typing import Any
 
 import yaml
 
-from tests.harness import load_script
+from scripts import cli_docs
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
-cli_docs = load_script("cli_docs")
 
 
 def _config() -> dict[str, Any]:

@@ -19,7 +19,8 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.harness import load_script, public_packages
+from scripts import _server_process as server_process
+from tests.harness import public_packages
 
 pytestmark = pytest.mark.slow  # builds the site, starts a server and a browser
 
@@ -35,7 +36,6 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-server_process = load_script("_server_process")
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.harness import load_script
+from scripts import generate
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -75,7 +75,7 @@ def _grown_document() -> dict[str, Any]:
 def _generate(tmp: Path, document: dict[str, Any]) -> Path:
     spec = tmp / "somia.yaml"
     spec.write_text(yaml.safe_dump(document, sort_keys=False))
-    load_script("generate", as_name="somia_generate_doc").generate(tmp, spec=spec)
+    generate.generate(tmp, spec=spec)
     return tmp
 
 

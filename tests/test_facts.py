@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import sys
 import warnings
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-from _facts import FactsError, compile_facts
-
+from scripts._facts import FactsError, compile_facts
 from somia._shapes import ShapeError
 
 

@@ -6,14 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import load_script
+from scripts import generate
 
 pytestmark = pytest.mark.slow  # runs openapi-python-client
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-generate = load_script("generate", as_name="somia_generate_script")
 
 
 def test_committed_package_matches_a_fresh_generation(tmp_path: Path) -> None:

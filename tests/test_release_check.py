@@ -12,12 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import load_script
+from scripts import release_check
 
 pytestmark = pytest.mark.slow  # git, griffe and mypy on a scratch repository
 
 ROOT = Path(__file__).resolve().parent.parent
-release_check = load_script("release_check")
 
 PACKAGE = '''"""A tiny somia."""
 

@@ -6,13 +6,15 @@ open client of either kind (the `sdk` fixture), so the expectations are written 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 
 import somia
-from somia import SomiaClient
+from somia import AsyncSomiaClient, SomiaClient
 from somia.testing import FakeServer, FakeSomia, Turn
 from tests.harness import Driver
 
@@ -166,3 +168,28 @@ def test_a_custom_agent_sees_the_turn_and_its_history() -> None:
     assert (first.message, second.message) == ("turn 1 of 3", "turn 2 of production")
     assert seen[1].metadata == {"k": "v"}
     assert seen[1].tags == ["t"]
+
+
+@pytest.mark.slow  # a few hundred streams at once
+def test_hundreds_of_concurrent_streams_on_one_async_client_all_complete(
+    somia_server: FakeServer,
+) -> None:
+    count = 300
+
+    async def main() -> list[str | None]:
+        limits = httpx.Limits(max_connections=count, max_keepalive_connections=count)
+        async with (
+            httpx.AsyncClient(limits=limits, timeout=60.0) as http,
+            AsyncSomiaClient(
+                base_url=somia_server.base_url, api_key=somia_server.api_key, http_client=http
+            ) as client,
+        ):
+
+            async def one(n: int) -> str | None:
+                stream = await client.sessions.create_session(1, input_data=f"n{n}", stream=True)
+                async with stream:
+                    return (await stream.final_response()).message
+
+            return await asyncio.gather(*(one(n) for n in range(count)))
+
+    assert asyncio.run(main()) == [f"You said: n{n}" for n in range(count)]

@@ -1,0 +1,1 @@
+"""The project's tooling, never shipped: run each as `python -m scripts.NAME` from the root."""
