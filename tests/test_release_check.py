@@ -184,3 +184,22 @@ def test_base_overrides_the_record_and_must_be_a_commit(repo: Path) -> None:
     ]
     problems = release_check.gate(repo, first)  # no release recorded, a base given
     assert "gate: breaking changes need version 0.2.0 or later, not 0.1.0" in problems
+
+
+def test_an_example_importing_a_package_this_environment_lacks_is_no_break(repo: Path) -> None:
+    lacking = "```python\nimport no_such_package_here.cluster\n\nprint(1)\n```\n"
+    _write(repo, {"README.md": EXAMPLE + lacking})
+    _commit(repo, "an example that needs another package")
+    _record(repo, "0.1.0")
+    _write(repo, {**_version("0.1.1"), **_changelog("0.1.1", "Fixed.")})
+
+    assert release_check.gate(repo, None) == []
+
+
+def test_the_docs_examples_type_check_as_the_next_release_gate_will_check_them() -> None:
+    # The gate type-checks the last release's examples against the code: one that mypy
+    # refuses today would fail every later release's gate.
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    texts = {str(page.relative_to(ROOT)): page.read_text(encoding="utf-8") for page in pages}
+
+    assert release_check.example_errors(ROOT, texts) == []
